@@ -1,0 +1,1 @@
+"""The ``keysentry`` command line."""

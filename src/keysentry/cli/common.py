@@ -1,0 +1,56 @@
+"""Shared CLI plumbing: settings, consoles, and turning errors into exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from keysentry.errors import KeysentryError
+from keysentry.logging_setup import configure_logging
+from keysentry.settings import Settings, load_settings
+
+EXIT_CLEAN = 0
+EXIT_FOUND = 1
+EXIT_ERROR = 2
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+log = logging.getLogger("keysentry.cli")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def settings_from(**overrides: object) -> Settings:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = load_settings(**given)
+    configure_logging(settings.log_level, settings.log_file)
+    return settings
+
+
+def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
+    """Errors keysentry understands print one clear line and exit 2; anything else too, with the log."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeysentryError as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(EXIT_ERROR) from None
+        except Exception as exc:
+            log.exception("unexpected error")
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper

@@ -1,0 +1,154 @@
+"""How findings and exposures look on a terminal and as JSON Lines.  Never with a secret."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from keysentry.detect.findings import Finding, Location
+from keysentry.detect.scanner import ScanReport
+from keysentry.respond.responder import StepResult
+from keysentry.store.models import Exposure
+
+REDACTED = "REDACTED"
+
+
+def when(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+
+
+def location_dict(loc: Location) -> dict[str, Any]:
+    p = loc.provenance
+    return {
+        "kind": p.kind,
+        "path": p.path,
+        "line": loc.line,
+        "column": loc.column,
+        "repository": p.repository,
+        "commit": p.commit,
+        "author": p.author,
+        "committed_at": p.committed_at.isoformat() if p.committed_at else None,
+        "url": p.url,
+    }
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "fingerprint": f.fingerprint,
+        "rule": f.rule_id,
+        "credential_type": f.credential_type,
+        "key_id": f.key_id,
+        "secret": REDACTED if f.has_secret else None,
+        "secret_sha256": f.secret_fingerprint or None,
+        "account_id": f.account_id,
+        "suppressed": f.suppressed,
+        "locations": [location_dict(loc) for loc in f.locations],
+    }
+
+
+def print_jsonl(console: Console, report: ScanReport) -> None:
+    for finding in report.findings:
+        console.out(json.dumps(finding_dict(finding), sort_keys=True), highlight=False)
+
+
+def describe_location(loc: Location) -> str:
+    p = loc.provenance
+    text = f"{p.path or p.url or p.kind}:{loc.line}"
+    if p.commit:
+        text += f"  [dim](commit {p.commit[:12]} by {p.author} on {when(p.committed_at)})[/]"
+    return text
+
+
+def print_report(console: Console, report: ScanReport) -> None:
+    for f in report.findings:
+        what = "AWS access key with secret" if f.has_secret else "AWS access key ID (no secret nearby)"
+        account = f"account {f.account_id}" if f.account_id else "account unknown offline"
+        console.print(f"[bold red]{f.key_id}[/]  {what}, {account}")
+        if f.has_secret:
+            console.print(f"  secret: {REDACTED} (sha256 {f.secret_fingerprint[:16]}…)")
+        for loc in f.locations:
+            console.print(f"  at {describe_location(loc)}")
+    for f in report.suppressed:
+        places = ", ".join(f"{loc.provenance.path}:{loc.line}" for loc in f.locations)
+        console.print(f"[dim]ignored {f.key_id}: {f.suppressed} ({places})[/]")
+    for s in report.skipped:
+        console.print(f"[dim]skipped {s.provenance.describe()}: {s.reason}[/]")
+    found = len(report.findings)
+    verdict = f"[bold red]{found} credential finding(s)[/]" if found else "[green]no credentials found[/]"
+    console.print(
+        f"{verdict}; scanned {report.blobs_scanned} blob(s), {report.bytes_scanned:,} bytes; "
+        f"{len(report.suppressed)} example(s) ignored, {len(report.skipped)} skipped"
+    )
+
+
+def print_steps(console: Console, results: list[StepResult], key_of: dict[int, str]) -> None:
+    for r in results:
+        key = key_of.get(r.exposure_id, f"#{r.exposure_id}")
+        if r.error:
+            console.print(f"  [red]✗[/] {key}: {r.step} failed ({r.error})")
+        else:
+            console.print(f"  [green]✓[/] {key}: {r.step}: {r.from_state} → {r.to_state}")
+
+
+def exposures_table(exposures: list[Exposure]) -> Table:
+    table = Table(title="Exposures", show_lines=False)
+    for col in ("id", "key", "state", "account", "principal", "seen at", "detected", "contained", "notified"):
+        table.add_column(col)
+    for e in exposures:
+        account = f"{e.account_id or '-'}" + (f" ({e.account_name})" if e.account_name else "")
+        first = e.sightings[0] if e.sightings else None
+        where = f"{first.path}:{first.line}" if first else "-"
+        table.add_row(
+            str(e.id),
+            e.key_id,
+            e.state,
+            account,
+            e.principal_name or e.principal_type or "-",
+            where,
+            when(e.detected_at),
+            when(e.contained_at),
+            when(e.notified_at),
+        )
+    return table
+
+
+def print_exposure(console: Console, e: Exposure) -> None:
+    console.print(
+        f"[bold]Exposure #{e.id}[/]  {e.key_id}  state [bold]{e.state}[/]"
+        + (f"  ({e.state_reason})" if e.state_reason else "")
+    )
+    console.print(f"  secret        {REDACTED} (sha256 {e.secret_fingerprint[:16]}…)")
+    console.print(
+        f"  account       {e.account_id or '-'}" + (f" ({e.account_name})" if e.account_name else "")
+    )
+    console.print(
+        f"  principal     {e.principal_arn or e.principal_type or '-'}"
+        + (f", key {e.key_status}" if e.key_status else "")
+    )
+    for s in e.sightings:
+        source = f"{s.path}:{s.line}"
+        if s.commit:
+            source += f" in {s.repository} commit {s.commit[:12]} by {s.author} ({when(s.committed_at)})"
+        elif s.url:
+            source += f" ({s.url})"
+        console.print(f"  source        [{s.source_kind}] {source}")
+    console.print(f"  first seen    {when(e.first_seen_at)}")
+    console.print(f"  detected      {when(e.detected_at)}")
+    console.print(f"  contained     {when(e.contained_at)}")
+    console.print(f"  notified      {when(e.notified_at)}")
+    c = e.containment or {}
+    if c.get("applied"):
+        console.print(
+            f"  containment   {c['policy_arn']} ({c['policy_kind']}, denies {c['denied_actions']} "
+            f"actions) on {c['target']}"
+        )
+    elif c:
+        console.print(f"  containment   none: {c.get('reason')}")
+    console.print("  timeline")
+    for t in e.timeline:
+        detail = ", ".join(f"{k}={v}" for k, v in t.detail.items() if v not in (None, "", {}))
+        console.print(f"    {when(t.at)}  {t.kind:<22} {detail}")

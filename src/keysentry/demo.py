@@ -1,0 +1,251 @@
+"""``keysentry demo``: one leak, end to end, on a local AWS emulator.
+
+Starts the emulator, seeds an organization, switches IAM enforcement on (so
+keysentry acts with its own emulator user and every policy is evaluated),
+commits a real key pair to a small git repository next to AWS's documentation
+example, scans it, responds, and proves with the leaked key that resource
+creation is now denied while reads still work.  Stops everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from rich.console import Console
+
+from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.cli.render import print_exposure, print_report, print_steps
+from keysentry.emulator.seed import SeededUser, SeedManifest, seed_demo
+from keysentry.emulator.server import Emulator
+from keysentry.logging_setup import configure_logging
+from keysentry.respond.policies import quarantine_policy
+from keysentry.scanning import scan_targets
+from keysentry.settings import Settings
+from keysentry.store.exposures import list_exposures
+from keysentry.store.models import Exposure
+from keysentry.wiring import build_responder
+
+DOC_EXAMPLE_ID = "AKIAIOSFODNN7EXAMPLE"
+DOC_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+AUTHOR = ("Dana Developer", "dana@example.com")
+LEAKED = ("workloads-prod", "deploy-bot")
+
+
+@dataclass
+class Proof:
+    action: str
+    expected: str
+    observed: str
+
+    @property
+    def holds(self) -> bool:
+        return self.expected == self.observed
+
+
+def build_leaky_repo(root: Path, leaked: SeededUser) -> str:
+    """A repository whose latest commit leaks ``leaked``'s key pair; returns that commit's SHA."""
+    root.mkdir(parents=True)
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME=AUTHOR[0],
+        GIT_AUTHOR_EMAIL=AUTHOR[1],
+        GIT_COMMITTER_NAME=AUTHOR[0],
+        GIT_COMMITTER_EMAIL=AUTHOR[1],
+    )
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], env=env, check=True, capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    git("config", "commit.gpgsign", "false")
+    (root / "README.md").write_text("# payments-service\n\nSettles card payments.\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "Initial import")
+    (root / "config").mkdir()
+    (root / "config" / "deploy.env").write_text(
+        "# deploy settings for the prod pipeline\nAWS_REGION=us-east-1\n"
+        f"AWS_ACCESS_KEY_ID={leaked.access_key_id}\nAWS_SECRET_ACCESS_KEY={leaked.secret_access_key}\n"
+    )
+    (root / "docs").mkdir()
+    (root / "docs" / "setup.md").write_text(
+        "## Credentials\n\nPut yours in ~/.aws/credentials, for example:\n\n```\n[default]\n"
+        f"aws_access_key_id = {DOC_EXAMPLE_ID}\naws_secret_access_key = {DOC_EXAMPLE_SECRET}\n```\n"
+    )
+    git("add", "-A")
+    git("commit", "-q", "-m", "Add deploy settings and setup docs")
+    return git("rev-parse", "HEAD")
+
+
+def _outcome(call: Any) -> str:
+    try:
+        call()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        return (
+            "denied" if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") else code
+        )
+    return "allowed"
+
+
+def prove_quarantine(clients: AwsClients, leaked: SeededUser) -> list[Proof]:
+    creds = Credentials(leaked.access_key_id, leaked.secret_access_key)
+    iam = clients.client("iam", credentials=creds)
+    ec2 = clients.client("ec2", credentials=creds)
+    return [
+        Proof("iam:CreateUser", "denied", _outcome(lambda: iam.create_user(UserName="attacker-backdoor"))),
+        Proof(
+            "ec2:RunInstances",
+            "denied",
+            _outcome(
+                lambda: ec2.run_instances(
+                    ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro"
+                )
+            ),
+        ),
+        Proof("ec2:DescribeInstances", "allowed", _outcome(ec2.describe_instances)),
+    ]
+
+
+def received_events(clients: AwsClients, queue_url: str) -> list[dict[str, Any]]:
+    sqs = clients.client("sqs")
+    events: list[dict[str, Any]] = []
+    for _ in range(3):
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in answer.get("Messages", []):
+            events.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        if events:
+            break
+    return events
+
+
+def run_demo(console: Console, keep: Path | None = None) -> bool:
+    """Run the whole story; True when every proof holds."""
+    started = time.monotonic()
+    workdir = keep or Path(tempfile.mkdtemp(prefix="keysentry-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        with Emulator(log_path=workdir / "emulator.log") as emulator:
+            return _story(console, workdir, emulator, started)
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _story(console: Console, workdir: Path, emulator: Emulator, started: float) -> bool:
+    settings = Settings(
+        data_dir=workdir,
+        aws_endpoint_url=emulator.endpoint,
+        log_file=workdir / "keysentry.log",
+        event_bus_name="keysentry-security",
+        dashboard_url="http://127.0.0.1:8080",
+    )
+    configure_logging(settings.log_level, settings.log_file)
+    console.rule("[bold]keysentry demo: one leaked key, found, contained and announced")
+    console.print(f"[bold]1. Emulator[/]  moto on {emulator.endpoint}, AWS managed policies loaded")
+
+    seed: SeedManifest = seed_demo(AwsClients(settings), emulator.endpoint, settings.event_source)
+    emulator.enforce_iam(True)
+    ours = Credentials(seed.responder.access_key_id, seed.responder.secret_access_key)
+    clients = AwsClients(settings, ours)
+    names = ", ".join(f"{n} {a}" for a, n in seed.accounts.items())
+    console.print(f"[bold]2. Seeded[/]    organization {seed.organization_id}: {names}")
+    console.print(f"              IAM enforcement is ON; keysentry acts as {seed.responder.arn}")
+
+    leaked = seed.user(*LEAKED)
+    repo = workdir / "payments-service"
+    commit = build_leaky_repo(repo, leaked)
+    console.print(
+        f"[bold]3. Leak[/]      {repo} commit {commit[:12]} by {AUTHOR[0]}: config/deploy.env holds "
+        f"{leaked.user_name}'s key pair ({leaked.account_name}); docs/setup.md holds AWS's "
+        "documentation example"
+    )
+
+    console.print("[bold]4. Scan[/]      keysentry scan payments-service/")
+    report = scan_targets([str(repo)])
+    print_report(console, report)
+
+    console.print("[bold]5. Respond[/]   keysentry respond")
+    responder = build_responder(settings, own_credentials=ours)
+    ids = responder.record_report(report)
+    results = responder.advance_all(ids)
+    with responder.store.session() as session:
+        keys = {e.id: e.key_id for e in list_exposures(session)}
+    print_steps(console, results, keys)
+
+    console.print("[bold]6. Exposure[/]  keysentry exposures show " + leaked.access_key_id)
+    with responder.store.session() as session:
+        for exposure in list_exposures(session):
+            print_exposure(console, exposure)
+
+    policy = quarantine_policy()
+    member_iam = AwsClients(settings, ours).client(
+        "iam", credentials=responder.context.authority.credentials_for(leaked.account_id)
+    )
+    attached = [
+        p["PolicyName"]
+        for p in member_iam.list_attached_user_policies(UserName=leaked.user_name)["AttachedPolicies"]
+    ]
+    console.print(
+        f"[bold]7. Policy[/]    attached to {leaked.user_name}, read back from IAM: {', '.join(attached)}"
+    )
+    contained = attached.count(policy.aws_managed_name) == 1
+
+    proofs = prove_quarantine(clients, leaked)
+    console.print("[bold]8. Proof[/]     calls signed with the leaked key, IAM enforcement on:")
+    for p in proofs:
+        mark = "[green]✓[/]" if p.holds else "[red]✗[/]"
+        console.print(f"              {mark} {p.action:<22} {p.observed:<8} (expected {p.expected})")
+
+    events = received_events(clients, seed.queue_url)
+    console.print(
+        f"[bold]9. Event[/]     EventBridge rule {seed.event_rule} delivered {len(events)} event(s) to SQS"
+    )
+    announced = False
+    for event in events:
+        d = event["detail"]
+        meta = d["eventMetadata"]
+        console.print(
+            f"              source {event['source']}, detail-type {event['detail-type']}, "
+            f"{d['eventTypeCode']}, key {d['affectedEntities'][0]['entityValue']}, "
+            f"account {meta['accountId']}, user {meta['userName']}"
+        )
+        announced = announced or d["affectedEntities"][0]["entityValue"] == leaked.access_key_id
+
+    again = responder.advance_all(responder.record_report(scan_targets([str(repo)])))
+    attached_after = [
+        p["PolicyName"]
+        for p in member_iam.list_attached_user_policies(UserName=leaked.user_name)["AttachedPolicies"]
+    ]
+    idempotent = not again and attached_after.count(policy.aws_managed_name) == 1
+    with responder.store.session() as session:
+        states = {e.key_id: e.state for e in session.query(Exposure)}
+    console.print(
+        f"[bold]10. Again[/]    second scan and respond: {len(again)} step(s) run; quarantine attached "
+        f"{attached_after.count(policy.aws_managed_name)} time(s)"
+    )
+    responder.store.dispose()
+
+    ok = (
+        contained
+        and all(p.holds for p in proofs)
+        and announced
+        and idempotent
+        and states.get(leaked.access_key_id) == "notified"
+        and states.get(DOC_EXAMPLE_ID) == "example"
+    )
+    verdict = "[bold green]every check holds[/]" if ok else "[bold red]a check failed[/]"
+    console.print(f"{verdict}; {time.monotonic() - started:.1f} s; emulator stopped; files in {workdir}")
+    return ok

@@ -1,0 +1,44 @@
+"""Facts about AWS access key IDs that need no network call."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+CREDENTIAL_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA")
+# The first body character of an ID that carries its account (the offset bit is set).
+ACCOUNT_BEARING_FIRST_CHARS = frozenset("QRSTUVWXYZ234567")
+
+
+def decode_account(key_id: str) -> str | None:
+    """The 12-digit account an access key ID belongs to, or None for older IDs that do not carry it.
+
+    Current IDs base32-encode the account: take the first 6 bytes of the decoded
+    body as a big-endian integer z; the account is ``(z & 0x7FFFFFFFFF80) >> 7``.
+    """
+    if len(key_id) != 20 or key_id[4] not in ACCOUNT_BEARING_FIRST_CHARS:
+        return None
+    try:
+        raw = base64.b32decode(key_id[4:])
+    except (binascii.Error, ValueError):
+        return None
+    z = int.from_bytes(raw[:6], "big")
+    return f"{(z & 0x7FFFFFFFFF80) >> 7:012d}"
+
+
+def key_kind(key_id: str) -> str:
+    """What an access key ID stands for, from its prefix."""
+    return {
+        "AKIA": "long-term",
+        "ASIA": "temporary",
+        "ABIA": "service-specific",
+        "ACCA": "service-specific",
+    }.get(key_id[:4], "unknown")
+
+
+def fingerprint(secret: bytes | str) -> str:
+    """SHA-256 of a secret, hex.  The only form in which a secret outlives detection."""
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return hashlib.sha256(secret).hexdigest()

@@ -1,0 +1,57 @@
+"""What detection produces.  A finding never holds a secret: only its SHA-256 fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from keysentry.sources.blob import Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One credential at one place in one blob."""
+
+    rule_id: str
+    credential_type: str
+    key_id: str
+    secret_fingerprint: str  # "" when the ID was seen without a secret
+    line: int
+    column: int
+    suppressed: str | None = None  # why it is not a live credential (documentation example …)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    provenance: Provenance
+    line: int
+    column: int
+
+    def describe(self) -> str:
+        return f"{self.provenance.describe()}:{self.line}"
+
+
+@dataclass(slots=True)
+class Finding:
+    """One credential, however many places it was seen."""
+
+    rule_id: str
+    credential_type: str
+    key_id: str
+    secret_fingerprint: str
+    account_id: str | None
+    suppressed: str | None = None
+    locations: list[Location] = field(default_factory=list)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_fingerprint)
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs and machines: what a baseline file lists."""
+        material = f"{self.rule_id}\0{self.key_id}\0{self.secret_fingerprint}".encode()
+        return hashlib.sha256(material).hexdigest()[:32]
+
+    def identity(self) -> tuple[str, str, str]:
+        return (self.credential_type, self.key_id, self.secret_fingerprint)

@@ -1,0 +1,121 @@
+"""A Health-compatible ``AWS_RISK_CREDENTIALS_EXPOSED`` event for one exposure.
+
+Automation written for AWS Health reads ``detail.affectedEntities[0].entityValue``
+(aws-health-tools) or ``detail.eventMetadata.publicKey``/``userName``/``accountId``/
+``exposedUrl`` (aws-samples); both are filled.  What only keysentry knows goes
+under ``detail.keysentry``.  The event never contains the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+from importlib import resources
+from typing import Any
+
+EVENT_TYPE = "AWS_RISK_CREDENTIALS_EXPOSED"
+DETAIL_TYPE = "AWS Health Event"
+
+
+@dataclass(frozen=True)
+class ExposureFacts:
+    """What an announcement says about an exposure; built by respond from the store."""
+
+    exposure_id: int
+    key_id: str
+    account_id: str
+    region: str
+    principal_name: str | None
+    principal_arn: str | None
+    state: str
+    exposed_url: str | None
+    source: dict[str, Any]
+    first_seen_at: datetime | None
+    detected_at: datetime
+    contained_at: datetime | None
+    containment: dict[str, Any] | None
+    dashboard_url: str
+    remediation: list[str] = field(default_factory=list)
+
+
+def _health_time(t: datetime) -> str:
+    """Health's own format: ``Wed, 12 Feb 2025 00:37:54 GMT``."""
+    return format_datetime(t, usegmt=True)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat().replace("+00:00", "Z") if t else None
+
+
+def describe(f: ExposureFacts) -> str:
+    owner = f"IAM user {f.principal_name}" if f.principal_name else "its owner"
+    where = f.exposed_url or f.source.get("where") or "a public location"
+    if f.containment and f.containment.get("applied"):
+        action = (
+            f"keysentry attached {f.containment['policy_name']} to {owner}, which blocks resource "
+            "creation and data access while existing workloads keep running."
+        )
+    else:
+        reason = (f.containment or {}).get("reason", "no quarantine policy could be attached")
+        action = f"No quarantine was applied: {reason}."
+    return (
+        f"The access key {f.key_id} of account {f.account_id} was exposed at {where}. {action} "
+        "Rotate the key (create a new one, move workloads, then deactivate the exposed key), review its "
+        "activity in CloudTrail, and remove anything it created."
+    )
+
+
+def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
+    started = f.detected_at
+    communication = hashlib.sha256(f"{f.exposure_id}:{f.key_id}:{EVENT_TYPE}".encode()).hexdigest()[:44]
+    return {
+        "eventArn": (
+            f"arn:aws:health:{f.region}::event/RISK/{EVENT_TYPE}/{EVENT_TYPE}-keysentry-{f.exposure_id}"
+        ),
+        "service": "RISK",
+        "eventTypeCode": EVENT_TYPE,
+        "eventTypeCategory": "issue",
+        "eventScopeCode": "ACCOUNT_SPECIFIC",
+        "communicationId": communication,
+        "startTime": _health_time(started),
+        "endTime": _health_time(started + timedelta(days=14)),
+        "lastUpdatedTime": _health_time(now),
+        "statusCode": "open",
+        "eventRegion": f.region,
+        "eventDescription": [{"language": "en_US", "latestDescription": describe(f)}],
+        "eventMetadata": {
+            "accountId": f.account_id,
+            "publicKey": f.key_id,
+            "userName": f.principal_name or "",
+            "exposedUrl": f.exposed_url or "",
+            "truncated": "false",
+        },
+        "affectedEntities": [{"entityValue": f.key_id, "lastUpdatedTime": _health_time(now)}],
+        "affectedAccount": f.account_id,
+        "page": "1",
+        "totalPages": "1",
+        "keysentry": {
+            "exposureId": f.exposure_id,
+            "state": f.state,
+            "principalArn": f.principal_arn,
+            "source": f.source,
+            "firstSeenAt": _iso(f.first_seen_at),
+            "detectedAt": _iso(f.detected_at),
+            "containedAt": _iso(f.contained_at),
+            "notifiedAt": _iso(now),
+            "containment": f.containment,
+            "remediation": f.remediation,
+            "dashboardUrl": f"{f.dashboard_url.rstrip('/')}/exposures/{f.exposure_id}",
+        },
+    }
+
+
+def risk_event_pattern(source: str) -> dict[str, Any]:
+    """The EventBridge pattern existing Health automation uses (aws-health-tools), with our source."""
+    text = resources.files(__package__).joinpath("risk_event_pattern.json").read_text(encoding="utf-8")
+    pattern: dict[str, Any] = json.loads(text)
+    pattern["source"] = [source]
+    return pattern

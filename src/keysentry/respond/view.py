@@ -1,0 +1,88 @@
+"""A detached, read-only picture of an exposure that steps work from (no database access inside steps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from keysentry.store.models import Exposure
+
+
+@dataclass(frozen=True)
+class SightingView:
+    source_kind: str
+    repository: str | None
+    url: str | None
+    commit: str | None
+    path: str | None
+    line: int | None
+    author: str | None
+    committed_at: datetime | None
+
+    def where(self) -> str:
+        place = self.path or self.url or self.source_kind
+        if self.commit:
+            return f"{self.repository or ''}@{self.commit[:12]}:{place}:{self.line}"
+        return f"{place}:{self.line}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.source_kind,
+            "repository": self.repository,
+            "url": self.url,
+            "commit": self.commit,
+            "path": self.path,
+            "line": self.line,
+            "author": self.author,
+            "committedAt": self.committed_at.isoformat() if self.committed_at else None,
+            "where": self.where(),
+        }
+
+
+@dataclass(frozen=True)
+class ExposureView:
+    id: int
+    credential_type: str
+    key_id: str
+    state: str
+    account_id: str | None
+    account_name: str | None
+    principal_type: str | None
+    principal_name: str | None
+    principal_arn: str | None
+    containment: dict[str, Any] | None
+    first_seen_at: datetime | None
+    detected_at: datetime
+    contained_at: datetime | None
+    sightings: tuple[SightingView, ...]
+
+    @classmethod
+    def of(cls, e: Exposure) -> ExposureView:
+        return cls(
+            id=e.id,
+            credential_type=e.credential_type,
+            key_id=e.key_id,
+            state=e.state,
+            account_id=e.account_id,
+            account_name=e.account_name,
+            principal_type=e.principal_type,
+            principal_name=e.principal_name,
+            principal_arn=e.principal_arn,
+            containment=dict(e.containment) if e.containment else None,
+            first_seen_at=e.first_seen_at,
+            detected_at=e.detected_at,
+            contained_at=e.contained_at,
+            sightings=tuple(
+                SightingView(
+                    s.source_kind, s.repository, s.url, s.commit, s.path, s.line, s.author, s.committed_at
+                )
+                for s in e.sightings
+            ),
+        )
+
+    def first_sighting(self) -> SightingView | None:
+        dated = [s for s in self.sightings if s.committed_at]
+        if dated:
+            return min(dated, key=lambda s: s.committed_at or self.detected_at)
+        return self.sightings[0] if self.sightings else None

@@ -1,0 +1,82 @@
+"""One settings object, read from ``KEYSENTRY_*`` variables and an optional ``keysentry.toml``.
+
+Nothing is built at import time: callers ask for :func:`load_settings` when they
+need it, so tests choose their own database and emulator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_data_dir() -> Path:
+    return Path.cwd() / ".keysentry"
+
+
+class Settings(BaseSettings):
+    """Everything keysentry can be told.  Each field is ``KEYSENTRY_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEYSENTRY_",
+        toml_file="keysentry.toml",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where the SQLite file lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is a SQLite file in data_dir.",
+    )
+
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        description="Send every AWS call here (the local emulator). Unset means real AWS.",
+    )
+    aws_region: str = "us-east-1"
+    aws_max_attempts: int = 5
+    member_role_name: str = Field(
+        default="OrganizationAccountAccessRole",
+        description="Role assumed in each member account of the organization.",
+    )
+    quarantine_policy_name: str = "AWSCompromisedKeyQuarantineV3"
+
+    event_bus_name: str = Field(
+        default="default", description="EventBridge bus for Health-compatible events."
+    )
+    event_source: str = Field(
+        default="keysentry",
+        description="EventBridge source of our events (AWS refuses custom sources starting with 'aws.').",
+    )
+    dashboard_url: str = "http://127.0.0.1:8080"
+
+    log_level: str = "INFO"
+    log_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'keysentry.db'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings now (environment, then ``keysentry.toml``); keyword arguments win."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,101 @@
+"""The three tables of the first schema.
+
+* ``exposures``: one row per credential (type, key ID, secret fingerprint), with
+  what attribution and containment learned about it and where it stands.
+* ``sightings``: each place the credential was seen.
+* ``timeline_events``: append-only history of an exposure; every step that
+  changes the world is written here before and after it acts.  A database
+  trigger refuses UPDATE and DELETE on it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from keysentry.store.types import UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Exposure(Base):
+    __tablename__ = "exposures"
+    __table_args__ = (
+        UniqueConstraint("credential_type", "key_id", "secret_fingerprint", name="uq_exposure_credential"),
+        Index("ix_exposures_state", "state"),
+        Index("ix_exposures_account", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credential_type: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(128), index=True)
+    # SHA-256 of the secret, hex; "" when only the ID was seen.  Never the secret.
+    secret_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+
+    state: Mapped[str] = mapped_column(String(32), default="new")
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    resume_state: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    account_id: Mapped[str | None] = mapped_column(String(12))
+    account_name: Mapped[str | None] = mapped_column(String(128))
+    principal_type: Mapped[str | None] = mapped_column(String(32))
+    principal_name: Mapped[str | None] = mapped_column(String(256))
+    principal_arn: Mapped[str | None] = mapped_column(String(512))
+    key_status: Mapped[str | None] = mapped_column(String(16))
+    key_last_used: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    containment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attributed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    sightings: Mapped[list[Sighting]] = relationship(
+        back_populates="exposure", order_by="Sighting.id", cascade="all"
+    )
+    timeline: Mapped[list[TimelineEvent]] = relationship(
+        back_populates="exposure", order_by="TimelineEvent.id", viewonly=True
+    )
+
+
+class Sighting(Base):
+    __tablename__ = "sightings"
+    __table_args__ = (UniqueConstraint("exposure_id", "location_key", name="uq_sighting_location"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exposure_id: Mapped[int] = mapped_column(ForeignKey("exposures.id"), index=True)
+    # SHA-256 over the fields that say where: the same place seen twice is one sighting.
+    location_key: Mapped[str] = mapped_column(String(64))
+    source_kind: Mapped[str] = mapped_column(String(32))
+    repository: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    commit: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str | None] = mapped_column(Text)
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    exposure: Mapped[Exposure] = relationship(back_populates="sightings")
+
+
+class TimelineEvent(Base):
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exposure_id: Mapped[int] = mapped_column(ForeignKey("exposures.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128), default="keysentry")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    exposure: Mapped[Exposure] = relationship(back_populates="timeline")
