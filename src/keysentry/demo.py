@@ -31,7 +31,6 @@ from keysentry.respond.policies import quarantine_policy
 from keysentry.scanning import scan_targets
 from keysentry.settings import Settings
 from keysentry.store.exposures import list_exposures
-from keysentry.store.models import Exposure
 from keysentry.wiring import build_responder
 
 DOC_EXAMPLE_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -138,13 +137,13 @@ def run_demo(console: Console, keep: Path | None = None) -> bool:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         with Emulator(log_path=workdir / "emulator.log") as emulator:
-            return _story(console, workdir, emulator, started)
+            return _story(console, workdir, emulator, started, keep is not None)
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _story(console: Console, workdir: Path, emulator: Emulator, started: float) -> bool:
+def _story(console: Console, workdir: Path, emulator: Emulator, started: float, keep: bool) -> bool:
     settings = Settings(
         data_dir=workdir,
         aws_endpoint_url=emulator.endpoint,
@@ -231,7 +230,7 @@ def _story(console: Console, workdir: Path, emulator: Emulator, started: float) 
     ]
     idempotent = not again and attached_after.count(policy.aws_managed_name) == 1
     with responder.store.session() as session:
-        states = {e.key_id: e.state for e in session.query(Exposure)}
+        states = {e.key_id: e.state for e in list_exposures(session)}
     console.print(
         f"[bold]10. Again[/]    second scan and respond: {len(again)} step(s) run; quarantine attached "
         f"{attached_after.count(policy.aws_managed_name)} time(s)"
@@ -247,5 +246,6 @@ def _story(console: Console, workdir: Path, emulator: Emulator, started: float) 
         and states.get(DOC_EXAMPLE_ID) == "example"
     )
     verdict = "[bold green]every check holds[/]" if ok else "[bold red]a check failed[/]"
-    console.print(f"{verdict}; {time.monotonic() - started:.1f} s; emulator stopped; files in {workdir}")
+    kept = f"; repository, database and logs kept in {workdir}" if keep else ""
+    console.print(f"{verdict}; {time.monotonic() - started:.1f} s in all; emulator stopped{kept}")
     return ok

@@ -12,7 +12,6 @@ from keysentry.cli import emulator as emulator_cli
 from keysentry.cli import exposures as exposures_cli
 from keysentry.cli import scan as scan_cli
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, exits_cleanly, out, settings_from
-from keysentry.wiring import build_store
 
 app = typer.Typer(
     name="keysentry",
@@ -96,6 +95,8 @@ def db_upgrade(database_url: Annotated[str | None, typer.Option(help="SQLAlchemy
 
 @exits_cleanly
 def run_db_upgrade(database_url: str | None) -> None:
+    from keysentry.wiring import build_store
+
     store = build_store(settings_from(database_url=database_url))
     out.print(f"{store.url} is at revision {store.current_revision()} (head {store.head_revision()})")
     store.dispose()

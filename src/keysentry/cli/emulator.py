@@ -10,10 +10,7 @@ from typing import Annotated
 
 import typer
 
-from keysentry.authority.clients import AwsClients
 from keysentry.cli.common import exits_cleanly, out, settings_from
-from keysentry.emulator.seed import seed_demo
-from keysentry.emulator.server import Emulator
 
 
 class Seed(StrEnum):
@@ -59,6 +56,10 @@ def emulator(
 
 @exits_cleanly
 def run_emulator(port: int, seed: Seed, manifest: Path | None, enforce_iam: bool, log: Path | None) -> None:
+    from keysentry.authority.clients import AwsClients
+    from keysentry.emulator.seed import seed_demo
+    from keysentry.emulator.server import Emulator
+
     settings_from()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -10,10 +10,8 @@ import typer
 from keysentry.cli.common import exits_cleanly, out, settings_from
 from keysentry.cli.render import exposures_table, print_exposure
 from keysentry.errors import KeysentryError
-from keysentry.store.exposures import get_exposure, list_exposures
-from keysentry.wiring import build_store
 
-app = typer.Typer(help="List exposures and show one with its sightings and timeline.", no_args_is_help=False)
+app = typer.Typer(no_args_is_help=False)
 
 DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store (default: SQLite file).")]
 
@@ -27,7 +25,7 @@ def exposures(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of a table.")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List exposures.
+    """List exposures, or show one with its sightings and timeline.
 
     Examples:
 
@@ -43,6 +41,9 @@ def exposures(
 
 @exits_cleanly
 def list_command(states: list[str], as_json: bool, database_url: str | None) -> None:
+    from keysentry.store.exposures import list_exposures
+    from keysentry.wiring import build_store
+
     store = build_store(settings_from(database_url=database_url))
     with store.session() as session:
         rows = list_exposures(session, states)
@@ -86,6 +87,9 @@ def show(
 
 @exits_cleanly
 def show_command(ident: str, database_url: str | None) -> None:
+    from keysentry.store.exposures import get_exposure
+    from keysentry.wiring import build_store
+
     store = build_store(settings_from(database_url=database_url))
     with store.session() as session:
         exposure = get_exposure(session, ident)

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from keysentry.detect.findings import Finding, Location
 from keysentry.detect.scanner import ScanReport
-from keysentry.respond.responder import StepResult
-from keysentry.store.models import Exposure
+
+if TYPE_CHECKING:  # the store and AWS libraries load only for commands that use them
+    from keysentry.respond.responder import StepResult
+    from keysentry.store.models import Exposure
 
 REDACTED = "REDACTED"
 
 
 def when(t: datetime | None) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+    return t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC" if t else "-"
+
+
+def after(start: datetime, t: datetime | None) -> str:
+    return f"  (+{(t - start).total_seconds():.2f} s after detection)" if t else ""
 
 
 def location_dict(loc: Location) -> dict[str, Any]:
@@ -138,8 +144,8 @@ def print_exposure(console: Console, e: Exposure) -> None:
         console.print(f"  source        [{s.source_kind}] {source}")
     console.print(f"  first seen    {when(e.first_seen_at)}")
     console.print(f"  detected      {when(e.detected_at)}")
-    console.print(f"  contained     {when(e.contained_at)}")
-    console.print(f"  notified      {when(e.notified_at)}")
+    console.print(f"  contained     {when(e.contained_at)}{after(e.detected_at, e.contained_at)}")
+    console.print(f"  notified      {when(e.notified_at)}{after(e.detected_at, e.notified_at)}")
     c = e.containment or {}
     if c.get("applied"):
         console.print(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,12 +11,12 @@ from rich.console import Console
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, err, exits_cleanly, out, settings_from
 from keysentry.cli.render import print_jsonl, print_report, print_steps
 from keysentry.detect.scanner import ScanReport
-from keysentry.respond.responder import StepResult
 from keysentry.scanning import scan_targets
 from keysentry.settings import Settings
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE
-from keysentry.store.models import Exposure
-from keysentry.wiring import build_responder
+
+if TYPE_CHECKING:
+    from keysentry.respond.responder import StepResult
 
 
 class Format(StrEnum):
@@ -37,6 +37,9 @@ Endpoint = Annotated[str | None, typer.Option(help="Send AWS calls here (the loc
 
 def respond_and_print(console: Console, settings: Settings, report: ScanReport | None) -> list[StepResult]:
     """Record the report's findings (or nothing) and advance every exposure it touched (or all pending)."""
+    from keysentry.store.models import Exposure  # loaded here: plain scans need no database or AWS
+    from keysentry.wiring import build_responder
+
     responder = build_responder(settings)
     ids = responder.record_report(report) if report is not None else None
     results = responder.advance_all(ids)

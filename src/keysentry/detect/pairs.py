@@ -8,6 +8,7 @@ secret pairs with one ID.  The secret bytes are hashed on the spot and dropped.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -112,17 +113,35 @@ def scan_rule(rule: Rule, data: bytes) -> list[Match]:
         window = data[max(0, secret.start - pairing.keyword_window_bytes) : secret.start]
         return compiled.keyword.search(window) is not None
 
-    # Score every plausible (ID, secret) pair, then assign greedily, best first.
-    scored: list[tuple[tuple[int, int, int], int, int]] = []
+    # Score every plausible (ID, secret) pair, then assign greedily, best first.  In order of weight:
+    # no other ID sits between them; same line; the secret follows a secret keyword; the secret comes
+    # after the ID; nearness.  Example IDs pair only with example secrets and real ones with real ones.
+    id_starts = [c.start for c in ids]
+    example_id = [_suppressed(rule, c.value.decode(), None) is not None for c in ids]
+    example_secret = [
+        any(sub.encode() in c.value for sub in rule.suppress.secret_substrings) for c in secrets
+    ]
+    scored: list[tuple[tuple[int, int, int, int, int], int, int]] = []
     for i, kid in enumerate(ids):
         for j, sec in enumerate(secrets):
             if sec.start < kid.end and sec.end > kid.start:
                 continue
-            distance = sec.start - kid.end if sec.start >= kid.end else kid.start - sec.end
+            if example_id[i] != example_secret[j] and example_secret[j]:
+                continue
+            after = sec.start >= kid.end
+            distance = sec.start - kid.end if after else kid.start - sec.end
             lines = abs(line_of[sec.start] - line_of[kid.start])
             if distance > pairing.max_distance_bytes or lines > pairing.max_distance_lines:
                 continue
-            score = (0 if keyword_before(sec) else 1, distance, 0 if sec.start > kid.start else 1)
+            lo, hi = (kid.end, sec.start) if after else (sec.end, kid.start)
+            crossing = bisect.bisect_left(id_starts, hi) - bisect.bisect_left(id_starts, lo)
+            score = (
+                crossing,
+                0 if lines == 0 else 1,
+                0 if keyword_before(sec) else 1,
+                0 if after else 1,
+                distance,
+            )
             scored.append((score, i, j))
     scored.sort()
     pair_of: dict[int, Candidate] = {}

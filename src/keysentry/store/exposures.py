@@ -32,8 +32,8 @@ def _insert_ignoring_conflicts(session: Session, model: type[Any], values: dict[
         stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - other databases are not supported yet
         raise NotImplementedError(f"database dialect {dialect} is not supported")
-    result = session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    # RETURNING says for certain whether the row was written (rowcount is -1 on some drivers).
+    return session.execute(stmt.returning(model.id)).first() is not None
 
 
 def location_key(location: Location) -> str:

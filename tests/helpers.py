@@ -1,0 +1,65 @@
+"""Helpers for tests that build git repositories and plant key pairs."""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from keysentry.emulator.seed import SeededUser
+
+
+def git(repo: Path, *args: str, author: str = "Dana Developer", when: str | None = None) -> str:
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME=author,
+        GIT_AUTHOR_EMAIL="dana@example.com",
+        GIT_COMMITTER_NAME=author,
+        GIT_COMMITTER_EMAIL="dana@example.com",
+    )
+    if when:
+        env.update(GIT_AUTHOR_DATE=when, GIT_COMMITTER_DATE=when)
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def commit_file(repo: Path, path: str, text: str, message: str = "change", **kw: str) -> str:
+    if not (repo / ".git").exists():
+        repo.mkdir(parents=True, exist_ok=True)
+        git(repo, "init", "-q", "-b", "main")
+    target = repo / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message, **kw)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def env_pair(user: SeededUser) -> str:
+    return f"AWS_ACCESS_KEY_ID={user.access_key_id}\nAWS_SECRET_ACCESS_KEY={user.secret_access_key}\n"
+
+
+# The console script installed next to the interpreter running the tests.
+KEYSENTRY = str(Path(sys.executable).with_name("keysentry"))
+
+
+SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
+
+
+def key_for(account: str, rng: random.Random, prefix: str = "AKIA") -> str:
+    """Build an ID the way current AWS IDs carry their account (DESIGN.md, credentials facts)."""
+    z = (1 << 47) | (int(account) << 7) | rng.getrandbits(7)
+    raw = z.to_bytes(6, "big") + rng.getrandbits(32).to_bytes(4, "big")
+    return prefix + base64.b32encode(raw).decode()
+
+
+def secret_for(rng: random.Random) -> str:
+    while True:
+        s = "".join(rng.choice(SECRET_ALPHABET) for _ in range(40))
+        if any(c.isupper() for c in s) and any(c.islower() for c in s):
+            return s

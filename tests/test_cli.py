@@ -1,0 +1,94 @@
+"""The command line as a CI job sees it: exit codes, JSON Lines, clear errors, help that teaches."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import KEYSENTRY, key_for, secret_for
+
+
+def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KEYSENTRY, *args], capture_output=True, text=True, cwd=cwd, input=stdin, check=False, timeout=120
+    )
+
+
+@pytest.fixture
+def leak(tmp_path: Path) -> tuple[Path, str, str]:
+    rng = random.Random(9)
+    kid, sec = key_for("123456789012", rng), secret_for(rng)
+    folder = tmp_path / "project"
+    (folder / "config").mkdir(parents=True)
+    (folder / "config" / "app.yaml").write_text(f"aws:\n  access_key_id: {kid}\n  secret_access_key: {sec}\n")
+    (folder / "main.py").write_text("print('hello')\n")
+    return folder, kid, sec
+
+
+def test_help_lists_the_commands_and_teaches_by_example() -> None:
+    done = run("--help")
+    assert done.returncode == 0
+    for command in ("scan", "respond", "emulator", "demo", "exposures"):
+        assert command in done.stdout
+    for command in ("scan", "respond", "emulator", "demo", "exposures"):
+        text = run(command, "--help").stdout
+        assert "Example" in text and f"keysentry {command}" in text, command
+
+
+def test_scan_exits_1_when_it_finds_a_credential_and_never_prints_the_secret(leak) -> None:
+    folder, kid, sec = leak
+    done = run("scan", str(folder))
+    assert done.returncode == 1
+    assert kid in done.stdout and "account 123456789012" in done.stdout and "config/app.yaml:2" in done.stdout
+    assert sec not in done.stdout + done.stderr
+
+
+def test_scan_exits_0_on_a_clean_tree(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    done = run("scan", str(tmp_path))
+    assert done.returncode == 0 and "no credentials found" in done.stdout
+
+
+def test_scan_exits_2_with_a_clear_message_on_a_missing_path(tmp_path: Path) -> None:
+    done = run("scan", str(tmp_path / "nope"))
+    assert done.returncode == 2
+    assert "no such file or folder" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_jsonl_output_is_one_object_per_finding(leak) -> None:
+    folder, kid, sec = leak
+    done = run("scan", str(folder), "--format", "jsonl")
+    assert done.returncode == 1
+    [line] = done.stdout.splitlines()
+    finding = json.loads(line)
+    assert (
+        finding["key_id"] == kid
+        and finding["secret"] == "REDACTED"
+        and finding["account_id"] == "123456789012"
+    )
+    assert finding["locations"] == [
+        {
+            "kind": "file",
+            "path": "config/app.yaml",
+            "line": 2,
+            "column": 18,
+            "repository": None,
+            "commit": None,
+            "author": None,
+            "committed_at": None,
+            "url": (folder / "config" / "app.yaml").resolve().as_uri(),
+        }
+    ]
+    assert len(finding["fingerprint"]) == 32
+    assert sec not in done.stdout
+
+
+def test_exposures_on_an_empty_store_and_an_unknown_exposure(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    assert run("exposures", "--database-url", db).returncode == 0
+    missing = run("exposures", "show", "AKIANOPE", "--database-url", db)
+    assert missing.returncode == 2 and "no exposure" in missing.stderr

@@ -1,0 +1,124 @@
+"""The first AWS detector: pairing, account decoding, examples, and the shared benchmark corpus."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from helpers import key_for, secret_for
+from keysentry.detect import scan_blobs, scan_bytes
+from keysentry.detect.aws_keys import decode_account, fingerprint
+from keysentry.sources.blob import Blob, Provenance
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MAKE_CORPUS = SHARED / "bench" / "make_corpus.py"
+
+
+@pytest.mark.parametrize("account", ["000000000001", "123456789012", "999999999999", "444455556666"])
+def test_account_is_decoded_offline_from_current_key_ids(account: str) -> None:
+    rng = random.Random(account)
+    for prefix in ("AKIA", "ASIA", "ABIA", "ACCA"):
+        assert decode_account(key_for(account, rng, prefix)) == account
+
+
+def test_old_key_ids_do_not_claim_an_account() -> None:
+    assert decode_account("AKIAIOSFODNN7EXAMPLE") is None  # 5th character I: pre-2019 format
+    assert decode_account("AKIAJ2345678ABCDEFGH") is None
+
+
+def test_two_profiles_in_one_file_pair_each_id_with_its_own_secret() -> None:
+    rng = random.Random(1)
+    (a, sa), (b, sb) = [(key_for("111122223333", rng), secret_for(rng)) for _ in range(2)]
+    text = (
+        f"[default]\naws_access_key_id = {a}\naws_secret_access_key = {sa}\n\n"
+        f"[prod]\naws_access_key_id = {b}\naws_secret_access_key = {sb}\n"
+    )
+    pairs = {m.key_id: m.secret_fingerprint for m in scan_bytes(text.encode())}
+    assert pairs == {a: fingerprint(sa), b: fingerprint(sb)}
+
+
+def test_secret_before_the_id_and_across_lines_is_paired() -> None:
+    rng = random.Random(2)
+    kid, sec = key_for("210987654321", rng), secret_for(rng)
+    text = f'secret_key: "{sec}"\nregion: eu-west-1\naccess_key: "{kid}"\n'
+    [m] = scan_bytes(text.encode())
+    assert (m.key_id, m.secret_fingerprint, m.line) == (kid, fingerprint(sec), 3)
+
+
+def test_a_hex_digest_next_to_an_id_is_not_taken_for_its_secret() -> None:
+    rng = random.Random(3)
+    kid = key_for("210987654321", rng)
+    [m] = scan_bytes(f"id={kid}\nsha1=da39a3ee5e6b4b0d3255bfef95601890afd80709\n".encode())
+    assert m.secret_fingerprint == ""
+
+
+def test_one_finding_per_credential_with_every_location() -> None:
+    rng = random.Random(4)
+    kid, sec = key_for("123456789012", rng), secret_for(rng)
+    text = f"AWS_ACCESS_KEY_ID={kid}\nAWS_SECRET_ACCESS_KEY={sec}\n".encode()
+    blobs = [Blob(text, Provenance("file", path=p)) for p in ("a.env", "b/c.env", "a.env")]
+    report = scan_blobs(blobs)
+    [finding] = report.findings
+    assert finding.account_id == "123456789012"
+    assert [loc.provenance.path for loc in finding.locations] == ["a.env", "b/c.env"]
+    assert finding.fingerprint == scan_blobs(blobs[:1]).findings[0].fingerprint
+
+
+def test_documentation_examples_are_suppressed_not_reported() -> None:
+    text = (
+        b"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+        b"AWS_ACCESS_KEY_ID=AKIAI44QH8DHBEXAMPLE\nAWS_SECRET_ACCESS_KEY=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\n"
+    )
+    report = scan_blobs([Blob(text, Provenance("file", path="README.md"))])
+    assert report.findings == []
+    assert [f.key_id for f in report.suppressed] == ["AKIAIOSFODNN7EXAMPLE"]  # the other has an 8: not an ID
+
+
+@pytest.mark.skipif(not MAKE_CORPUS.exists(), reason="shared/bench/make_corpus.py is not next to the project")
+def test_every_planted_pair_is_found_and_no_decoy_is_reported(tmp_path: Path) -> None:
+    """Recall on the shared corpus generator: all ten templates, all decoy kinds."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    out = tmp_path / "corpus"
+    sources = [arg for name in ("email", "json", "http", "logging") for arg in ("--src", str(stdlib / name))]
+    subprocess.run(
+        [
+            sys.executable,
+            str(MAKE_CORPUS),
+            "--out",
+            str(out),
+            *sources,
+            "--mb",
+            "2",
+            "--keys",
+            "120",
+            "--decoys",
+            "80",
+            "--seed",
+            "11",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    truth = [json.loads(line) for line in (out / "truth.jsonl").read_text().splitlines()]
+    from keysentry.scanning import scan_targets
+
+    report = scan_targets([str(out / "tree")])
+    found = {(f.key_id, f.secret_fingerprint) for f in report.credentials}
+    planted = {(t["key_id"], fingerprint(t["secret"])) for t in truth}
+    missed = [t for t in truth if (t["key_id"], fingerprint(t["secret"])) not in found]
+    assert missed == [], (
+        f"missed {len(missed)} of {len(truth)}: formats {sorted({t['format'] for t in missed})}"
+    )
+    assert found - planted == set(), "reported pairs that were never planted"
+    accounts = {f.key_id: f.account_id for f in report.credentials}
+    assert all(accounts[t["key_id"]] == t["account"] for t in truth)
+    # Decoys: nothing live beyond the planted pairs, and the documentation examples are ignored.
+    assert all(f.key_id.endswith("EXAMPLE") for f in report.suppressed)
+    assert [f.key_id for f in report.findings if not f.has_secret] == []

@@ -1,0 +1,89 @@
+"""The emulator command, and the demo end to end, including the search for the planted secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import boto3
+from helpers import KEYSENTRY
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_emulator_command_seeds_the_demo_organization_and_stops_cleanly(tmp_path: Path) -> None:
+    manifest = tmp_path / "seed.json"
+    proc = subprocess.Popen([KEYSENTRY, "emulator", "--seed", "demo", "--manifest", str(manifest)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        text = "".join(lines)
+        endpoint = re.search(r"listening on (http://127\.0\.0\.1:(\d+))", text)
+        assert endpoint, text
+        port = int(endpoint.group(2))
+        seed = json.loads(manifest.read_text())
+        assert manifest.stat().st_mode & 0o777 == 0o600
+        for user in seed["users"]:
+            assert user["access_key_id"] in text and user["secret_access_key"] not in text
+
+        org = boto3.client("organizations", endpoint_url=endpoint.group(1), region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="x")
+        accounts = {a["Id"] for a in org.list_accounts()["Accounts"]}
+        assert accounts == set(seed["accounts"]) and len(accounts) == 3
+        account = boto3.client("account", endpoint_url=endpoint.group(1), region_name="us-east-1",
+                               aws_access_key_id="x", aws_secret_access_key="x")
+        contact = account.get_alternate_contact(AlternateContactType="SECURITY")["AlternateContact"]
+        assert contact["EmailAddress"] == seed["security_contacts"][seed["management_account"]]
+        iam = boto3.client("iam", endpoint_url=endpoint.group(1), region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="x")
+        policy = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3")["Policy"]
+        assert policy["PolicyName"] == "AWSCompromisedKeyQuarantineV3"  # AWS managed policies are loaded
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0
+    assert not port_open(port), "the emulator outlived its command"
+
+
+def test_demo_contains_the_leak_proves_it_and_never_reveals_the_secret(tmp_path: Path) -> None:
+    keep = tmp_path / "demo"
+    env = dict(os.environ, COLUMNS="200")
+    done = subprocess.run([KEYSENTRY, "demo", "--keep", str(keep)], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+
+    leaked_env = (keep / "payments-service" / "config" / "deploy.env").read_text()
+    key_id = re.search(r"AWS_ACCESS_KEY_ID=(\S+)", leaked_env).group(1)  # type: ignore[union-attr]
+    secret = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", leaked_env).group(1)  # type: ignore[union-attr]
+
+    # What a user sees: the exposure, where it came from, the policy, and the proof.
+    assert f"Exposure #1  {key_id}  state notified" in output
+    assert "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3" in output
+    assert "config/deploy.env:3" in output and "Dana Developer" in output
+    assert re.search(r"✓ iam:CreateUser\s+denied", output)
+    assert re.search(r"✓ ec2:RunInstances\s+denied", output)
+    assert re.search(r"✓ ec2:DescribeInstances\s+allowed", output)
+    assert "AKIAIOSFODNN7EXAMPLE  state example" in output
+    assert "quarantine attached 1 time(s)" in output
+
+    # The secret is nowhere but in the leaked file itself.
+    assert secret not in output
+    searched = [p for p in keep.rglob("*") if p.is_file() and "payments-service" not in p.parts]
+    assert {p.name for p in searched} >= {"keysentry.db", "keysentry.log", "emulator.log"}
+    for path in searched:
+        assert secret.encode() not in path.read_bytes(), f"secret found in {path}"
+        assert secret.encode().hex().encode() not in path.read_bytes()

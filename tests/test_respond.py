@@ -1,0 +1,222 @@
+"""Responding for real against the emulator: attribution, quarantine, the Health-compatible event,
+idempotence, and the side exits (example, not ours, unowned, failed and resumed)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from conftest import EventSink, member_credentials
+from helpers import commit_file, env_pair, key_for, secret_for
+from keysentry.authority.clients import AwsClients
+from keysentry.detect.aws_keys import fingerprint
+from keysentry.emulator.seed import SeedManifest
+from keysentry.scanning import scan_targets
+from keysentry.settings import Settings
+from keysentry.store.models import Exposure, TimelineEvent
+from keysentry.wiring import build_responder
+
+V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+
+
+def attached(clients: AwsClients, seeded: SeedManifest, account_id: str, user: str) -> list[str]:
+    creds = None if account_id == seeded.management_account else member_credentials(clients, account_id)
+    iam = clients.client("iam", credentials=creds)
+    return [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
+
+
+def respond(settings: Settings, *targets: Path):
+    responder = build_responder(settings)
+    report = scan_targets([str(t) for t in targets])
+    results = responder.advance_all(responder.record_report(report))
+    return responder, results
+
+
+def exposure_of(responder, key_id: str) -> Exposure:
+    with responder.store.session() as s:
+        e = s.scalars(sa.select(Exposure).where(Exposure.key_id == key_id)).one()
+        _ = e.sightings, e.timeline
+        return e
+
+
+def test_a_member_account_key_is_attributed_contained_and_announced(
+    settings: Settings,
+    new_user,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+    tmp_path: Path,
+) -> None:
+    user = new_user("workloads-prod")
+    repo = tmp_path / "service"
+    commit = commit_file(
+        repo, "config/prod.env", env_pair(user), "add prod config", when="2026-11-01T10:00:00+00:00"
+    )
+    responder, results = respond(settings, repo)
+
+    assert [(r.step, r.to_state) for r in results] == [
+        ("attribute", "attributed"),
+        ("contain", "contained"),
+        ("announce", "notified"),
+    ]
+    e = exposure_of(responder, user.access_key_id)
+    assert (e.state, e.account_id, e.account_name) == ("notified", user.account_id, "workloads-prod")
+    assert (e.principal_type, e.principal_name, e.principal_arn) == ("iam-user", user.user_name, user.arn)
+    assert e.key_status == "Active"
+    assert e.secret_fingerprint == fingerprint(user.secret_access_key)
+    assert (
+        e.containment and e.containment["policy_arn"] == V3 and e.containment["policy_kind"] == "aws-managed"
+    )
+    assert e.first_seen_at is not None and e.first_seen_at.isoformat() == "2026-11-01T10:00:00+00:00"
+    assert e.detected_at <= e.contained_at <= e.notified_at  # type: ignore[operator]
+    [sighting] = e.sightings
+    assert (sighting.commit, sighting.path, sighting.line) == (commit, "config/prod.env", 1)
+    kinds = [t.kind for t in e.timeline]
+    assert kinds == [
+        "detected",
+        "sighted",
+        "attribute.started",
+        "attribute.succeeded",
+        "contain.started",
+        "contain.succeeded",
+        "announce.started",
+        "announce.succeeded",
+    ]
+    assert attached(admin_clients, seeded, user.account_id, user.user_name).count(V3) == 1
+
+    [event] = event_sink.events()
+    assert (event["source"], event["detail-type"]) == ("keysentry", "AWS Health Event")
+    d = event["detail"]
+    assert (d["service"], d["eventTypeCategory"], d["eventTypeCode"]) == (
+        "RISK",
+        "issue",
+        "AWS_RISK_CREDENTIALS_EXPOSED",
+    )
+    assert d["affectedEntities"][0]["entityValue"] == user.access_key_id
+    assert d["eventMetadata"] == {
+        "accountId": user.account_id,
+        "publicKey": user.access_key_id,
+        "userName": user.user_name,
+        "exposedUrl": str(repo.resolve()),
+        "truncated": "false",
+    }
+    assert d["keysentry"]["containment"]["policy_arn"] == V3
+    assert d["keysentry"]["source"]["commit"] == commit
+    assert user.secret_access_key not in json.dumps(event)
+
+
+def test_a_second_run_changes_nothing_and_attaches_nothing_twice(
+    settings: Settings,
+    new_user,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+    tmp_path: Path,
+) -> None:
+    user = new_user("workloads-dev")
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    responder, _ = respond(settings, tmp_path / "leak.env")
+    with responder.store.session() as s:
+        before = s.scalar(sa.select(sa.func.count()).select_from(TimelineEvent))
+    _, again = respond(settings, tmp_path / "leak.env")
+    assert again == []
+    with responder.store.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(TimelineEvent)) == before
+    assert attached(admin_clients, seeded, user.account_id, user.user_name).count(V3) == 1
+    assert len(event_sink.events(expect=2, attempts=3)) == 1
+
+
+def test_a_key_of_the_management_account_is_handled_without_assuming_a_role(
+    settings: Settings,
+    new_user,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    tmp_path: Path,
+) -> None:
+    user = new_user("management")
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    responder, results = respond(settings, tmp_path / "leak.env")
+    assert results[-1].to_state == "notified"
+    e = exposure_of(responder, user.access_key_id)
+    assert (e.account_id, e.principal_name) == (seeded.management_account, user.user_name)
+    assert V3 in attached(admin_clients, seeded, user.account_id, user.user_name)
+
+
+def test_a_key_of_a_foreign_account_is_not_ours_and_nothing_is_attached(
+    settings: Settings, tmp_path: Path
+) -> None:
+    rng = random.Random(5)
+    foreign = key_for("999988887777", rng)  # an account outside the organization
+    (tmp_path / "leak.env").write_text(
+        f"AWS_ACCESS_KEY_ID={foreign}\nAWS_SECRET_ACCESS_KEY={secret_for(rng)}\n"
+    )
+    responder, results = respond(settings, tmp_path / "leak.env")
+    e = exposure_of(responder, foreign)
+    assert [(r.step, r.to_state) for r in results] == [("attribute", "not_ours")]
+    assert e.state == "not_ours" and "not in our organization" in (e.state_reason or "")
+
+
+def test_documentation_examples_stop_without_any_call_to_aws(tmp_path: Path, database_url: str) -> None:
+    nowhere = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        aws_endpoint_url="http://127.0.0.1:9",
+        aws_max_attempts=1,
+    )
+    (tmp_path / "README.md").write_text(
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    )
+    responder, results = respond(nowhere, tmp_path / "README.md")
+    assert results == []  # any call would have failed against port 9
+    e = exposure_of(responder, "AKIAIOSFODNN7EXAMPLE")
+    assert e.state == "example" and e.state_reason == "documentation example key ID"
+
+
+def test_a_key_already_deleted_in_iam_is_unowned_and_still_announced(
+    settings: Settings,
+    new_user,
+    admin_clients: AwsClients,
+    event_sink: EventSink,
+    tmp_path: Path,
+) -> None:
+    user = new_user("workloads-prod")
+    iam = admin_clients.client("iam", credentials=member_credentials(admin_clients, user.account_id))
+    iam.delete_access_key(UserName=user.user_name, AccessKeyId=user.access_key_id)
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    responder, results = respond(settings, tmp_path / "leak.env")
+    assert [(r.step, r.to_state) for r in results] == [("attribute", "unowned"), ("announce", "notified")]
+    assert "does not know this key" in (exposure_of(responder, user.access_key_id).state_reason or "")
+    [event] = event_sink.events()
+    assert event["detail"]["eventMetadata"]["userName"] == ""
+    assert "No quarantine was applied" in event["detail"]["eventDescription"][0]["latestDescription"]
+
+
+def test_a_failed_step_is_recorded_and_resumed_on_the_next_run(
+    settings: Settings,
+    new_user,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+    tmp_path: Path,
+) -> None:
+    user = new_user("workloads-dev")
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    broken = settings.model_copy(update={"event_bus_name": "no-such-bus"})
+    responder, results = respond(broken, tmp_path / "leak.env")
+    assert [(r.step, r.to_state) for r in results] == [
+        ("attribute", "attributed"),
+        ("contain", "contained"),
+        ("announce", "failed"),
+    ]
+    e = exposure_of(responder, user.access_key_id)
+    assert (e.state, e.resume_state, e.attempts) == ("failed", "contained", 1)
+    assert e.timeline[-1].kind == "announce.failed"
+
+    resumed = build_responder(settings).advance_all()
+    assert [(r.step, r.from_state, r.to_state) for r in resumed] == [("announce", "contained", "notified")]
+    assert attached(admin_clients, seeded, user.account_id, user.user_name).count(V3) == 1
+    assert len(event_sink.events()) == 1
