@@ -11,7 +11,18 @@ import subprocess
 from pathlib import Path
 
 import boto3
+
 from helpers import KEYSENTRY
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
 
 
 def port_open(port: int) -> bool:
@@ -21,8 +32,12 @@ def port_open(port: int) -> bool:
 
 def test_emulator_command_seeds_the_demo_organization_and_stops_cleanly(tmp_path: Path) -> None:
     manifest = tmp_path / "seed.json"
-    proc = subprocess.Popen([KEYSENTRY, "emulator", "--seed", "demo", "--manifest", str(manifest)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [KEYSENTRY, "emulator", "--seed", "demo", "--manifest", str(manifest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = []
     try:
         assert proc.stdout is not None
@@ -39,16 +54,13 @@ def test_emulator_command_seeds_the_demo_organization_and_stops_cleanly(tmp_path
         for user in seed["users"]:
             assert user["access_key_id"] in text and user["secret_access_key"] not in text
 
-        org = boto3.client("organizations", endpoint_url=endpoint.group(1), region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="x")
+        org = client("organizations", endpoint.group(1))
         accounts = {a["Id"] for a in org.list_accounts()["Accounts"]}
         assert accounts == set(seed["accounts"]) and len(accounts) == 3
-        account = boto3.client("account", endpoint_url=endpoint.group(1), region_name="us-east-1",
-                               aws_access_key_id="x", aws_secret_access_key="x")
+        account = client("account", endpoint.group(1))
         contact = account.get_alternate_contact(AlternateContactType="SECURITY")["AlternateContact"]
         assert contact["EmailAddress"] == seed["security_contacts"][seed["management_account"]]
-        iam = boto3.client("iam", endpoint_url=endpoint.group(1), region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="x")
+        iam = client("iam", endpoint.group(1))
         policy = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3")["Policy"]
         assert policy["PolicyName"] == "AWSCompromisedKeyQuarantineV3"  # AWS managed policies are loaded
     finally:
@@ -61,8 +73,14 @@ def test_emulator_command_seeds_the_demo_organization_and_stops_cleanly(tmp_path
 def test_demo_contains_the_leak_proves_it_and_never_reveals_the_secret(tmp_path: Path) -> None:
     keep = tmp_path / "demo"
     env = dict(os.environ, COLUMNS="200")
-    done = subprocess.run([KEYSENTRY, "demo", "--keep", str(keep)], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [KEYSENTRY, "demo", "--keep", str(keep)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
 
