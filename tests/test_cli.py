@@ -92,3 +92,46 @@ def test_exposures_on_an_empty_store_and_an_unknown_exposure(tmp_path: Path) -> 
     assert run("exposures", "--database-url", db).returncode == 0
     missing = run("exposures", "show", "AKIANOPE", "--database-url", db)
     assert missing.returncode == 2 and "no exposure" in missing.stderr
+
+
+def test_scan_respond_then_respond_again_from_the_command_line(
+    tmp_path: Path, emulator, seeded, new_user, event_sink
+) -> None:
+    import os
+
+    from helpers import env_pair
+
+    user = new_user("workloads-dev")
+    (tmp_path / "leak").mkdir()
+    (tmp_path / "leak" / "ci.env").write_text(env_pair(user))
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    env = dict(
+        os.environ,
+        KEYSENTRY_EVENT_BUS_NAME=event_sink.bus,
+        KEYSENTRY_AWS_ENDPOINT_URL=emulator.endpoint,
+        KEYSENTRY_DATABASE_URL=db,
+        COLUMNS="200",
+    )
+    env.pop("AWS_ACCESS_KEY_ID", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [KEYSENTRY, *args], capture_output=True, text=True, env=env, check=False, timeout=120
+        )
+
+    first = cli("scan", str(tmp_path / "leak"), "--respond")
+    assert first.returncode == 1, first.stderr  # found something
+    assert f"{user.access_key_id}: contain: attributed → contained" in first.stdout
+    assert f"{user.access_key_id}: announce: contained → notified" in first.stdout
+
+    again = cli("respond", str(tmp_path / "leak"))
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+
+    listing = cli("exposures", "--json")
+    [row] = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert (row["key_id"], row["state"], row["principal_arn"]) == (user.access_key_id, "notified", user.arn)
+    shown = cli("exposures", "show", user.access_key_id)
+    assert "AWSCompromisedKeyQuarantineV3" in shown.stdout and "announce.succeeded" in shown.stdout
+    for done in (first, again, listing, shown):
+        assert user.secret_access_key not in done.stdout + done.stderr
+    assert len(event_sink.events()) == 1
