@@ -11,7 +11,7 @@ from keysentry.detect.aws_keys import fingerprint
 from keysentry.scanning import scan_targets
 from keysentry.sources.blob import Blob, Skipped
 from keysentry.sources.files import iter_path
-from keysentry.sources.git import iter_history
+from keysentry.sources.git import introducing_commits, iter_history
 
 KEY = "AKIAQMW4NRYRP4KPFPY4"
 SECRET = "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"
@@ -92,8 +92,9 @@ def test_each_blob_is_scanned_once_however_many_commits_and_branches_hold_it(tmp
     git(repo, "checkout", "-q", "main")
     commit_file(repo, "c.txt", "unrelated\n", "more")
     blobs = [b for b in iter_history(repo, 1 << 20) if isinstance(b, Blob)]
-    holders = [b.provenance for b in blobs if KEY.encode() in b.data]
-    assert [(p.commit, p.path) for p in holders] == [(first, "a.env")]
+    [holder] = [b.provenance for b in blobs if KEY.encode() in b.data]  # once, though in two commits
+    placed = introducing_commits(repo, {holder.blob or ""})
+    assert (placed[holder.blob or ""].commit.sha, placed[holder.blob or ""].path) == (first, "a.env")
 
 
 def test_uncommitted_files_in_a_repository_are_scanned_too(tmp_path: Path) -> None:
@@ -134,3 +135,15 @@ def test_standard_input_is_a_source(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert KEY in done.stdout and SECRET not in done.stdout
+
+
+def test_a_corrupt_commit_is_reported_as_an_incomplete_history(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    commit_file(repo, "good.env", PAIR, "good")
+    middle = commit_file(repo, "other.txt", "x\n", "middle")
+    commit_file(repo, "later.txt", "y\n", "later")
+    obj = repo / ".git" / "objects" / middle[:2] / middle[2:]
+    obj.chmod(0o644)
+    obj.write_bytes(b"not a commit")
+    report = scan_targets([str(repo)])
+    assert any("history walk stopped early" in s.reason for s in report.skipped)

@@ -1,37 +1,288 @@
-"""What ``keysentry scan`` scans: paths, standard input and git history, folded into one report."""
+"""The scan pipeline: sources → work items → (worker processes) → one report.
+
+Files are walked in the main process and read by the workers, so only small
+references cross process boundaries; git and standard-input content travels
+as bytes in bounded batches.  Each worker expands archives (with bomb limits),
+skips binary content with a stated reason, and runs the engine.  At most
+``2 * jobs`` batches are in flight, so memory stays bounded whatever the size
+of the input.  Git blobs with findings are then placed at the commit that
+introduced them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from keysentry.detect.scanner import ScanReport, scan_blobs
-from keysentry.sources.blob import Blob, Skipped
-from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE, iter_path, read_file, read_stdin
-from keysentry.sources.git import is_git_repository, iter_history, uncommitted_paths
+from keysentry.detect.findings import Finding, Location, Match
+from keysentry.detect.scanner import FindingFolder, ScanReport, engine_for
+from keysentry.errors import SourceError
+from keysentry.sources.archives import ArchiveLimits, archive_kind, expand
+from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE, FileRef, looks_binary, read_ref, read_stdin, walk
+from keysentry.sources.git import (
+    attribute,
+    introducing_commits,
+    is_git_repository,
+    is_remote,
+    iter_history,
+    iter_staged,
+    mirror,
+    repository_name,
+    uncommitted_paths,
+)
+
+BATCH_BYTES = 8 * 1024 * 1024
+BATCH_ITEMS = 256
+AUTO_JOBS_BYTES = 32 * 1024 * 1024  # below this, worker start-up costs more than it saves
 
 
-def iter_targets(
-    targets: list[str], history: bool = True, max_size: int = DEFAULT_MAX_FILE_SIZE
-) -> Iterator[Blob | Skipped]:
-    """Blobs of every target.  A git repository contributes its whole history plus what is not committed."""
-    for target in targets:
-        if target == "-":
-            yield read_stdin(max_size)
+@dataclass(frozen=True)
+class ScanOptions:
+    history: bool = True  # a git repository's whole history, not only its files
+    staged: bool = False  # only what is staged in the git repository (pre-commit)
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    jobs: int = 1  # 0: one per CPU for large inputs, one for small ones
+    archives: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+
+Item = FileRef | Blob | Skipped
+
+
+@dataclass
+class BatchResult:
+    found: list[tuple[Provenance, list[Match]]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    blobs: int = 0
+    bytes: int = 0
+
+
+# --- in the worker -------------------------------------------------------------------------
+def _scan_blob(blob: Blob, options: ScanOptions, result: BatchResult) -> None:
+    if archive_kind(blob.data) is not None:
+        for member in expand(blob, options.archives):
+            if isinstance(member, Skipped):
+                result.skipped.append(member)
+            else:
+                _scan_plain(member, result)
+        return
+    _scan_plain(blob, result)
+
+
+def _scan_plain(blob: Blob, result: BatchResult) -> None:
+    if looks_binary(blob.data):
+        result.skipped.append(Skipped(blob.provenance, "binary file"))
+        return
+    result.blobs += 1
+    result.bytes += len(blob.data)
+    matches = engine_for().scan(blob.data)
+    if matches:
+        result.found.append((blob.provenance, matches))
+
+
+def scan_batch(batch: list[Item], options: ScanOptions) -> BatchResult:
+    result = BatchResult()
+    for item in batch:
+        if isinstance(item, Skipped):
+            result.skipped.append(item)
             continue
-        path = Path(target)
-        if history and is_git_repository(path) and (path / ".git").exists():
-            yield from iter_history(path, max_size)
-            for extra in uncommitted_paths(path):
-                yield read_file(extra, str(extra.relative_to(path)), max_size)
+        blob = read_ref(item, options.max_file_size) if isinstance(item, FileRef) else item
+        if isinstance(blob, Skipped):
+            result.skipped.append(blob)
         else:
-            yield from iter_path(path, max_size)
+            _scan_blob(blob, options, result)
+    return result
+
+
+def _warm_worker() -> None:
+    engine_for()  # compile the automaton once per process
+
+
+# --- in the main process --------------------------------------------------------------------
+def _item_size(item: Item) -> int:
+    if isinstance(item, FileRef):
+        return item.size
+    return len(item.data) if isinstance(item, Blob) else 0
+
+
+def batches(items: Iterable[Item]) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += _item_size(item)
+        if size >= BATCH_BYTES or len(batch) >= BATCH_ITEMS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def run_batches(
+    items: Iterable[Item], options: ScanOptions, on_progress: Callable[[int], None] | None = None
+) -> Iterator[BatchResult]:
+    """Results of every batch, scanned here (``jobs == 1``) or by a pool of worker processes."""
+    if options.jobs <= 1:
+        for batch in batches(items):
+            result = scan_batch(batch, options)
+            if on_progress:
+                on_progress(sum(_item_size(i) for i in batch))
+            yield result
+        return
+    with ProcessPoolExecutor(max_workers=options.jobs, initializer=_warm_worker) as pool:
+        in_flight: dict[Future[BatchResult], int] = {}
+        for batch in batches(items):
+            if len(in_flight) >= 2 * options.jobs:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    size = in_flight.pop(future)
+                    if on_progress:
+                        on_progress(size)
+                    yield future.result()
+            in_flight[pool.submit(scan_batch, batch, options)] = sum(_item_size(i) for i in batch)
+        for future in list(in_flight):
+            size = in_flight.pop(future)
+            if on_progress:
+                on_progress(size)
+            yield future.result()
+
+
+class Target:
+    """One thing the user named, turned into work items (and a repository to attribute, if any)."""
+
+    def __init__(self, spec: str, options: ScanOptions, stack: contextlib.ExitStack) -> None:
+        self.spec = spec
+        self.repo: Path | None = None
+        if spec == "-":
+            self.kind = "stdin"
+            return
+        if is_remote(spec):
+            self.repo = stack.enter_context(mirror(spec))
+            self.kind = "remote"
+            return
+        path = Path(spec)
+        if (options.history or options.staged) and is_git_repository(path) and (path / ".git").exists():
+            self.repo = path
+            self.kind = "staged" if options.staged else "repository"
+        elif options.staged:
+            self.kind = "not-a-repository"
+        else:
+            self.kind = "path"
+        self.path = path
+
+    def items(self, options: ScanOptions) -> Iterator[Item]:
+        if self.kind == "stdin":
+            yield read_stdin(options.max_file_size)
+        elif self.kind == "remote":
+            assert self.repo is not None
+            yield from iter_history(self.repo, options.max_file_size)
+        elif self.kind == "staged":
+            assert self.repo is not None
+            yield from iter_staged(self.repo, options.max_file_size)
+        elif self.kind == "repository":
+            assert self.repo is not None
+            yield from iter_history(self.repo, options.max_file_size)
+            for extra in uncommitted_paths(self.repo):
+                yield from walk_relative(extra, self.repo, options.max_file_size)
+        elif self.kind == "not-a-repository":
+            raise SourceError(f"{self.spec}: --staged needs a git repository")
+        else:
+            yield from walk(self.path, options.max_file_size)
+
+    def total_bytes(self, options: ScanOptions) -> int | None:
+        """Bytes to scan, when cheap to know beforehand (folders); None otherwise."""
+        if self.kind != "path":
+            return None
+        return sum(i.size for i in walk(self.path, options.max_file_size) if isinstance(i, FileRef))
+
+
+def walk_relative(path: Path, root: Path, max_size: int) -> Iterator[Item]:
+    for item in walk(path, max_size):
+        if isinstance(item, FileRef):
+            yield replace(item, display=str(Path(item.path).relative_to(root)))
+        else:
+            yield item
+
+
+def fold(report: ScanReport, results: Iterable[BatchResult]) -> FindingFolder:
+    """Fold batch results into one finding per credential, with every location."""
+    folder = FindingFolder()
+    for result in results:
+        report.skipped.extend(result.skipped)
+        report.blobs_scanned += result.blobs
+        report.bytes_scanned += result.bytes
+        for provenance, matches in result.found:
+            folder.add(provenance, matches)
+    return folder
+
+
+def _place_git_objects(findings: Iterable[Finding], skipped: list[Skipped], repos: dict[str, Path]) -> None:
+    """Give git locations (and skipped git objects) the commit that introduced their blob.
+
+    One history pass per repository, only for the blobs that need it."""
+    findings = list(findings)
+
+    def needs(p: Provenance) -> bool:
+        return p.kind == "git" and bool(p.blob) and p.commit is None and p.repository in repos
+
+    wanted: dict[str, set[str]] = {}
+    for p in [loc.provenance for f in findings for loc in f.locations] + [s.provenance for s in skipped]:
+        if needs(p):
+            wanted.setdefault(p.repository or "", set()).add(p.blob or "")
+    placed = {name: introducing_commits(repos[name], oids) for name, oids in wanted.items()}
+
+    def place(p: Provenance) -> Provenance:
+        return attribute(p, placed[p.repository or ""].get(p.blob or "")) if needs(p) else p
+
+    for finding in findings:
+        finding.locations = [replace(loc, provenance=place(loc.provenance)) for loc in finding.locations]
+    skipped[:] = [replace(s, provenance=place(s.provenance)) for s in skipped]
+
+
+def _sort_key(loc: Location) -> tuple[str, str, str, int, int]:
+    p = loc.provenance
+    when = p.committed_at.isoformat() if p.committed_at else ""
+    return (when, p.kind, p.path or "", loc.line, loc.column)
 
 
 def scan_targets(
     targets: list[str],
-    history: bool = True,
-    max_size: int = DEFAULT_MAX_FILE_SIZE,
-    on_blob: Callable[[Blob], None] | None = None,
+    options: ScanOptions | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int | None], None] | None = None,
 ) -> ScanReport:
-    return scan_blobs(iter_targets(targets, history, max_size), on_blob=on_blob)
+    """Scan files, folders, repositories (local or by URL) and standard input into one report."""
+    options = options or ScanOptions()
+    report = ScanReport()
+    with contextlib.ExitStack() as stack:
+        resolved = [Target(t, options, stack) for t in targets]
+        sizes = [t.total_bytes(options) for t in resolved]
+        total = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
+        if on_total is not None:
+            on_total(total)
+        if options.jobs == 0:
+            small = total is not None and total < AUTO_JOBS_BYTES
+            quick = all(t.kind in ("stdin", "staged") for t in resolved)
+            options = replace(options, jobs=1 if small or quick else os.cpu_count() or 1)
+        repos = {
+            repository_name(t.repo): t.repo
+            for t in resolved
+            if t.repo is not None and t.kind in ("repository", "remote")
+        }
+
+        def items() -> Iterator[Item]:
+            for t in resolved:
+                yield from t.items(options)
+
+        folder = fold(report, run_batches(items(), options, on_progress))
+        _place_git_objects(folder.by_identity.values(), report.skipped, repos)
+    for finding in folder.by_identity.values():
+        finding.locations.sort(key=_sort_key)
+    folder.into(report)
+    report.findings.sort(key=lambda f: (f.credential_type != "aws_access_key", f.rule_id, f.key_id))
+    report.suppressed.sort(key=lambda f: (f.rule_id, f.key_id))
+    return report

@@ -51,6 +51,9 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "secret": REDACTED if f.has_secret else None,
         "secret_sha256": f.secret_fingerprint or None,
         "account_id": f.account_id,
+        "severity": f.severity,
+        "canary": f.canary,
+        "session_token_sha256": f.token_fingerprint or None,
         "suppressed": f.suppressed,
         "locations": [location_dict(loc) for loc in f.locations],
     }
@@ -66,14 +69,34 @@ def describe_location(loc: Location) -> str:
     text = f"{p.path or p.url or p.kind}:{loc.line}"
     if p.commit:
         text += f"  [dim](commit {p.commit[:12]} by {p.author} on {when(p.committed_at)})[/]"
+    elif p.kind == "git" and p.blob:
+        text += f"  [dim](git object {p.blob[:12]}, not reachable from a commit's diff)[/]"
+    if loc.decoding:
+        text += f"  [dim]decoded: {loc.decoding}[/]"
     return text
 
 
-def print_report(console: Console, report: ScanReport) -> None:
-    for f in report.findings:
+def describe_finding(f: Finding) -> str:
+    if f.credential_type == "aws_access_key":
         what = "AWS access key with secret" if f.has_secret else "AWS access key ID (no secret nearby)"
+        if f.token_fingerprint:
+            what += " and session token"
         account = f"account {f.account_id}" if f.account_id else "account unknown offline"
-        console.print(f"[bold red]{f.key_id}[/]  {what}, {account}")
+        text = f"{what}, {account}"
+    else:
+        text = f"{f.rule_id} ({f.credential_type})"
+    if f.canary:
+        text += f"  [yellow]{f.canary}[/]"
+    return text
+
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def print_report(console: Console, report: ScanReport, baselined: int = 0) -> None:
+    for f in report.findings:
+        style = SEVERITY_STYLE.get(f.severity, "red")
+        console.print(f"[{style}]{f.key_id}[/]  {f.severity}  {describe_finding(f)}")
         if f.has_secret:
             console.print(f"  secret: {REDACTED} (sha256 {f.secret_fingerprint[:16]}…)")
         for loc in f.locations:
@@ -85,9 +108,10 @@ def print_report(console: Console, report: ScanReport) -> None:
         console.print(f"[dim]skipped {s.provenance.describe()}: {s.reason}[/]")
     found = len(report.findings)
     verdict = f"[bold red]{found} credential finding(s)[/]" if found else "[green]no credentials found[/]"
+    known = f", {baselined} known from the baseline" if baselined else ""
     console.print(
         f"{verdict}; scanned {report.blobs_scanned} blob(s), {report.bytes_scanned:,} bytes; "
-        f"{len(report.suppressed)} example(s) ignored, {len(report.skipped)} skipped"
+        f"{len(report.suppressed)} example(s) ignored, {len(report.skipped)} skipped{known}"
     )
 
 

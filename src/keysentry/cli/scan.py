@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
+from keysentry import __version__
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, err, exits_cleanly, out, settings_from
 from keysentry.cli.render import print_jsonl, print_report, print_steps
+from keysentry.detect.findings import Finding
+from keysentry.detect.rules import load_rules
 from keysentry.detect.scanner import ScanReport
-from keysentry.scanning import scan_targets
+from keysentry.report import apply_baseline, load_baseline, sarif_log
+from keysentry.scanning import ScanOptions, scan_targets
 from keysentry.settings import Settings
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE
 
@@ -22,6 +39,7 @@ if TYPE_CHECKING:
 class Format(StrEnum):
     text = "text"
     jsonl = "jsonl"
+    sarif = "sarif"
 
 
 NoHistory = Annotated[
@@ -31,12 +49,21 @@ NoHistory = Annotated[
 MaxSize = Annotated[
     int, typer.Option("--max-file-size", help="Skip (and report) files larger than this, in bytes.")
 ]
+Jobs = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=0,
+        help="Worker processes; 0 (default) picks one per CPU for large inputs and 1 for small ones.",
+    ),
+]
 DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store (default: SQLite file).")]
 Endpoint = Annotated[str | None, typer.Option(help="Send AWS calls here (the local emulator).")]
 
 
 def respond_and_print(console: Console, settings: Settings, report: ScanReport | None) -> list[StepResult]:
-    """Record the report's findings (or nothing) and advance every exposure it touched (or all pending)."""
+    """Record the report's AWS credentials (or nothing); advance what they touched (or all pending)."""
     from keysentry.store.models import Exposure  # loaded here: plain scans need no database or AWS
     from keysentry.wiring import build_responder
 
@@ -52,6 +79,10 @@ def respond_and_print(console: Console, settings: Settings, report: ScanReport |
     print_steps(console, results, keys)
     if not results:
         console.print("nothing to do: every exposure is already handled")
+    if report is not None:
+        others = sorted({f.credential_type for f in report.findings if f.credential_type != "aws_access_key"})
+        if others:
+            console.print(f"reported only (no credential authority configured): {', '.join(others)}")
     responder.store.dispose()
     return results
 
@@ -60,60 +91,153 @@ def scan(
     targets: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Files, folders or git repositories to scan; '-' reads standard input. Default: '.'"
+            help="Files, folders, archives, git repositories (a path or a clone URL); '-' reads "
+            "standard input. Default: '.'"
         ),
     ] = None,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="text for people, jsonl for machines.")
+        Format, typer.Option("--format", "-f", help="text for people; jsonl or sarif for machines.")
     ] = Format.text,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here, not stdout.")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="Hide findings listed in this file (a previous jsonl or "
+            "sarif report, or a JSON list of fingerprints)."
+        ),
+    ] = None,
+    staged: Annotated[
+        bool,
+        typer.Option("--staged", help="Scan only what is staged for the next commit (the pre-commit hook)."),
+    ] = False,
     respond: Annotated[
         bool, typer.Option("--respond", help="Also attribute, contain and announce what is found.")
     ] = False,
     no_history: NoHistory = False,
+    jobs: Jobs = 0,
     max_file_size: MaxSize = DEFAULT_MAX_FILE_SIZE,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress", help="Progress bar with bytes/s (default: when stderr is a terminal)."
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     aws_endpoint_url: Endpoint = None,
 ) -> None:
-    """Find exposed credentials in files, folders, git history or standard input.
+    """Find exposed credentials in files, folders, archives, git history or standard input.
 
-    Secrets are never printed: each finding shows the key ID, the account it
-    belongs to (decoded offline), a SHA-256 fingerprint of the secret and every
-    place it was seen.  Documentation examples are reported as ignored.
+    AWS access keys (with their secret and session token, the account decoded
+    offline, canary keys recognised) and 30+ other credential types; base64,
+    URL-encoded, escaped and UTF-16 content is decoded.  Secrets are never
+    printed: each finding shows an ID, a SHA-256 fingerprint of the secret and
+    every place it was seen.  Documentation examples are reported as ignored.
 
     Exit codes: 0 nothing found, 1 credentials found, 2 error.
 
     Examples:
 
-      keysentry scan .                       # this folder; a git repo's whole history too
+      keysentry scan .                           # a folder; a git repo's whole history too
 
-      keysentry scan config/ --format jsonl  # one JSON object per finding
+      keysentry scan https://github.com/org/repo.git   # a bare mirror in a temp folder
 
-      git diff | keysentry scan -            # standard input
+      keysentry scan dist/pkg-1.0.tar.gz -j 2    # archives, two processes
 
-      keysentry scan repo/ --respond         # contain and announce what is found
+      keysentry scan . -f sarif -o keysentry.sarif     # for GitHub code scanning
+
+      keysentry scan . -f jsonl > known.jsonl; keysentry scan . --baseline known.jsonl
+
+      git diff | keysentry scan -                # standard input
+
+      keysentry scan --staged                    # what the next commit would add
     """
-    run_scan(targets or ["."], fmt, respond, no_history, max_file_size, database_url, aws_endpoint_url)
+    options = ScanOptions(history=not no_history, staged=staged, max_file_size=max_file_size, jobs=jobs)
+    run_scan(
+        targets or ["."], fmt, output, baseline, options, respond, progress, database_url, aws_endpoint_url
+    )
+
+
+ProgressHooks = tuple[Callable[[int], None] | None, Callable[[int | None], None] | None]
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[ProgressHooks]:
+    """A Rich bar with bytes/s on a terminal; plain lines every few seconds when forced into a log."""
+    if not enabled:
+        yield None, None
+        return
+    if err.is_terminal:
+        columns = [
+            TextColumn("scanning"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+        ]
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("scan", total=None)
+            yield (lambda n: bar.advance(task, n)), (lambda total: bar.update(task, total=total))
+        return
+    started = last = time.monotonic()
+    done = 0
+
+    def line() -> str:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        return f"scanning: {done / 1e6:,.1f} MB in {elapsed:.1f} s ({done / 1e6 / elapsed:,.1f} MB/s)"
+
+    def advance(n: int) -> None:
+        nonlocal done, last
+        done += n
+        if time.monotonic() - last >= 2:
+            last = time.monotonic()
+            err.print(line())
+
+    yield advance, None
+    err.print(line())
 
 
 @exits_cleanly
 def run_scan(
     targets: list[str],
     fmt: Format,
+    output: Path | None,
+    baseline: Path | None,
+    options: ScanOptions,
     respond: bool,
-    no_history: bool,
-    max_file_size: int,
+    progress: bool | None,
     database_url: str | None,
     endpoint: str | None,
 ) -> None:
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
-    report = scan_targets(targets, history=not no_history, max_size=max_file_size)
-    if fmt is Format.jsonl:
-        print_jsonl(out, report)
-    else:
-        print_report(out, report)
+    known = load_baseline(baseline) if baseline else frozenset()
+    show_progress = err.is_terminal if progress is None else progress
+    with progress_bar(show_progress) as (on_progress, on_total):
+        report = scan_targets(targets, options, on_progress=on_progress, on_total=on_total)
+    baselined: list[Finding] = []
+    if known:
+        report, baselined = apply_baseline(report, known)
+    target = (
+        Console(file=output.open("w", encoding="utf-8"), highlight=False, soft_wrap=True) if output else out
+    )
+    try:
+        if fmt is Format.jsonl:
+            print_jsonl(target, report)
+        elif fmt is Format.sarif:
+            target.out(
+                json.dumps(sarif_log(report, load_rules(), __version__, baselined), indent=2), highlight=False
+            )
+        else:
+            print_report(target, report, len(baselined))
+    finally:
+        if output:
+            target.file.close()
+    if output and fmt is not Format.text:
+        err.print(f"{len(report.findings)} finding(s) written to {output}")
     if respond:
         # Machine-readable output stays clean on stdout; the response story goes to stderr.
-        respond_and_print(err if fmt is Format.jsonl else out, settings, report)
+        respond_and_print(err if fmt is not Format.text or output else out, settings, report)
     raise typer.Exit(EXIT_FOUND if report.findings else EXIT_CLEAN)
 
 
@@ -154,7 +278,7 @@ def run_respond(targets: list[str], no_history: bool, database_url: str | None, 
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
     report = None
     if targets:
-        report = scan_targets(targets, history=not no_history)
+        report = scan_targets(targets, ScanOptions(history=not no_history))
         print_report(out, report)
     results = respond_and_print(out, settings, report)
     raise typer.Exit(EXIT_FOUND if any(r.error for r in results) else EXIT_CLEAN)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import tomllib
+from functools import cache
+from importlib import resources
 
 CREDENTIAL_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA")
 # The first body character of an ID that carries its account (the offset bit is set).
@@ -42,3 +45,16 @@ def fingerprint(secret: bytes | str) -> str:
     if isinstance(secret, str):
         secret = secret.encode()
     return hashlib.sha256(secret).hexdigest()
+
+
+@cache
+def _canaries() -> dict[str, str]:
+    text = resources.files(__package__).joinpath("aws_canary_accounts.toml").read_text(encoding="utf-8")
+    return {
+        account: group["message"] for group in tomllib.loads(text).values() for account in group["accounts"]
+    }
+
+
+def canary(account_id: str | None) -> str | None:
+    """What planted this key, if its account is a known canary (honeytoken) account; no call made."""
+    return _canaries().get(account_id) if account_id else None

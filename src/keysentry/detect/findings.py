@@ -19,6 +19,9 @@ class Match:
     line: int
     column: int
     suppressed: str | None = None  # why it is not a live credential (documentation example …)
+    decoding: str | None = None  # how the bytes were decoded to find it: "base64", "url", "utf-16" …
+    severity: str = "high"
+    token_fingerprint: str = ""  # SHA-256 of a third part seen with it (an AWS session token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,7 @@ class Location:
     provenance: Provenance
     line: int
     column: int
+    decoding: str | None = None
 
     def describe(self) -> str:
         return f"{self.provenance.describe()}:{self.line}"
@@ -41,6 +45,9 @@ class Finding:
     secret_fingerprint: str
     account_id: str | None
     suppressed: str | None = None
+    severity: str = "high"
+    canary: str | None = None  # a known canary (honeytoken) key: what planted it
+    token_fingerprint: str = ""
     locations: list[Location] = field(default_factory=list)
 
     @property

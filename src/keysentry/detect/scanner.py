@@ -1,22 +1,32 @@
-"""Run every rule over blobs and fold matches into one finding per credential."""
+"""Run the engine over blobs and fold matches into one finding per credential."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from keysentry.detect.aws_keys import decode_account
+from keysentry.detect.aws_keys import canary, decode_account
+from keysentry.detect.engine import Engine
 from keysentry.detect.findings import Finding, Location, Match
-from keysentry.detect.pairs import scan_rule
 from keysentry.detect.rules import Rule, load_rules
-from keysentry.sources.blob import Blob, Skipped
+from keysentry.sources.blob import Blob, Provenance, Skipped
+
+_ENGINES: dict[tuple[str, ...], Engine] = {}
+
+
+def engine_for(rules: Iterable[Rule] | None = None) -> Engine:
+    """The compiled engine for these rules (all bundled rules by default), built once per process."""
+    chosen = tuple(rules) if rules is not None else load_rules()
+    key = tuple(r.model_dump_json() for r in chosen) if rules is not None else ("bundled",)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _ENGINES[key] = Engine(chosen)
+    return engine
 
 
 def scan_bytes(data: bytes, rules: Iterable[Rule] | None = None) -> list[Match]:
     """Every credential match in ``data``, in order of appearance."""
-    matches: list[Match] = []
-    for rule in rules if rules is not None else load_rules():
-        matches.extend(scan_rule(rule, data))
+    matches = engine_for(rules).scan(data)
     matches.sort(key=lambda m: (m.line, m.column))
     return matches
 
@@ -35,15 +45,50 @@ class ScanReport:
         return [f for f in self.findings if f.has_secret]
 
 
+class FindingFolder:
+    """Collects matches from many blobs into one finding per credential, with every location."""
+
+    def __init__(self) -> None:
+        self.by_identity: dict[tuple[str, str, str], Finding] = {}
+
+    def add(self, provenance: Provenance, matches: Iterable[Match]) -> None:
+        for match in sorted(matches, key=lambda m: (m.line, m.column)):
+            key = (match.credential_type, match.key_id, match.secret_fingerprint)
+            finding = self.by_identity.get(key)
+            if finding is None:
+                account = decode_account(match.key_id) if match.credential_type == "aws_access_key" else None
+                finding = self.by_identity[key] = Finding(
+                    rule_id=match.rule_id,
+                    credential_type=match.credential_type,
+                    key_id=match.key_id,
+                    secret_fingerprint=match.secret_fingerprint,
+                    account_id=account,
+                    suppressed=match.suppressed,
+                    severity=match.severity,
+                    canary=canary(account),
+                    token_fingerprint=match.token_fingerprint,
+                )
+            if match.token_fingerprint and not finding.token_fingerprint:
+                finding.token_fingerprint = match.token_fingerprint
+            location = Location(provenance, match.line, match.column, match.decoding)
+            if location not in finding.locations:
+                finding.locations.append(location)
+
+    def into(self, report: ScanReport) -> ScanReport:
+        for finding in self.by_identity.values():
+            (report.suppressed if finding.suppressed else report.findings).append(finding)
+        return report
+
+
 def scan_blobs(
     items: Iterable[Blob | Skipped],
     rules: Iterable[Rule] | None = None,
     on_blob: Callable[[Blob], None] | None = None,
 ) -> ScanReport:
-    """Scan a stream of blobs; one finding per credential, with all its locations."""
-    active = tuple(rules) if rules is not None else load_rules()
+    """Scan blobs already in memory (no archives, no processes): the simplest library entry point."""
+    engine = engine_for(rules)
     report = ScanReport()
-    by_identity: dict[tuple[str, str, str], Finding] = {}
+    folder = FindingFolder()
     for item in items:
         if isinstance(item, Skipped):
             report.skipped.append(item)
@@ -52,21 +97,5 @@ def scan_blobs(
         report.bytes_scanned += len(item.data)
         if on_blob is not None:
             on_blob(item)
-        for match in scan_bytes(item.data, active):
-            key = (match.credential_type, match.key_id, match.secret_fingerprint)
-            finding = by_identity.get(key)
-            if finding is None:
-                finding = Finding(
-                    rule_id=match.rule_id,
-                    credential_type=match.credential_type,
-                    key_id=match.key_id,
-                    secret_fingerprint=match.secret_fingerprint,
-                    account_id=decode_account(match.key_id),
-                    suppressed=match.suppressed,
-                )
-                by_identity[key] = finding
-                (report.suppressed if match.suppressed else report.findings).append(finding)
-            location = Location(item.provenance, match.line, match.column)
-            if location not in finding.locations:
-                finding.locations.append(location)
-    return report
+        folder.add(item.provenance, engine.scan(item.data))
+    return folder.into(report)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from keysentry.detect.findings import Finding
 from keysentry.detect.scanner import ScanReport
 from keysentry.errors import KeysentryError
-from keysentry.respond.states import EXAMPLE, FAILED, TRANSITIONS, next_step
+from keysentry.respond.states import CANARY, EXAMPLE, FAILED, TRANSITIONS, next_step
 from keysentry.respond.steps import STEPS, StepContext
 from keysentry.respond.view import ExposureView
 from keysentry.store.db import Store
@@ -28,6 +28,8 @@ from keysentry.store.models import Exposure
 log = logging.getLogger(__name__)
 
 MAX_STEPS_PER_RUN = 10
+# Credential types that have an authority to attribute and contain them.
+AUTHORITIES = frozenset({"aws_access_key"})
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,13 @@ class Responder:
         """Store findings (examples go straight to ``example``); returns the exposure IDs."""
         ids = []
         for finding in findings:
-            if not finding.has_secret:
-                continue  # a key ID alone cannot be used or contained
+            if not finding.has_secret or finding.credential_type not in AUTHORITIES:
+                continue  # a key ID alone cannot be used or contained; others have no authority yet
+            state = EXAMPLE if finding.suppressed else CANARY if finding.canary else "new"
             with self.store.session() as session:
-                state = EXAMPLE if finding.suppressed else "new"
                 recorded = record_finding(session, finding, initial_state=state)
+                if recorded.created and finding.canary:
+                    recorded.exposure.state_reason = f"{finding.canary}; no call made, so it is not tripped"
                 ids.append(recorded.exposure.id)
         return ids
 

@@ -26,7 +26,9 @@ TRANSITIONS: dict[str, Transition] = {
 FAILED = "failed"
 # Reached at detection time, without any call: suppressed findings.
 EXAMPLE = "example"
-TERMINAL = frozenset({"notified", "not_ours", EXAMPLE})
+# A known canary (honeytoken) key: recorded, never attributed, because any call would trip it.
+CANARY = "canary"
+TERMINAL = frozenset({"notified", "not_ours", EXAMPLE, CANARY})
 ALL_STATES = (
     frozenset(TRANSITIONS) | TERMINAL | {FAILED} | {s for t in TRANSITIONS.values() for s in t.leads_to}
 )

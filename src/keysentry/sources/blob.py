@@ -17,6 +17,7 @@ class Provenance:
     author: str | None = None
     committed_at: datetime | None = None
     url: str | None = None
+    blob: str | None = None  # git object ID, for content read from a repository
 
     def describe(self) -> str:
         """One line a person can read: ``repo@abc1234:path`` or the path."""

@@ -11,6 +11,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from keysentry.errors import SourceError
@@ -21,12 +22,77 @@ BINARY_SNIFF_BYTES = 8192
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
 
 
+def looks_utf16(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' for UTF-16 text: a BOM, or ASCII with every other byte NUL."""
+    if head[:2] == b"\xff\xfe":
+        return "utf-16-le"
+    if head[:2] == b"\xfe\xff":
+        return "utf-16-be"
+    sample = head[:512]
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 8:
+        return None
+    evens, odds = sample[0::2], sample[1::2]
+    if odds.count(0) >= 0.9 * len(odds) and evens.count(0) == 0:
+        return "utf-16-le"
+    if evens.count(0) >= 0.9 * len(evens) and odds.count(0) == 0:
+        return "utf-16-be"
+    return None
+
+
 def looks_binary(head: bytes) -> bool:
-    """NUL bytes in the first block mean binary (UTF-16 text is a later issue's decoder)."""
-    return b"\0" in head[:BINARY_SNIFF_BYTES]
+    """NUL bytes in the first block mean binary, unless the text is UTF-16 (the engine decodes that)."""
+    head = head[:BINARY_SNIFF_BYTES]
+    return b"\0" in head and looks_utf16(head) is None
 
 
-def read_file(path: Path, display: str, max_size: int) -> Blob | Skipped:
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file found by a walk, to be read later (possibly in another process)."""
+
+    path: str
+    display: str
+    size: int
+
+
+def walk(root: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[FileRef | Skipped]:
+    """Every regular file under ``root`` (or ``root`` itself), in a stable order, without reading it."""
+    if root.is_symlink():
+        yield Skipped(Provenance(kind="file", path=str(root)), "symbolic link (not followed)")
+        return
+    if root.is_file():
+        yield FileRef(str(root), str(root), root.stat().st_size)
+        return
+    if not root.is_dir():
+        raise SourceError(f"{root}: no such file or folder")
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            display = os.path.relpath(full, root)
+            try:
+                info = os.lstat(full)
+            except OSError as exc:
+                yield Skipped(Provenance(kind="file", path=display), f"cannot stat: {exc.strerror}")
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                yield Skipped(Provenance(kind="file", path=display), "symbolic link (not followed)")
+            elif not stat.S_ISREG(info.st_mode):
+                yield Skipped(Provenance(kind="file", path=display), "not a regular file")
+            elif info.st_size > max_size:
+                yield Skipped(
+                    Provenance(kind="file", path=display),
+                    f"larger than the {max_size:,}-byte limit ({info.st_size:,} bytes)",
+                )
+            else:
+                yield FileRef(full, display, info.st_size)
+
+
+def read_ref(ref: FileRef, max_size: int) -> Blob | Skipped:
+    return read_file(Path(ref.path), ref.display, max_size, check_binary=False)
+
+
+def read_file(path: Path, display: str, max_size: int, check_binary: bool = True) -> Blob | Skipped:
     provenance = Provenance(kind="file", path=display, url=path.absolute().as_uri())
     try:
         info = path.lstat()
@@ -46,32 +112,15 @@ def read_file(path: Path, display: str, max_size: int) -> Blob | Skipped:
         return Skipped(provenance, f"cannot read: {exc.strerror}")
     if len(data) > max_size:
         return Skipped(provenance, f"grew past the {max_size:,}-byte limit while being read")
-    if looks_binary(data):
+    if check_binary and looks_binary(data):
         return Skipped(provenance, "binary file")
     return Blob(data, provenance)
 
 
 def iter_path(root: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[Blob | Skipped]:
-    """Yield every file under ``root`` (or ``root`` itself if it is a file), in a stable order."""
-    if root.is_symlink():
-        yield Skipped(Provenance(kind="file", path=str(root)), "symbolic link (not followed)")
-        return
-    if root.is_file():
-        yield read_file(root, str(root), max_size)
-        return
-    if not root.is_dir():
-        raise SourceError(f"{root}: no such file or folder")
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
-        base = Path(dirpath)
-        for name in sorted(filenames):
-            path = base / name
-            yield read_file(path, str(path.relative_to(root)), max_size)
-
-
-def iter_paths(paths: list[Path], max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[Blob | Skipped]:
-    for root in paths:
-        yield from iter_path(root, max_size)
+    """Every file under ``root`` (or ``root`` itself), read, binary files skipped."""
+    for item in walk(root, max_size):
+        yield item if isinstance(item, Skipped) else read_file(Path(item.path), item.display, max_size)
 
 
 def read_stdin(max_size: int = DEFAULT_MAX_FILE_SIZE) -> Blob | Skipped:

@@ -1,17 +1,25 @@
 """Git history: every blob reachable from all refs, scanned once, attributed to the commit that added it.
 
-``git log --all --reverse --topo-order --raw`` walks the history oldest first;
-each file version (blob) is named by its object ID, so the first time an ID
-appears is the commit that introduced that content.  Contents come from one
-long-lived ``git cat-file --batch`` process.  Both are read as streams, so
-memory grows with the number of distinct blob IDs, not with the size of the
-repository.
+Reading is two streams.  ``git rev-list --objects --all`` names every
+reachable object once (git itself deduplicates by object ID) and
+``git cat-file`` delivers blob contents in pack order, so memory does not grow
+with the size of the history.  Only for the few blobs that hold a finding does
+a second pass, ``git log --all --reverse --raw``, find the oldest commit that
+introduced that content (with its path, author and date); it stops as soon as
+every such blob is placed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
+import shutil
 import subprocess
+import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,12 +27,13 @@ from typing import IO
 
 from keysentry.errors import SourceError
 from keysentry.sources.blob import Blob, Provenance, Skipped
-from keysentry.sources.files import looks_binary
 
 LOG_FORMAT = "%x01%H%x00%an <%ae>%x00%aI%x00"
 REGULAR_FILE_MODES = frozenset({b"100644", b"100755", b"100664"})
 NULL_OID = b"0" * 40
 CHUNK = 1 << 16
+REMOTE_PREFIXES = ("https://", "http://", "git://", "ssh://", "file://", "git@")
+GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +50,21 @@ class FileVersion:
     oid: str
 
 
+def _env() -> dict[str, str]:
+    return {**os.environ, **GIT_ENV}
+
+
 def is_git_repository(path: Path) -> bool:
     if not path.is_dir():
         return False
     done = subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "--git-dir"], capture_output=True, check=False
+        ["git", "-C", str(path), "rev-parse", "--git-dir"], capture_output=True, check=False, env=_env()
     )
     return done.returncode == 0
+
+
+def is_remote(target: str) -> bool:
+    return target.startswith(REMOTE_PREFIXES)
 
 
 def repository_name(repo: Path) -> str:
@@ -57,8 +74,28 @@ def repository_name(repo: Path) -> str:
         capture_output=True,
         text=True,
         check=False,
+        env=_env(),
     )
     return done.stdout.strip() or str(repo.resolve())
+
+
+@contextmanager
+def mirror(url: str) -> Iterator[Path]:
+    """A bare mirror of a remote repository in a temporary folder, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="keysentry-mirror-"))
+    try:
+        done = subprocess.run(
+            ["git", "clone", "--mirror", "--quiet", "--", url, str(folder / "repo.git")],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_env(),
+        )
+        if done.returncode != 0:
+            raise SourceError(f"cannot clone {url}: {done.stderr.strip() or 'git clone failed'}")
+        yield folder / "repo.git"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _tokens(stream: IO[bytes]) -> Iterator[bytes]:
@@ -97,7 +134,8 @@ def iter_file_versions(repo: Path) -> Iterator[FileVersion]:
             f"--format={LOG_FORMAT}",
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
     )
     assert proc.stdout is not None
     commit: CommitInfo | None = None
@@ -105,12 +143,11 @@ def iter_file_versions(repo: Path) -> Iterator[FileVersion]:
     try:
         for token in tokens:
             if token.startswith(b"\x01"):
-                author = next(tokens)
-                when = next(tokens)
+                author, when = next(tokens), next(tokens)
                 commit = CommitInfo(
-                    sha=token[1:].decode(),
-                    author=author.decode("utf-8", errors="replace"),
-                    authored_at=datetime.fromisoformat(when.decode()),
+                    token[1:].decode(),
+                    author.decode("utf-8", errors="replace"),
+                    datetime.fromisoformat(when.decode()),
                 )
                 continue
             meta = token.lstrip(b"\n")
@@ -125,15 +162,26 @@ def iter_file_versions(repo: Path) -> Iterator[FileVersion]:
                 yield FileVersion(commit, _decode_path(path), new_oid.decode())
     finally:
         proc.stdout.close()
-        stderr = proc.stderr.read() if proc.stderr else b""
-        code = proc.wait()
-        if code not in (0, -13) and commit is None:
-            message = stderr.decode(errors="replace").strip()
-            raise SourceError(f"{repo}: git log failed: {message}")
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def introducing_commits(repo: Path, oids: set[str]) -> dict[str, FileVersion]:
+    """For each blob ID, the oldest commit (and path) that added that content; stops once all are found."""
+    found: dict[str, FileVersion] = {}
+    if not oids:
+        return found
+    for version in iter_file_versions(repo):
+        if version.oid in oids and version.oid not in found:
+            found[version.oid] = version
+            if len(found) == len(oids):
+                break
+    return found
 
 
 class BlobReader:
-    """Reads blob contents through one ``git cat-file --batch`` process."""
+    """Reads blob contents through one ``git cat-file --batch`` process, one request at a time."""
 
     def __init__(self, repo: Path) -> None:
         self._proc = subprocess.Popen(
@@ -141,6 +189,7 @@ class BlobReader:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env=_env(),
         )
 
     def read(self, oid: str, max_size: int) -> bytes | int | None:
@@ -149,59 +198,146 @@ class BlobReader:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(oid.encode() + b"\n")
         proc.stdin.flush()
-        header = proc.stdout.readline()
-        parts = header.split()
-        if len(parts) != 3 or parts[1] != b"blob":
-            return None
-        size = int(parts[2])
-        if size > max_size:
-            remaining = size + 1
-            while remaining:
-                remaining -= len(proc.stdout.read(min(CHUNK, remaining)))
-            return size
-        data = proc.stdout.read(size)
-        proc.stdout.read(1)  # the newline after each object
-        return data
+        return _read_object(proc.stdout, max_size)
 
     def close(self) -> None:
-        if self._proc.stdin:
-            self._proc.stdin.close()
-        if self._proc.stdout:
-            self._proc.stdout.close()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream:
+                stream.close()
         self._proc.wait()
 
 
+def _read_object(stream: IO[bytes], max_size: int) -> bytes | int | None:
+    header = stream.readline()
+    parts = header.split()
+    if len(parts) != 3 or parts[1] != b"blob":
+        return None
+    size = int(parts[2])
+    if size > max_size:
+        remaining = size + 1
+        while remaining:
+            got = len(stream.read(min(CHUNK, remaining)))
+            if not got:
+                break
+            remaining -= got
+        return size
+    data = stream.read(size)
+    stream.read(1)  # the newline after each object
+    return data
+
+
 def iter_history(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
-    """Every distinct file content in the history of ``repo``, once, with the commit that introduced it."""
+    """Every distinct blob reachable from any ref, once.  Provenance carries the blob ID and a path it had;
+    the introducing commit is resolved later, only for blobs with findings (:func:`introducing_commits`)."""
     if not is_git_repository(repo):
         raise SourceError(f"{repo}: not a git repository")
     name = repository_name(repo)
-    seen: set[str] = set()
-    reader = BlobReader(repo)
+    errors = tempfile.TemporaryFile()
+    listing = subprocess.Popen(
+        ["git", "-C", str(repo), "rev-list", "--objects", "--all"],
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        env=_env(),
+    )
+    check = subprocess.Popen(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "cat-file",
+            "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)",
+        ],
+        stdin=listing.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+    )
+    assert listing.stdout is not None and check.stdout is not None
+    listing.stdout.close()  # the checker owns it now
+    contents = subprocess.Popen(
+        ["git", "-C", str(repo), "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+    )
+    pending: queue.Queue[tuple[str, str, int] | None] = queue.Queue(maxsize=4096)
+
+    def feed() -> None:
+        """Ask cat-file for every small-enough blob, ahead of the reader; note the large ones."""
+        assert check.stdout is not None and contents.stdin is not None
+        try:
+            for line in check.stdout:
+                kind, _, rest = line.rstrip(b"\n").partition(b" ")
+                if rest == b"missing":  # "<oid> missing": absent or corrupt; say so, keep going
+                    pending.put((kind.decode(), "", -1))
+                    continue
+                if kind != b"blob":
+                    continue
+                oid, _, rest = rest.partition(b" ")
+                size, _, path = rest.partition(b" ")
+                pending.put((oid.decode(), _decode_path(path), int(size)))
+                if int(size) <= max_size:
+                    contents.stdin.write(oid + b"\n")
+                    contents.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+        finally:
+            pending.put(None)
+            with contextlib.suppress(BrokenPipeError):
+                contents.stdin.close()
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    assert contents.stdout is not None
     try:
-        for version in iter_file_versions(repo):
-            if version.oid in seen:
+        while (item := pending.get()) is not None:
+            oid, path, size = item
+            provenance = Provenance(kind="git", path=path or None, repository=name, blob=oid)
+            if size < 0:
+                yield Skipped(provenance, f"object {oid} is missing or corrupt")
                 continue
-            seen.add(version.oid)
-            provenance = Provenance(
-                kind="git",
-                path=version.path,
-                repository=name,
-                commit=version.commit.sha,
-                author=version.commit.author,
-                committed_at=version.commit.authored_at,
-            )
-            content = reader.read(version.oid, max_size)
-            if content is None:
-                yield Skipped(provenance, f"object {version.oid} is missing or not a blob")
-            elif isinstance(content, int):
-                yield Skipped(provenance, f"larger than the {max_size:,}-byte limit ({content:,} bytes)")
-            elif looks_binary(content):
-                yield Skipped(provenance, "binary file")
+            if size > max_size:
+                yield Skipped(provenance, f"larger than the {max_size:,}-byte limit ({size:,} bytes)")
+                continue
+            content = _read_object(contents.stdout, max_size)
+            if content is None or isinstance(content, int):
+                yield Skipped(provenance, f"object {oid} is missing or unreadable")
             else:
                 yield Blob(content, provenance)
+        if listing.wait() != 0:  # a broken commit or tree: say that the walk is incomplete
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip().splitlines()
+            reason = f"history walk stopped early: {message[-1] if message else 'git rev-list failed'}"
+            yield Skipped(Provenance(kind="git", repository=name), reason)
     finally:
-        reader.close()
+        errors.close()
+        for proc in (contents, check, listing):
+            if proc.poll() is None:
+                proc.kill()
+        while feeder.is_alive():  # let a feeder blocked on a full queue finish
+            with contextlib.suppress(queue.Empty):
+                pending.get(timeout=0.05)
+        for proc in (contents, check, listing):
+            if proc.stdout:
+                proc.stdout.close()
+            proc.wait()
+
+
+def attribute(provenance: Provenance, version: FileVersion | None) -> Provenance:
+    """A git blob's provenance with the commit that introduced it."""
+    if version is None:
+        return provenance
+    return Provenance(
+        kind="git",
+        path=version.path,
+        repository=provenance.repository,
+        commit=version.commit.sha,
+        author=version.commit.author,
+        committed_at=version.commit.authored_at,
+        url=provenance.url,
+        blob=provenance.blob,
+    )
 
 
 def uncommitted_paths(repo: Path) -> list[Path]:
@@ -210,8 +346,51 @@ def uncommitted_paths(repo: Path) -> list[Path]:
         ["git", "-C", str(repo), "ls-files", "-z", "--others", "--modified", "--exclude-standard"],
         capture_output=True,
         check=False,
+        env=_env(),
     )
     if done.returncode != 0:
         return []
     names = sorted({_decode_path(n) for n in done.stdout.split(b"\0") if n})
     return [repo / n for n in names if (repo / n).is_file() or (repo / n).is_symlink()]
+
+
+def iter_staged(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
+    """What ``git commit`` would record now: the staged content of every added or changed file."""
+    changed = subprocess.run(
+        ["git", "-C", str(repo), "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT"],
+        capture_output=True,
+        check=False,
+        env=_env(),
+    )
+    if changed.returncode != 0:
+        raise SourceError(
+            f"{repo}: cannot list staged changes: {changed.stderr.decode(errors='replace').strip()}"
+        )
+    names = {n for n in changed.stdout.split(b"\0") if n}
+    if not names:
+        return
+    index = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "--stage", "-z"], capture_output=True, check=True, env=_env()
+    )
+    reader = BlobReader(repo)
+    try:
+        for entry in index.stdout.split(b"\0"):
+            meta, _, path = entry.partition(b"\t")
+            if path not in names:
+                continue
+            mode, oid, _stage = meta.split(b" ")
+            provenance = Provenance(
+                kind="staged", path=_decode_path(path), repository=repository_name(repo), blob=oid.decode()
+            )
+            if mode not in REGULAR_FILE_MODES:
+                yield Skipped(provenance, "not a regular file (symbolic link or submodule)")
+                continue
+            content = reader.read(oid.decode(), max_size)
+            if content is None:
+                yield Skipped(provenance, "staged object is missing")
+            elif isinstance(content, int):
+                yield Skipped(provenance, f"larger than the {max_size:,}-byte limit ({content:,} bytes)")
+            else:
+                yield Blob(content, provenance)
+    finally:
+        reader.close()

@@ -1,8 +1,24 @@
 """Credential types as data: one TOML file per type in this folder.
 
-A rule names its parts (each a regular expression with one capturing group),
-how two parts pair up, what to suppress as a documentation example or
+A rule names its parts, each a regular expression with exactly one capturing
+group for the value:
+
+* ``secret`` (required): the secret itself.  Hashed the moment it is matched.
+* ``id`` (optional): a public identifier that goes with the secret (an AWS key
+  ID, a Twilio account SID).  When present it is the anchor the engine looks
+  for, and the secret is searched near it (see ``[pairing]``).
+* ``token`` (optional, with ``id``): a third part searched near the id the same
+  way, such as the session token of a temporary AWS key.
+
+The engine runs every anchor pattern in one automaton pass over a blob, then
+confirms each candidate with Python's ``re`` in a window around it.  Patterns
+must therefore be written in the subset Python ``re`` and PCRE share (no
+possessive quantifiers or atomic groups, no named groups).
+
+Rules also carry keywords (one must occur near the anchor), offline validators
+(``detect/validators.py``), what to suppress as a documentation example or
 placeholder, and true and false examples that the test suite runs.
+The file format is documented in ``docs/rules.md``.
 """
 
 from __future__ import annotations
@@ -10,66 +26,122 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keysentry.errors import KeysentryError
 
 CHAR_CLASSES = {"upper", "lower", "digit"}
+Severity = Literal["critical", "high", "medium", "low"]
 
 
 class Part(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     pattern: str
-    requires_classes: list[str] = Field(default_factory=list)
+    requires_classes: tuple[str, ...] = ()
+    min_entropy: float = 0.0  # Shannon entropy of the captured value, bits per character
+    max_length: int = 512  # longest match in bytes: how far the confirm window reaches
 
 
 class Pairing(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     max_distance_bytes: int = 600
     max_distance_lines: int = 6
     keyword_window_bytes: int = 48
-    keywords: list[str] = Field(default_factory=list)
+    keywords: tuple[str, ...] = ()  # words that introduce the secret (preferred when several fit)
+    token_keywords: tuple[str, ...] = ()  # the same for the optional token part (AWS session tokens)
+    report_unpaired_id: bool = False  # report an id seen without its secret (AWS key IDs: yes)
 
 
 class Suppress(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key_id_suffixes: list[str] = Field(default_factory=list)
-    secret_substrings: list[str] = Field(default_factory=list)
-    min_distinct_body_chars: int = 0
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key_id_substrings: tuple[str, ...] = ()
+    key_id_suffixes: tuple[str, ...] = ()
+    secret_substrings: tuple[str, ...] = ()  # case-sensitive: documentation examples
+    placeholders: tuple[str, ...] = ()  # case-insensitive substrings of the secret: your-key-here …
+    min_distinct_body_chars: int = 0  # an id body with fewer distinct characters is a placeholder
+    min_distinct_secret_chars: int = 0
+
+
+class Validate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    checks: tuple[str, ...] = ()  # names in keysentry.detect.validators.VALIDATORS
+
+
+class Display(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Without an id part a finding is shown as the first N characters of the secret, which must be
+    # a fixed, non-secret prefix ("ghp_", "xoxb-"), then "…" and the fingerprint's first characters.
+    prefix_chars: int = 0
 
 
 class TrueExample(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     text: str
-    key_id: str
+    id: str | None = None  # the id the rule must report, when it has an id part
 
 
 class FalseExample(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     text: str
     why: str
 
 
 class Examples(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    true: list[TrueExample]
-    false: list[FalseExample]
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    true: tuple[TrueExample, ...] = Field(min_length=3)
+    false: tuple[FalseExample, ...] = Field(min_length=3)
 
 
 class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     description: str
     credential_type: str
+    severity: Severity = "high"
+    keywords: tuple[str, ...] = ()  # case-insensitive; one must occur within keyword_window of the anchor
+    keyword_window: int = 256
     parts: dict[str, Part]
     pairing: Pairing = Field(default_factory=Pairing)
+    validate_: Validate = Field(default_factory=Validate, alias="validate")
     suppress: Suppress = Field(default_factory=Suppress)
+    display: Display = Field(default_factory=Display)
     examples: Examples
+
+    @model_validator(mode="after")
+    def _parts_are_known(self) -> Rule:
+        if "secret" not in self.parts:
+            raise ValueError("a rule needs a 'secret' part")
+        unknown = set(self.parts) - {"secret", "id", "token"}
+        if unknown:
+            raise ValueError(f"unknown parts {sorted(unknown)}; use 'secret', optionally 'id' and 'token'")
+        if "token" in self.parts and "id" not in self.parts:
+            raise ValueError("a 'token' part goes with an 'id' part")
+        for name, part in self.parts.items():
+            if set(part.requires_classes) - CHAR_CLASSES:
+                raise ValueError(f"part {name}: unknown character classes; use {sorted(CHAR_CLASSES)}")
+        if "id" in self.parts:
+            missing = [e.text[:40] for e in self.examples.true if e.id is None]
+            if missing:
+                raise ValueError(f"true examples of a rule with an id part must name the id: {missing}")
+        return self
+
+    @property
+    def anchor(self) -> str:
+        """The part the automaton looks for."""
+        return "id" if "id" in self.parts else "secret"
 
 
 class RuleError(KeysentryError):
     """A rule file is malformed."""
+
+
+def parse_rule(text: str, source: str = "<rule>") -> Rule:
+    try:
+        return Rule.model_validate(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise RuleError(f"rule file {source}: {exc}") from exc
 
 
 @cache
@@ -80,13 +152,11 @@ def load_rules() -> tuple[Rule, ...]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".toml"):
             continue
-        try:
-            rule = Rule.model_validate(tomllib.loads(entry.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, ValidationError) as exc:
-            raise RuleError(f"rule file {entry.name}: {exc}") from exc
-        for part in rule.parts.values():
-            unknown = set(part.requires_classes) - CHAR_CLASSES
-            if unknown:
-                raise RuleError(f"rule file {entry.name}: unknown character classes {sorted(unknown)}")
+        rule = parse_rule(entry.read_text(encoding="utf-8"), entry.name)
+        if rule.id != entry.name.removesuffix(".toml"):
+            raise RuleError(f"rule file {entry.name}: its id is {rule.id!r}; name the file after the id")
         rules.append(rule)
+    ids = [r.id for r in rules]
+    if len(ids) != len(set(ids)):
+        raise RuleError(f"duplicate rule ids: {sorted({i for i in ids if ids.count(i) > 1})}")
     return tuple(rules)

@@ -1,0 +1,347 @@
+"""The detection engine: one Hyperscan pass over a whole blob, then confirm only around candidates.
+
+Every rule contributes its anchor to one block-mode Hyperscan database: the
+anchor part's pattern (compiled in prefilter mode, so lookarounds are allowed
+and over-approximated), or, for rules that need keywords, the keywords
+themselves.  Decoders add trigger patterns to the same database.  Hyperscan
+reports end offsets; around each one the rule's Python pattern runs in a small
+window to extract the exact value, which is checked, paired, hashed and
+dropped.  There is no per-line loop: Python only ever touches the few windows
+where a candidate is.
+
+Why Hyperscan rather than RE2 or Python ``re``: ``bench/engine_choice.py``
+measures the three on the same corpus and patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import hyperscan
+
+from keysentry.detect import decode
+from keysentry.detect.aws_keys import fingerprint
+from keysentry.detect.checks import is_example_secret, suppression, value_passes
+from keysentry.detect.findings import Match
+from keysentry.detect.pairing import Span, keyword_pattern, pair
+from keysentry.detect.rules import Rule, RuleError
+
+PREFILTER = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_ALLOWEMPTY
+KEYWORD = hyperscan.HS_FLAG_CASELESS
+GUARD = 16  # bytes a confirm window reaches past the candidate, so lookaheads see real context
+MAX_DECODE_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    index: int
+    rule: Rule
+    anchor: re.Pattern[bytes]
+    secret: re.Pattern[bytes] | None
+    token: re.Pattern[bytes] | None
+    keywords: re.Pattern[bytes] | None
+    pairing_keywords: re.Pattern[bytes] | None
+    token_keywords: re.Pattern[bytes] | None
+    checks: tuple[Callable[[str], bool], ...]
+
+    @property
+    def has_id(self) -> bool:
+        return self.secret is not None
+
+
+def _validators(names: Iterable[str], rule_id: str) -> tuple[Callable[[str], bool], ...]:
+    names = tuple(names)
+    if not names:
+        return ()
+    from keysentry.detect.validators import VALIDATORS  # only rules with checks need it
+
+    missing = [n for n in names if n not in VALIDATORS]
+    if missing:
+        raise RuleError(f"rule {rule_id}: unknown validators {missing}")
+    return tuple(VALIDATORS[n] for n in names)
+
+
+_BOUNDED = re.compile(r"\{(\d+),(\d+)\}")
+RELAX_ABOVE = 64
+
+
+def automaton_pattern(pattern: str) -> str:
+    """The rule pattern as the automaton gets it: long bounded repeats made open-ended.
+
+    ``{40,16384}`` costs Hyperscan seconds to compile and buys nothing in a
+    prefilter: the exact pattern is confirmed in Python afterwards.
+    """
+    return _BOUNDED.sub(
+        lambda m: f"{{{m.group(1)},}}" if int(m.group(2)) > RELAX_ABOVE else m.group(0), pattern
+    )
+
+
+def _compile(pattern: str, rule_id: str) -> re.Pattern[bytes]:
+    try:
+        compiled = re.compile(pattern.encode())
+    except re.error as exc:
+        raise RuleError(f"rule {rule_id}: bad pattern {pattern!r}: {exc}") from exc
+    if compiled.groups != 1:
+        raise RuleError(f"rule {rule_id}: pattern {pattern!r} needs exactly one capturing group")
+    return compiled
+
+
+class LineCounter:
+    """1-based line and column of offsets asked for in increasing order, counting newlines in C."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._offset = 0
+        self._line = 1
+
+    def at(self, offset: int) -> tuple[int, int]:
+        if offset < self._offset:
+            self._offset, self._line = 0, 1
+        self._line += self.data.count(b"\n", self._offset, offset)
+        self._offset = offset
+        line_start = self.data.rfind(b"\n", 0, offset) + 1
+        return self._line, offset - line_start + 1
+
+
+def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    windows.sort()
+    merged: list[tuple[int, int]] = []
+    for lo, hi in windows:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+class Engine:
+    """Compiled rules.  Build once per process; :meth:`scan` is safe to call repeatedly."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = [
+            CompiledRule(
+                index=i,
+                rule=r,
+                anchor=_compile(r.parts[r.anchor].pattern, r.id),
+                secret=_compile(r.parts["secret"].pattern, r.id) if r.anchor == "id" else None,
+                token=_compile(r.parts["token"].pattern, r.id) if "token" in r.parts else None,
+                keywords=keyword_pattern(r.keywords),
+                pairing_keywords=keyword_pattern(r.pairing.keywords),
+                token_keywords=keyword_pattern(r.pairing.token_keywords),
+                checks=_validators(r.validate_.checks, r.id),
+            )
+            for i, r in enumerate(rules)
+        ]
+        self._entries: list[tuple[str, int, int | None, str]] = []  # pattern, flags, rule index, role
+        for c in self.rules:
+            if c.rule.keywords:
+                for word in c.rule.keywords:
+                    self._entries.append((re.escape(word), KEYWORD, c.index, "keyword"))
+            else:
+                pattern = automaton_pattern(c.rule.parts[c.rule.anchor].pattern)
+                self._entries.append((pattern, PREFILTER, c.index, "anchor"))
+        for pattern, flags, role in decode.TRIGGERS:
+            self._entries.append((pattern, flags, None, role))
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        try:
+            self._db.compile(
+                expressions=[e[0].encode() for e in self._entries],
+                ids=list(range(len(self._entries))),
+                flags=[e[1] for e in self._entries],
+            )
+        except hyperscan.error as exc:
+            raise RuleError(f"the rules' anchor patterns do not compile into one automaton: {exc}") from exc
+        self._scratch = hyperscan.Scratch(self._db)
+
+    def automaton_patterns(self) -> list[tuple[str, str]]:
+        """(pattern, owner) for every expression in the automaton: for benchmarks and diagnostics."""
+        return [(p, self.rules[i].rule.id if i is not None else role) for p, _, i, role in self._entries]
+
+    # --- the pass ---------------------------------------------------------------------------
+    def _candidates(self, data: bytes) -> tuple[dict[int, list[int]], dict[str, list[tuple[int, int]]]]:
+        by_rule: dict[int, list[int]] = defaultdict(list)
+        triggers: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        entries = self._entries
+
+        def on_match(ident: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+            _, _, rule_index, role = entries[ident]
+            if rule_index is not None:
+                by_rule[rule_index].append(end)
+            else:
+                triggers[role].append((start, end))
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        return by_rule, triggers
+
+    def scan(self, data: bytes, decoding: str | None = None, depth: int = 0) -> list[Match]:
+        """Every credential in ``data``; decoded content is scanned too, and says how it was decoded."""
+        if depth == 0:
+            utf16 = decode.from_utf16(data)
+            if utf16 is not None:
+                return [replace(m, decoding="utf-16") for m in self.scan(utf16, "utf-16", depth + 1)]
+        by_rule, triggers = self._candidates(data)
+        lines = LineCounter(data)
+        matches: list[Match] = []
+        for rule_index, ends in by_rule.items():
+            matches.extend(self._confirm(self.rules[rule_index], data, ends, lines, decoding))
+        if depth < MAX_DECODE_DEPTH:
+            for segment in self._decoded(data, triggers):
+                label = segment.label if decoding is None else f"{decoding}>{segment.label}"
+                inner = self.scan(segment.data, label, depth + 1)
+                if inner and segment.offset >= 0:
+                    line, column = lines.at(segment.offset)
+                    inner = [replace(m, line=line, column=column) for m in inner]
+                matches.extend(inner)
+        return _deduplicate(matches)
+
+    def _decoded(self, data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterable[decode.Segment]:
+        whole = decode.whole_blob_base64(data)
+        if whole is not None:
+            return [decode.Segment(whole, 0, "base64")]
+        return decode.segments(data, triggers) if triggers else []
+
+    # --- confirming ---------------------------------------------------------------------------
+    def _windows(self, c: CompiledRule, ends: list[int], size: int) -> list[tuple[int, int]]:
+        part = c.rule.parts[c.rule.anchor]
+        reach = part.max_length + (c.rule.keyword_window if c.rule.keywords else 0)
+        ahead = GUARD + (c.rule.keyword_window + part.max_length if c.rule.keywords else 0)
+        return _merge([(max(0, e - reach), min(size, e + ahead)) for e in ends])
+
+    def _find(self, pattern: re.Pattern[bytes], data: bytes, windows: list[tuple[int, int]]) -> list[Span]:
+        size = len(data)
+        found: dict[int, Span] = {}
+        for lo, hi in windows:
+            for m in pattern.finditer(data, lo, hi):
+                if m.end() > hi - GUARD // 2 and hi < size:
+                    continue  # the match may continue past the window: the next window sees it whole
+                found.setdefault(m.start(1), Span(m.start(1), m.end(1), m.group(1), 0))
+        return [found[k] for k in sorted(found)]
+
+    def _near_keyword(self, c: CompiledRule, data: bytes, span: Span) -> bool:
+        if c.keywords is None:
+            return True
+        w = c.rule.keyword_window
+        return c.keywords.search(data, max(0, span.start - w), min(len(data), span.end + w)) is not None
+
+    def _confirm(
+        self, c: CompiledRule, data: bytes, ends: list[int], lines: LineCounter, decoding: str | None
+    ) -> list[Match]:
+        rule = c.rule
+        anchors = [
+            s
+            for s in self._find(c.anchor, data, self._windows(c, ends, len(data)))
+            if self._near_keyword(c, data, s) and value_passes(rule.parts[rule.anchor], s.value)
+        ]
+        if not anchors:
+            return []
+        if not c.has_id:
+            return [self._secret_only(c, s, lines, decoding) for s in anchors if self._valid(c, s.value)]
+        return self._paired(c, data, anchors, lines, decoding)
+
+    def _valid(self, c: CompiledRule, value: bytes) -> bool:
+        if not c.checks:
+            return True
+        text = value.decode("latin-1")
+        return all(check(text) for check in c.checks)
+
+    def _tokens(self, c: CompiledRule, data: bytes, ids: list[Span], lines: LineCounter) -> dict[int, Span]:
+        """The third part (a session token) near each id, paired the same way as secrets."""
+        if c.token is None:
+            return {}
+        part = c.rule.parts["token"]
+        reach = c.rule.pairing.max_distance_bytes + part.max_length
+        windows = _merge([(max(0, s.start - reach), min(len(data), s.end + reach + GUARD)) for s in ids])
+        tokens = [
+            replace(t, line=lines.at(t.start)[0])
+            for t in self._find(c.token, data, windows)
+            if value_passes(part, t.value)
+        ]
+        return pair(data, ids, tokens, c.rule.pairing, c.token_keywords)
+
+    def _secret_only(self, c: CompiledRule, s: Span, lines: LineCounter, decoding: str | None) -> Match:
+        digest = fingerprint(s.value)
+        shown = s.value[: c.rule.display.prefix_chars].decode("latin-1")
+        line, column = lines.at(s.start)
+        return Match(
+            rule_id=c.rule.id,
+            credential_type=c.rule.credential_type,
+            key_id=f"{shown}…{digest[:8]}",
+            secret_fingerprint=digest,
+            line=line,
+            column=column,
+            suppressed=suppression(c.rule, None, s.value),
+            decoding=decoding,
+            severity=c.rule.severity,
+        )
+
+    def _paired(
+        self, c: CompiledRule, data: bytes, ids: list[Span], lines: LineCounter, decoding: str | None
+    ) -> list[Match]:
+        rule = c.rule
+        assert c.secret is not None
+        reach = rule.pairing.max_distance_bytes + rule.parts["secret"].max_length
+        windows = _merge([(max(0, s.start - reach), min(len(data), s.end + reach + GUARD)) for s in ids])
+        secret_part = rule.parts["secret"]
+        line_of = {s.start: lines.at(s.start) for s in ids}
+        secrets = [
+            s
+            for s in self._find(c.secret, data, windows)
+            if value_passes(secret_part, s.value)
+            and self._valid(c, s.value)
+            and c.anchor.search(s.value) is None
+        ]
+        for s in secrets:
+            line_of.setdefault(s.start, lines.at(s.start))
+        ids = [
+            replace(
+                s, line=line_of[s.start][0], example=suppression(rule, s.value.decode(), None) is not None
+            )
+            for s in ids
+        ]
+        secrets = [
+            replace(s, line=line_of[s.start][0], example=is_example_secret(rule, s.value)) for s in secrets
+        ]
+        paired = pair(data, ids, secrets, rule.pairing, c.pairing_keywords)
+        tokens = self._tokens(c, data, ids, lines)
+        matches = []
+        for i, kid in enumerate(ids):
+            secret = paired.get(i)
+            if secret is None and not rule.pairing.report_unpaired_id:
+                continue
+            key_id = kid.value.decode("latin-1")
+            line, column = line_of[kid.start]
+            token = tokens.get(i) if secret is not None else None
+            matches.append(
+                Match(
+                    rule_id=rule.id,
+                    credential_type=rule.credential_type,
+                    key_id=key_id,
+                    secret_fingerprint=fingerprint(secret.value) if secret else "",
+                    line=line,
+                    column=column,
+                    suppressed=suppression(rule, key_id, secret.value if secret else None),
+                    decoding=decoding,
+                    severity=rule.severity,
+                    token_fingerprint=fingerprint(token.value) if token else "",
+                )
+            )
+        return matches
+
+
+def _deduplicate(matches: list[Match]) -> list[Match]:
+    """One match per credential and line; an id seen alone is dropped where it is also seen paired."""
+    paired_ids = {(m.rule_id, m.key_id) for m in matches if m.secret_fingerprint}
+    seen: set[tuple[str, str, str, int]] = set()
+    kept = []
+    for m in sorted(matches, key=lambda m: (m.line, m.column, m.decoding is not None)):
+        if not m.secret_fingerprint and (m.rule_id, m.key_id) in paired_ids:
+            continue
+        key = (m.rule_id, m.key_id, m.secret_fingerprint, m.line)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(m)
+    return kept

@@ -1,0 +1,81 @@
+"""Pair each id with the secret that belongs to it.
+
+Every plausible (id, secret) pair is scored; pairs are taken greedily, best
+first, each id and each secret at most once.  In order of weight: no other id
+sits between them; same line; the secret follows a pairing keyword; the secret
+comes after the id; nearness.  Example ids pair only with example secrets.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from keysentry.detect.rules import Pairing
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+    value: bytes
+    line: int
+    example: bool = False
+
+
+def pair(
+    data: bytes,
+    ids: Sequence[Span],
+    secrets: Sequence[Span],
+    rules: Pairing,
+    keyword: re.Pattern[bytes] | None,
+) -> dict[int, Span]:
+    """Index into ``ids`` → the secret paired with it."""
+    id_starts = sorted(i.start for i in ids)
+
+    def keyword_before(secret: Span) -> bool:
+        if keyword is None:
+            return False
+        return (
+            keyword.search(data, max(0, secret.start - rules.keyword_window_bytes), secret.start) is not None
+        )
+
+    scored: list[tuple[tuple[int, int, int, int, int], int, int]] = []
+    for i, kid in enumerate(ids):
+        for j, sec in enumerate(secrets):
+            if sec.start < kid.end and sec.end > kid.start:
+                continue
+            if sec.example and not kid.example:
+                continue
+            after = sec.start >= kid.end
+            distance = sec.start - kid.end if after else kid.start - sec.end
+            lines = abs(sec.line - kid.line)
+            if distance > rules.max_distance_bytes or lines > rules.max_distance_lines:
+                continue
+            lo, hi = (kid.end, sec.start) if after else (sec.end, kid.start)
+            crossing = bisect.bisect_left(id_starts, hi) - bisect.bisect_left(id_starts, lo)
+            score = (
+                crossing,
+                0 if lines == 0 else 1,
+                0 if keyword_before(sec) else 1,
+                0 if after else 1,
+                distance,
+            )
+            scored.append((score, i, j))
+    scored.sort()
+    paired: dict[int, Span] = {}
+    used: set[int] = set()
+    for _, i, j in scored:
+        if i in paired or j in used:
+            continue
+        paired[i] = secrets[j]
+        used.add(j)
+    return paired
+
+
+def keyword_pattern(words: Sequence[str]) -> re.Pattern[bytes] | None:
+    if not words:
+        return None
+    return re.compile(b"(?i)(?:" + b"|".join(re.escape(w.encode()) for w in words) + b")")
