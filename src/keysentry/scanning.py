@@ -260,14 +260,15 @@ def scan_targets(
     report = ScanReport()
     with contextlib.ExitStack() as stack:
         resolved = [Target(t, options, stack) for t in targets]
-        sizes = [t.total_bytes(options) for t in resolved]
-        total = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
-        if on_total is not None:
-            on_total(total)
-        if options.jobs == 0:
-            small = total is not None and total < AUTO_JOBS_BYTES
-            quick = all(t.kind in ("stdin", "staged") for t in resolved)
-            options = replace(options, jobs=1 if small or quick else os.cpu_count() or 1)
+        if on_total is not None or options.jobs == 0:
+            sizes = [t.total_bytes(options) for t in resolved]
+            total = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
+            if on_total is not None:
+                on_total(total)
+            if options.jobs == 0:
+                small = total is not None and total < AUTO_JOBS_BYTES
+                quick = all(t.kind in ("stdin", "staged") for t in resolved)
+                options = replace(options, jobs=1 if small or quick else os.cpu_count() or 1)
         repos = {
             repository_name(t.repo): t.repo
             for t in resolved

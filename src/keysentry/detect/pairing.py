@@ -42,9 +42,17 @@ def pair(
             keyword.search(data, max(0, secret.start - rules.keyword_window_bytes), secret.start) is not None
         )
 
+    # Only secrets within reach of an id are scored: sorted starts and bisection keep this linear in
+    # the size of the blob, however many ids and secrets it holds.
+    order = sorted(range(len(secrets)), key=lambda j: secrets[j].start)
+    starts = [secrets[j].start for j in order]
+    longest = max((s.end - s.start for s in secrets), default=0)
     scored: list[tuple[tuple[int, int, int, int, int], int, int]] = []
     for i, kid in enumerate(ids):
-        for j, sec in enumerate(secrets):
+        lo = bisect.bisect_left(starts, kid.start - rules.max_distance_bytes - longest)
+        hi = bisect.bisect_right(starts, kid.end + rules.max_distance_bytes)
+        for j in (order[k] for k in range(lo, hi)):
+            sec = secrets[j]
             if sec.start < kid.end and sec.end > kid.start:
                 continue
             if sec.example and not kid.example:
@@ -54,8 +62,8 @@ def pair(
             lines = abs(sec.line - kid.line)
             if distance > rules.max_distance_bytes or lines > rules.max_distance_lines:
                 continue
-            lo, hi = (kid.end, sec.start) if after else (sec.end, kid.start)
-            crossing = bisect.bisect_left(id_starts, hi) - bisect.bisect_left(id_starts, lo)
+            gap_start, gap_end = (kid.end, sec.start) if after else (sec.end, kid.start)
+            crossing = bisect.bisect_left(id_starts, gap_end) - bisect.bisect_left(id_starts, gap_start)
             score = (
                 crossing,
                 0 if lines == 0 else 1,

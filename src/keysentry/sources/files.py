@@ -7,12 +7,14 @@ stated reason, and an unreadable file is reported rather than fatal.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from keysentry.errors import SourceError
 from keysentry.sources.blob import Blob, Provenance, Skipped
@@ -56,60 +58,80 @@ class FileRef:
 
 
 def walk(root: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[FileRef | Skipped]:
-    """Every regular file under ``root`` (or ``root`` itself), in a stable order, without reading it."""
+    """Every regular file under ``root`` (or ``root`` itself), in a stable order, without reading it.
+
+    ``os.scandir`` gives each entry's type and size from the directory read itself,
+    so a walk of a large tree costs about one system call per folder."""
     if root.is_symlink():
         yield Skipped(Provenance(kind="file", path=str(root)), "symbolic link (not followed)")
         return
     if root.is_file():
-        yield FileRef(str(root), str(root), root.stat().st_size)
+        yield FileRef(os.path.abspath(root), str(root), root.stat().st_size)
         return
     if not root.is_dir():
         raise SourceError(f"{root}: no such file or folder")
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            display = os.path.relpath(full, root)
+    base = os.path.abspath(root)
+    cut = len(base) + 1
+    stack = [base]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield Skipped(Provenance(kind="file", path=folder[cut:] or "."), f"cannot list: {exc.strerror}")
+            continue
+        subfolders = []
+        for entry in entries:
+            display = entry.path[cut:]
             try:
-                info = os.lstat(full)
+                if entry.is_symlink():
+                    yield Skipped(Provenance(kind="file", path=display), "symbolic link (not followed)")
+                elif entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIPPED_DIRS:
+                        subfolders.append(entry.path)
+                elif not entry.is_file(follow_symlinks=False):
+                    yield Skipped(Provenance(kind="file", path=display), "not a regular file")
+                else:
+                    size = entry.stat(follow_symlinks=False).st_size
+                    if size > max_size:
+                        yield Skipped(
+                            Provenance(kind="file", path=display),
+                            f"larger than the {max_size:,}-byte limit ({size:,} bytes)",
+                        )
+                    else:
+                        yield FileRef(entry.path, display, size)
             except OSError as exc:
                 yield Skipped(Provenance(kind="file", path=display), f"cannot stat: {exc.strerror}")
-                continue
-            if stat.S_ISLNK(info.st_mode):
-                yield Skipped(Provenance(kind="file", path=display), "symbolic link (not followed)")
-            elif not stat.S_ISREG(info.st_mode):
-                yield Skipped(Provenance(kind="file", path=display), "not a regular file")
-            elif info.st_size > max_size:
-                yield Skipped(
-                    Provenance(kind="file", path=display),
-                    f"larger than the {max_size:,}-byte limit ({info.st_size:,} bytes)",
-                )
-            else:
-                yield FileRef(full, display, info.st_size)
+        stack.extend(reversed(subfolders))
 
 
 def read_ref(ref: FileRef, max_size: int) -> Blob | Skipped:
-    return read_file(Path(ref.path), ref.display, max_size, check_binary=False)
+    return read_file(ref.path, ref.display, max_size, check_binary=False)
 
 
-def read_file(path: Path, display: str, max_size: int, check_binary: bool = True) -> Blob | Skipped:
-    provenance = Provenance(kind="file", path=display, url=path.absolute().as_uri())
+def read_file(path: Path | str, display: str, max_size: int, check_binary: bool = True) -> Blob | Skipped:
+    """Read one file without following a symbolic link, within the size limit."""
+    full = path if isinstance(path, str) and path.startswith("/") else os.path.abspath(path)
+    provenance = Provenance(kind="file", path=display, url="file://" + quote(full))
     try:
-        info = path.lstat()
+        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        return Skipped(provenance, f"cannot stat: {exc.strerror}")
-    if stat.S_ISLNK(info.st_mode):
-        return Skipped(provenance, "symbolic link (not followed)")
-    if not stat.S_ISREG(info.st_mode):
-        return Skipped(provenance, "not a regular file")
-    if info.st_size > max_size:
-        return Skipped(provenance, f"larger than the {max_size:,}-byte limit ({info.st_size:,} bytes)")
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(max_size + 1)
-    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return Skipped(provenance, "symbolic link (not followed)")
         return Skipped(provenance, f"cannot read: {exc.strerror}")
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return Skipped(provenance, "not a regular file")
+        if info.st_size > max_size:
+            return Skipped(provenance, f"larger than the {max_size:,}-byte limit ({info.st_size:,} bytes)")
+        try:
+            # Ask for what fstat says (plus one byte to notice growth): asking for max_size would
+            # allocate that much for every file.
+            data = handle.read(min(info.st_size, max_size) + 1)
+        except OSError as exc:
+            return Skipped(provenance, f"cannot read: {exc.strerror}")
     if len(data) > max_size:
         return Skipped(provenance, f"grew past the {max_size:,}-byte limit while being read")
     if check_binary and looks_binary(data):

@@ -232,7 +232,7 @@ def iter_history(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
     if not is_git_repository(repo):
         raise SourceError(f"{repo}: not a git repository")
     name = repository_name(repo)
-    errors = tempfile.TemporaryFile()
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the walk
     listing = subprocess.Popen(
         ["git", "-C", str(repo), "rev-list", "--objects", "--all"],
         stdout=subprocess.PIPE,
