@@ -42,6 +42,14 @@ def looks_utf16(head: bytes) -> str | None:
     return None
 
 
+ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def is_archive_head(head: bytes) -> bool:
+    """Could this be an archive (zip, gzip, bzip2, xz, tar)?  Cheap, for deciding whether to read on."""
+    return head.startswith(ARCHIVE_MAGIC) or head[257:262] == b"ustar"
+
+
 def looks_binary(head: bytes) -> bool:
     """NUL bytes in the first block mean binary, unless the text is UTF-16 (the engine decodes that)."""
     head = head[:BINARY_SNIFF_BYTES]
@@ -127,9 +135,13 @@ def read_file(path: Path | str, display: str, max_size: int, check_binary: bool 
         if info.st_size > max_size:
             return Skipped(provenance, f"larger than the {max_size:,}-byte limit ({info.st_size:,} bytes)")
         try:
-            # Ask for what fstat says (plus one byte to notice growth): asking for max_size would
-            # allocate that much for every file.
-            data = handle.read(min(info.st_size, max_size) + 1)
+            # Sniff the head first: a binary file that is not an archive is skipped unread.  Then ask
+            # for what fstat says (plus one byte to notice growth), never for max_size at once.
+            data = handle.read(BINARY_SNIFF_BYTES)
+            if not check_binary and looks_binary(data) and not is_archive_head(data):
+                return Skipped(provenance, "binary file")
+            if len(data) == BINARY_SNIFF_BYTES:
+                data += handle.read(max(0, min(info.st_size, max_size) + 1 - len(data)))
         except OSError as exc:
             return Skipped(provenance, f"cannot read: {exc.strerror}")
     if len(data) > max_size:
