@@ -25,13 +25,16 @@ from keysentry.sources.archives import ArchiveLimits, archive_kind, expand
 from keysentry.sources.blob import Blob, Provenance, Skipped
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE, FileRef, looks_binary, read_ref, read_stdin, walk
 from keysentry.sources.git import (
+    BlobReader,
+    GitBlobRef,
     attribute,
     introducing_commits,
     is_git_repository,
     is_remote,
-    iter_history,
+    iter_blob_refs,
     iter_staged,
     mirror,
+    read_blobs,
     repository_name,
     uncommitted_paths,
 )
@@ -50,7 +53,7 @@ class ScanOptions:
     archives: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
-Item = FileRef | Blob | Skipped
+Item = FileRef | GitBlobRef | Blob | Skipped
 
 
 @dataclass
@@ -84,13 +87,40 @@ def _scan_plain(blob: Blob, result: BatchResult) -> None:
         result.found.append((blob.provenance, matches))
 
 
+# One ``git cat-file --batch`` per repository in each process: workers read git content themselves,
+# so the main process only lists objects and git decompression runs in parallel.
+_READERS: dict[str, BlobReader] = {}
+
+
+def _reader(repo: str) -> BlobReader:
+    reader = _READERS.get(repo)
+    if reader is None:
+        reader = _READERS[repo] = BlobReader(repo)
+    return reader
+
+
+def close_readers() -> None:
+    while _READERS:
+        _READERS.popitem()[1].close()
+
+
+def _contents(batch: list[Item], max_size: int) -> Iterator[Blob | Skipped]:
+    """The batch's items with their content, git blobs read per repository in few round trips."""
+    git_refs: dict[str, list[GitBlobRef]] = {}
+    for item in batch:
+        if isinstance(item, GitBlobRef):
+            git_refs.setdefault(item.repo, []).append(item)
+        elif isinstance(item, FileRef):
+            yield read_ref(item, max_size)
+        else:
+            yield item
+    for repo, refs in git_refs.items():
+        yield from read_blobs(_reader(repo), refs, max_size)
+
+
 def scan_batch(batch: list[Item], options: ScanOptions) -> BatchResult:
     result = BatchResult()
-    for item in batch:
-        if isinstance(item, Skipped):
-            result.skipped.append(item)
-            continue
-        blob = read_ref(item, options.max_file_size) if isinstance(item, FileRef) else item
+    for blob in _contents(batch, options.max_file_size):
         if isinstance(blob, Skipped):
             result.skipped.append(blob)
         else:
@@ -99,12 +129,13 @@ def scan_batch(batch: list[Item], options: ScanOptions) -> BatchResult:
 
 
 def _warm_worker() -> None:
+    _READERS.clear()  # a forked worker must not share its parent's git processes
     engine_for()  # compile the automaton once per process
 
 
 # --- in the main process --------------------------------------------------------------------
 def _item_size(item: Item) -> int:
-    if isinstance(item, FileRef):
+    if isinstance(item, FileRef | GitBlobRef):
         return item.size
     return len(item.data) if isinstance(item, Blob) else 0
 
@@ -179,13 +210,13 @@ class Target:
             yield read_stdin(options.max_file_size)
         elif self.kind == "remote":
             assert self.repo is not None
-            yield from iter_history(self.repo, options.max_file_size)
+            yield from iter_blob_refs(self.repo, options.max_file_size)
         elif self.kind == "staged":
             assert self.repo is not None
             yield from iter_staged(self.repo, options.max_file_size)
         elif self.kind == "repository":
             assert self.repo is not None
-            yield from iter_history(self.repo, options.max_file_size)
+            yield from iter_blob_refs(self.repo, options.max_file_size)
             for extra in uncommitted_paths(self.repo):
                 yield from walk_relative(extra, self.repo, options.max_file_size)
         elif self.kind == "not-a-repository":
@@ -279,7 +310,10 @@ def scan_targets(
             for t in resolved:
                 yield from t.items(options)
 
-        folder = fold(report, run_batches(items(), options, on_progress))
+        try:
+            folder = fold(report, run_batches(items(), options, on_progress))
+        finally:
+            close_readers()  # before a temporary mirror is removed
         _place_git_objects(folder.by_identity.values(), report.skipped, repos)
     for finding in folder.by_identity.values():
         finding.locations.sort(key=_sort_key)

@@ -11,13 +11,10 @@ every such blob is placed.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,13 +51,16 @@ def _env() -> dict[str, str]:
     return {**os.environ, **GIT_ENV}
 
 
+def _git(repo: Path | None, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run one git command to completion (never prompting for credentials); the caller checks the code."""
+    where = ["-C", str(repo)] if repo is not None else []
+    return subprocess.run(["git", *where, *args], capture_output=True, check=False, env=_env())
+
+
 def is_git_repository(path: Path) -> bool:
     if not path.is_dir():
         return False
-    done = subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "--git-dir"], capture_output=True, check=False, env=_env()
-    )
-    return done.returncode == 0
+    return _git(path, "rev-parse", "--git-dir").returncode == 0
 
 
 def is_remote(target: str) -> bool:
@@ -69,14 +69,8 @@ def is_remote(target: str) -> bool:
 
 def repository_name(repo: Path) -> str:
     """The origin URL if there is one, else the absolute path."""
-    done = subprocess.run(
-        ["git", "-C", str(repo), "config", "--get", "remote.origin.url"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=_env(),
-    )
-    return done.stdout.strip() or str(repo.resolve())
+    origin = _git(repo, "config", "--get", "remote.origin.url").stdout.decode(errors="replace").strip()
+    return origin or str(repo.resolve())
 
 
 @contextmanager
@@ -84,15 +78,10 @@ def mirror(url: str) -> Iterator[Path]:
     """A bare mirror of a remote repository in a temporary folder, removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="keysentry-mirror-"))
     try:
-        done = subprocess.run(
-            ["git", "clone", "--mirror", "--quiet", "--", url, str(folder / "repo.git")],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=_env(),
-        )
+        done = _git(None, "clone", "--mirror", "--quiet", "--", url, str(folder / "repo.git"))
         if done.returncode != 0:
-            raise SourceError(f"cannot clone {url}: {done.stderr.strip() or 'git clone failed'}")
+            message = done.stderr.decode(errors="replace").strip()
+            raise SourceError(f"cannot clone {url}: {message or 'git clone failed'}")
         yield folder / "repo.git"
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -180,33 +169,6 @@ def introducing_commits(repo: Path, oids: set[str]) -> dict[str, FileVersion]:
     return found
 
 
-class BlobReader:
-    """Reads blob contents through one ``git cat-file --batch`` process, one request at a time."""
-
-    def __init__(self, repo: Path) -> None:
-        self._proc = subprocess.Popen(
-            ["git", "-C", str(repo), "cat-file", "--batch"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_env(),
-        )
-
-    def read(self, oid: str, max_size: int) -> bytes | int | None:
-        """The blob's bytes; its size (an int) if larger than ``max_size``; None if missing or broken."""
-        proc = self._proc
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(oid.encode() + b"\n")
-        proc.stdin.flush()
-        return _read_object(proc.stdout, max_size)
-
-    def close(self) -> None:
-        for stream in (self._proc.stdin, self._proc.stdout):
-            if stream:
-                stream.close()
-        self._proc.wait()
-
-
 def _read_object(stream: IO[bytes], max_size: int) -> bytes | int | None:
     header = stream.readline()
     parts = header.split()
@@ -226,12 +188,25 @@ def _read_object(stream: IO[bytes], max_size: int) -> bytes | int | None:
     return data
 
 
-def iter_history(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
-    """Every distinct blob reachable from any ref, once.  Provenance carries the blob ID and a path it had;
-    the introducing commit is resolved later, only for blobs with findings (:func:`introducing_commits`)."""
+@dataclass(frozen=True, slots=True)
+class GitBlobRef:
+    """A blob to be read later, possibly by another process: its repository, ID, size and a path."""
+
+    repo: str
+    provenance: Provenance
+    size: int
+
+
+def iter_blob_refs(repo: Path, max_size: int) -> Iterator[GitBlobRef | Skipped]:
+    """Every distinct blob reachable from any ref, once, without reading its content.
+
+    ``rev-list --objects --all`` piped into ``cat-file --batch-check`` gives each object's type and
+    size; blobs too large, missing or corrupt become ``Skipped`` here, and a history walk that git
+    could not finish (a broken commit or tree) is reported as such."""
     if not is_git_repository(repo):
         raise SourceError(f"{repo}: not a git repository")
     name = repository_name(repo)
+    where = str(repo.resolve())
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the walk
     listing = subprocess.Popen(
         ["git", "-C", str(repo), "rev-list", "--objects", "--all"],
@@ -254,74 +229,106 @@ def iter_history(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
     )
     assert listing.stdout is not None and check.stdout is not None
     listing.stdout.close()  # the checker owns it now
-    contents = subprocess.Popen(
-        ["git", "-C", str(repo), "cat-file", "--batch"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=_env(),
-    )
-    pending: queue.Queue[tuple[str, str, int] | None] = queue.Queue(maxsize=4096)
-
-    def feed() -> None:
-        """Ask cat-file for every small-enough blob, ahead of the reader; note the large ones."""
-        assert check.stdout is not None and contents.stdin is not None
-        try:
-            for line in check.stdout:
-                kind, _, rest = line.rstrip(b"\n").partition(b" ")
-                if rest == b"missing":  # "<oid> missing": absent or corrupt; say so, keep going
-                    pending.put((kind.decode(), "", -1))
-                    continue
-                if kind != b"blob":
-                    continue
-                oid, _, rest = rest.partition(b" ")
-                size, _, path = rest.partition(b" ")
-                pending.put((oid.decode(), _decode_path(path), int(size)))
-                if int(size) <= max_size:
-                    contents.stdin.write(oid + b"\n")
-                    contents.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            pass
-        finally:
-            pending.put(None)
-            with contextlib.suppress(BrokenPipeError):
-                contents.stdin.close()
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    assert contents.stdout is not None
     try:
-        while (item := pending.get()) is not None:
-            oid, path, size = item
-            provenance = Provenance(kind="git", path=path or None, repository=name, blob=oid)
-            if size < 0:
-                yield Skipped(provenance, f"object {oid} is missing or corrupt")
+        for line in check.stdout:
+            kind, _, rest = line.rstrip(b"\n").partition(b" ")
+            if rest == b"missing":  # "<oid> missing": absent or corrupt; say so, keep going
+                yield Skipped(
+                    Provenance(kind="git", repository=name, blob=kind.decode()),
+                    f"object {kind.decode()} is missing or corrupt",
+                )
                 continue
+            if kind != b"blob":
+                continue
+            oid, _, rest = rest.partition(b" ")
+            size_text, _, path = rest.partition(b" ")
+            size = int(size_text)
+            provenance = Provenance(
+                kind="git", path=_decode_path(path) or None, repository=name, blob=oid.decode()
+            )
             if size > max_size:
                 yield Skipped(provenance, f"larger than the {max_size:,}-byte limit ({size:,} bytes)")
-                continue
-            content = _read_object(contents.stdout, max_size)
-            if content is None or isinstance(content, int):
-                yield Skipped(provenance, f"object {oid} is missing or unreadable")
             else:
-                yield Blob(content, provenance)
-        if listing.wait() != 0:  # a broken commit or tree: say that the walk is incomplete
+                yield GitBlobRef(where, provenance, size)
+        if listing.wait() != 0:
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip().splitlines()
             reason = f"history walk stopped early: {message[-1] if message else 'git rev-list failed'}"
             yield Skipped(Provenance(kind="git", repository=name), reason)
     finally:
         errors.close()
-        for proc in (contents, check, listing):
+        for proc in (check, listing):
             if proc.poll() is None:
                 proc.kill()
-        while feeder.is_alive():  # let a feeder blocked on a full queue finish
-            with contextlib.suppress(queue.Empty):
-                pending.get(timeout=0.05)
-        for proc in (contents, check, listing):
             if proc.stdout:
                 proc.stdout.close()
             proc.wait()
+
+
+class BlobReader:
+    """Reads blob contents through one long-lived ``git cat-file --batch`` process."""
+
+    def __init__(self, repo: str | Path) -> None:
+        self._proc = subprocess.Popen(
+            ["git", "-C", str(repo), "cat-file", "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+        )
+
+    def read(self, oid: str, max_size: int) -> bytes | int | None:
+        """The blob's bytes; its size (an int) if larger than ``max_size``; None if missing or broken."""
+        [result] = self.read_many([oid], max_size)
+        return result
+
+    def read_many(self, oids: list[str], max_size: int) -> list[bytes | int | None]:
+        """Several blobs in one round trip.  Keep ``oids`` to a few hundred: the requests must fit in the
+        pipe's buffer while git is still busy writing the answers."""
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"".join(oid.encode() + b"\n" for oid in oids))
+        proc.stdin.flush()
+        return [_read_object(proc.stdout, max_size) for _ in oids]
+
+    def close(self) -> None:
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream:
+                stream.close()
+        self._proc.wait()
+
+
+def read_blobs(reader: BlobReader, refs: list[GitBlobRef], max_size: int) -> Iterator[Blob | Skipped]:
+    """The contents of ``refs``, in order, read in round trips of at most 256 blobs."""
+    for start in range(0, len(refs), 256):
+        chunk = refs[start : start + 256]
+        for ref, content in zip(
+            chunk, reader.read_many([r.provenance.blob or "" for r in chunk], max_size), strict=True
+        ):
+            if content is None or isinstance(content, int):
+                yield Skipped(ref.provenance, f"object {ref.provenance.blob} is missing or unreadable")
+            else:
+                yield Blob(content, ref.provenance)
+
+
+def iter_history(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
+    """Every distinct blob reachable from any ref, once, with its content (one process; see
+    :func:`iter_blob_refs` for reading in workers).  The introducing commit is resolved later, only
+    for blobs with findings (:func:`introducing_commits`)."""
+    reader = BlobReader(repo)
+    pending: list[GitBlobRef] = []
+    try:
+        for item in iter_blob_refs(repo, max_size):
+            if isinstance(item, Skipped):
+                yield item
+                continue
+            pending.append(item)
+            if len(pending) >= 256:
+                yield from read_blobs(reader, pending, max_size)
+                pending = []
+        yield from read_blobs(reader, pending, max_size)
+    finally:
+        reader.close()
 
 
 def attribute(provenance: Provenance, version: FileVersion | None) -> Provenance:
@@ -342,12 +349,7 @@ def attribute(provenance: Provenance, version: FileVersion | None) -> Provenance
 
 def uncommitted_paths(repo: Path) -> list[Path]:
     """Files in the work tree that differ from HEAD or are untracked (and not ignored)."""
-    done = subprocess.run(
-        ["git", "-C", str(repo), "ls-files", "-z", "--others", "--modified", "--exclude-standard"],
-        capture_output=True,
-        check=False,
-        env=_env(),
-    )
+    done = _git(repo, "ls-files", "-z", "--others", "--modified", "--exclude-standard")
     if done.returncode != 0:
         return []
     names = sorted({_decode_path(n) for n in done.stdout.split(b"\0") if n})
@@ -356,12 +358,7 @@ def uncommitted_paths(repo: Path) -> list[Path]:
 
 def iter_staged(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
     """What ``git commit`` would record now: the staged content of every added or changed file."""
-    changed = subprocess.run(
-        ["git", "-C", str(repo), "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT"],
-        capture_output=True,
-        check=False,
-        env=_env(),
-    )
+    changed = _git(repo, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT")
     if changed.returncode != 0:
         raise SourceError(
             f"{repo}: cannot list staged changes: {changed.stderr.decode(errors='replace').strip()}"
@@ -369,9 +366,7 @@ def iter_staged(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
     names = {n for n in changed.stdout.split(b"\0") if n}
     if not names:
         return
-    index = subprocess.run(
-        ["git", "-C", str(repo), "ls-files", "--stage", "-z"], capture_output=True, check=True, env=_env()
-    )
+    index = _git(repo, "ls-files", "--stage", "-z")
     reader = BlobReader(repo)
     try:
         for entry in index.stdout.split(b"\0"):
