@@ -21,6 +21,7 @@ from keysentry.sources.blob import Blob, Provenance, Skipped
 
 DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
+SMALL_FILE = 64 * 1024  # read in one call; larger files are sniffed first
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
 
 
@@ -114,6 +115,19 @@ def walk(root: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[FileRef 
         stack.extend(reversed(subfolders))
 
 
+def _read_upto(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes (fewer only at end of file), with plain read(2) calls: no buffering layer."""
+    data = os.read(fd, size)
+    if len(data) in (0, size):
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size and (chunk := os.read(fd, size - got)):
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
 def read_ref(ref: FileRef, max_size: int) -> Blob | Skipped:
     return read_file(ref.path, ref.display, max_size, check_binary=False)
 
@@ -128,22 +142,27 @@ def read_file(path: Path | str, display: str, max_size: int, check_binary: bool 
         if exc.errno == errno.ELOOP:
             return Skipped(provenance, "symbolic link (not followed)")
         return Skipped(provenance, f"cannot read: {exc.strerror}")
-    with os.fdopen(fd, "rb") as handle:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return Skipped(provenance, "not a regular file")
         if info.st_size > max_size:
             return Skipped(provenance, f"larger than the {max_size:,}-byte limit ({info.st_size:,} bytes)")
-        try:
-            # Sniff the head first: a binary file that is not an archive is skipped unread.  Then ask
-            # for what fstat says (plus one byte to notice growth), never for max_size at once.
-            data = handle.read(BINARY_SNIFF_BYTES)
+        # Ask for what fstat says (plus one byte to notice growth), never for max_size at once.  A large
+        # file's head is sniffed first, so that a binary file that is not an archive is skipped unread.
+        wanted = min(info.st_size, max_size) + 1
+        if info.st_size <= SMALL_FILE:
+            data = _read_upto(fd, wanted)
+        else:
+            data = _read_upto(fd, BINARY_SNIFF_BYTES)
             if not check_binary and looks_binary(data) and not is_archive_head(data):
                 return Skipped(provenance, "binary file")
             if len(data) == BINARY_SNIFF_BYTES:
-                data += handle.read(max(0, min(info.st_size, max_size) + 1 - len(data)))
-        except OSError as exc:
-            return Skipped(provenance, f"cannot read: {exc.strerror}")
+                data += _read_upto(fd, wanted - len(data))
+    except OSError as exc:
+        return Skipped(provenance, f"cannot read: {exc.strerror}")
+    finally:
+        os.close(fd)
     if len(data) > max_size:
         return Skipped(provenance, f"grew past the {max_size:,}-byte limit while being read")
     if check_binary and looks_binary(data):
