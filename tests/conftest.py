@@ -147,6 +147,7 @@ def settings(
         data_dir=tmp_path,
         database_url=database_url,
         aws_endpoint_url=emulator.endpoint,
+        aws_service_endpoints=emulator.service_endpoints,
         event_bus_name=event_sink.bus,
         log_file=tmp_path / "keysentry.log",
     )

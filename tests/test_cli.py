@@ -109,6 +109,7 @@ def test_scan_respond_then_respond_again_from_the_command_line(
         os.environ,
         KEYSENTRY_EVENT_BUS_NAME=event_sink.bus,
         KEYSENTRY_AWS_ENDPOINT_URL=emulator.endpoint,
+        KEYSENTRY_AWS_SERVICE_ENDPOINTS=json.dumps(emulator.service_endpoints),
         KEYSENTRY_DATABASE_URL=db,
         COLUMNS="200",
     )

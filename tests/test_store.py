@@ -69,10 +69,11 @@ def test_the_timeline_refuses_updates_and_deletes(database_url: str) -> None:
 def test_timestamps_come_back_in_utc(database_url: str) -> None:
     store = open_store(database_url)
     with store.session() as s:
-        exposure = record_finding(s, finding()).exposure
-        detected = exposure.detected_at
+        exposure_id = record_finding(s, finding()).exposure_id
     with store.session() as s:
-        again = s.get(Exposure, exposure.id)
+        detected = s.get(Exposure, exposure_id).detected_at  # type: ignore[union-attr]
+    with store.session() as s:
+        again = s.get(Exposure, exposure_id)
         assert again is not None
         assert again.detected_at == detected and again.detected_at.utcoffset().total_seconds() == 0
     store.dispose()

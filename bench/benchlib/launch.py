@@ -24,8 +24,16 @@ def main() -> int:
     wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
     with open(result, "w") as f:
-        json.dump({"wall_s": wall, "returncode": code, "ru_maxrss_kb": ru.ru_maxrss,
-                   "cpu_s": ru.ru_utime + ru.ru_stime, "pid": pid}, f)
+        json.dump(
+            {
+                "wall_s": wall,
+                "returncode": code,
+                "ru_maxrss_kb": ru.ru_maxrss,
+                "cpu_s": ru.ru_utime + ru.ru_stime,
+                "pid": pid,
+            },
+            f,
+        )
     return code if code >= 0 else 128 - code
 
 

@@ -140,7 +140,13 @@ LAUNCHER = Path(__file__).with_name("launch.py")
 
 
 def run_measured(
-    cmd: list[str], *, prefix: list[str], cwd: Path, env: dict[str, str], stdout: Path, stderr: Path,
+    cmd: list[str],
+    *,
+    prefix: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    stdout: Path,
+    stderr: Path,
     timeout_s: float,
 ) -> RunResult:
     result_file = stdout.with_suffix(".rusage.json")
@@ -148,8 +154,9 @@ def run_measured(
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         busy0 = busy_cpu_seconds()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+        )
         sampler = _Sampler(proc.pid)
         sampler.start()
         timed_out = threading.Event()

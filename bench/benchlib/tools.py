@@ -133,7 +133,9 @@ def parse_betterleaks(out: Path, truth: Truth, tree: Path) -> list[Record]:
         path = relpath(loc.get("path"), tree)
         parts = [(f.get("match"), loc)]
         for cs in f.get("component_sets") or []:
-            parts.extend((comp.get("match"), comp.get("location") or {}) for comp in cs.get("components") or [])
+            parts.extend(
+                (comp.get("match"), comp.get("location") or {}) for comp in cs.get("components") or []
+            )
         for match, where in parts:
             match = match or {}
             values.extend(v for v in (match.get("value"), match.get("full")) if isinstance(v, str))

@@ -147,6 +147,7 @@ def _story(console: Console, workdir: Path, emulator: Emulator, started: float, 
     settings = Settings(
         data_dir=workdir,
         aws_endpoint_url=emulator.endpoint,
+        aws_service_endpoints=emulator.service_endpoints,
         log_file=workdir / "keysentry.log",
         event_bus_name="keysentry-security",
         dashboard_url="http://127.0.0.1:8080",

@@ -6,15 +6,18 @@ need it, so tests choose their own database and emulator.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from keysentry.response_policy import ResponsePolicy, parse_duration
 
 
 def default_data_dir() -> Path:
@@ -47,6 +50,28 @@ class Settings(BaseSettings):
         description="Role assumed in each member account of the organization.",
     )
     quarantine_policy_name: str = "AWSCompromisedKeyQuarantineV3"
+    aws_service_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-service endpoint overrides, e.g. {cloudtrail = 'http://127.0.0.1:9000'}.",
+    )
+    response: ResponsePolicy = Field(
+        default_factory=ResponsePolicy,
+        description="What to do, per account and "
+        "principal: contain, notify only or dry run; optional deactivation.",
+    )
+    investigation_delays: list[timedelta] = Field(
+        default_factory=lambda: [
+            timedelta(0),
+            timedelta(minutes=15),
+            timedelta(hours=1),
+            timedelta(hours=24),
+        ],
+        description="When to read CloudTrail after containment (it delivers late).",
+    )
+    cloudtrail_bucket: str | None = Field(default=None, description="S3 bucket of an organization trail.")
+    cloudtrail_prefix: str = Field(
+        default="", description="Key prefix of the trail's log files in the bucket."
+    )
 
     event_bus_name: str = Field(
         default="default", description="EventBridge bus for Health-compatible events."
@@ -59,6 +84,13 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_file: Path | None = None
+
+    @field_validator("investigation_delays", mode="before")
+    @classmethod
+    def _delays(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [parse_duration(v) for v in value]
+        return value
 
     @classmethod
     def settings_customise_sources(

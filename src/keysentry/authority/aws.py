@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,8 @@ from keysentry.errors import AuthorityError
 log = logging.getLogger(__name__)
 
 NOT_FOUND_CODES = frozenset({"NoSuchEntity", "NoSuchEntityException", "NotFoundException"})
+# The inline policy name the IAM console uses for "Revoke active sessions".
+REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 SESSION_MARGIN = timedelta(minutes=5)
 
 
@@ -50,6 +53,16 @@ class KeyOwner:
 
 
 @dataclass(frozen=True, slots=True)
+class RoleSession:
+    """The role behind a temporary key, and the session name it was issued under."""
+
+    account_id: str
+    role_arn: str
+    role_name: str
+    session_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class _RoleSession:
     credentials: Credentials
     expires: datetime
@@ -63,6 +76,8 @@ class AwsAuthority:
         self._identity: dict[str, str] | None = None
         self._accounts: dict[str, Account] | None = None
         self._sessions: dict[str, _RoleSession] = {}
+        self._regions: dict[str, list[str]] = {}
+        self._managed_policies: set[tuple[str, str]] = set()
 
     # --- who we are -------------------------------------------------------------------------
     def _caller(self) -> dict[str, str]:
@@ -140,11 +155,27 @@ class AwsAuthority:
             self._sessions[account_id] = _RoleSession(creds, expires)
             return creds
 
-    def client_in(self, account_id: str, service: str) -> Any:
-        return self.clients.client(service, credentials=self.credentials_for(account_id))
+    def client_in(self, account_id: str, service: str, region: str | None = None) -> Any:
+        return self.clients.client(service, credentials=self.credentials_for(account_id), region=region)
+
+    def enabled_regions(self, account_id: str) -> list[str]:
+        """Regions enabled in the account (EC2 DescribeRegions); the home region if that cannot be read."""
+        with self._lock:
+            cached = self._regions.get(account_id)
+        if cached is not None:
+            return cached
+        try:
+            answer = self.client_in(account_id, "ec2").describe_regions(AllRegions=False)
+            regions = sorted(r["RegionName"] for r in answer["Regions"])
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("cannot list regions of %s (%s); using %s", account_id, exc, self.settings.aws_region)
+            regions = [self.settings.aws_region]
+        with self._lock:
+            self._regions[account_id] = regions
+        return regions
 
     def key_owner(self, account_id: str, key_id: str) -> KeyOwner | None:
-        """The IAM user (or root) that owns a long-term key, with its status; None if IAM does not know it."""
+        """The IAM user (or root) that owns a long-term key; None if IAM does not know it."""
         iam = self.client_in(account_id, "iam")
         try:
             used = iam.get_access_key_last_used(AccessKeyId=key_id)
@@ -164,36 +195,163 @@ class AwsAuthority:
             return KeyOwner(
                 account_id, "root", None, f"arn:{self.partition}:iam::{account_id}:root", None, last_used
             )
-        status = None
+        # One call is enough to contain: the ARN is completed (with the user's path) and the key's status
+        # read after containment, by :meth:`user_details`.
+        arn = f"arn:{self.partition}:iam::{account_id}:user/{user_name}"
+        return KeyOwner(account_id, "iam-user", user_name, arn, None, last_used)
+
+    def user_details(self, account_id: str, user_name: str, key_id: str) -> tuple[str, str | None]:
+        """The user's ARN (with its path) and the key's status (None if the key is gone)."""
+        try:
+            arn = str(self.client_in(account_id, "iam").get_user(UserName=user_name)["User"]["Arn"])
+        except ClientError as exc:
+            raise AuthorityError(f"iam:GetUser {user_name} in {account_id} failed: {exc}") from exc
+        return arn, self.key_status(account_id, user_name, key_id)
+
+    def role_of_session_key(self, account_id: str, key_id: str) -> RoleSession | None:
+        """The role a temporary (ASIA) key was issued for, from the first CloudTrail event that used it."""
+        for region in [
+            self.settings.aws_region,
+            *[r for r in self.enabled_regions(account_id) if r != self.settings.aws_region],
+        ]:
+            trail = self.client_in(account_id, "cloudtrail", region)
+            try:
+                answer = trail.lookup_events(
+                    LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key_id}],
+                    MaxResults=50,
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise AuthorityError(
+                    f"cloudtrail:LookupEvents in {account_id}/{region} failed: {exc}"
+                ) from exc
+            for event in answer.get("Events", []):
+                identity = json.loads(event.get("CloudTrailEvent") or "{}").get("userIdentity", {})
+                issuer = identity.get("sessionContext", {}).get("sessionIssuer", {})
+                if issuer.get("type") == "Role" and issuer.get("arn"):
+                    session = str(identity.get("arn", "")).rsplit("/", 1)[-1]
+                    return RoleSession(
+                        account_id,
+                        issuer["arn"],
+                        issuer.get("userName") or issuer["arn"].rsplit("/", 1)[-1],
+                        session,
+                    )
+        return None
+
+    # --- containment --------------------------------------------------------------------------
+    def revoke_role_sessions(self, account_id: str, role_name: str, issued_before: datetime) -> bool:
+        """Deny every action to sessions of the role issued before ``issued_before`` (what the console's
+        "Revoke active sessions" does).  Returns True when an equal or later revocation was already there."""
+        iam = self.client_in(account_id, "iam")
+        stamp = issued_before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            current = iam.get_role_policy(RoleName=role_name, PolicyName=REVOKE_POLICY_NAME)["PolicyDocument"]
+            if isinstance(current, str):
+                current = json.loads(current)
+            existing = current["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+            if existing >= stamp:
+                return True
+        except ClientError as exc:
+            if error_code(exc) not in NOT_FOUND_CODES:
+                raise AuthorityError(f"iam:GetRolePolicy on {role_name} failed: {exc}") from exc
+        except (KeyError, IndexError, TypeError, ValueError):
+            pass  # someone else's document under our name: replace it
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Action": ["*"],
+                    "Resource": ["*"],
+                    "Condition": {"DateLessThan": {"aws:TokenIssueTime": stamp}},
+                }
+            ],
+        }
+        try:
+            iam.put_role_policy(
+                RoleName=role_name, PolicyName=REVOKE_POLICY_NAME, PolicyDocument=json.dumps(document)
+            )
+        except ClientError as exc:
+            raise AuthorityError(
+                f"iam:PutRolePolicy {REVOKE_POLICY_NAME} on {role_name} failed: {exc}"
+            ) from exc
+        return False
+
+    def remove_role_revocation(self, account_id: str, role_name: str) -> bool:
+        """Delete our session-revocation inline policy; False when it was not there."""
+        try:
+            self.client_in(account_id, "iam").delete_role_policy(
+                RoleName=role_name, PolicyName=REVOKE_POLICY_NAME
+            )
+        except ClientError as exc:
+            if error_code(exc) in NOT_FOUND_CODES:
+                return False
+            raise AuthorityError(
+                f"iam:DeleteRolePolicy {REVOKE_POLICY_NAME} on {role_name} failed: {exc}"
+            ) from exc
+        return True
+
+    def detach_user_policy(self, account_id: str, user_name: str, policy_arn: str) -> bool:
+        """Detach; False when it was not attached (already released)."""
+        try:
+            self.client_in(account_id, "iam").detach_user_policy(UserName=user_name, PolicyArn=policy_arn)
+        except ClientError as exc:
+            if error_code(exc) in NOT_FOUND_CODES:
+                return False
+            raise AuthorityError(f"iam:DetachUserPolicy {policy_arn} from {user_name} failed: {exc}") from exc
+        return True
+
+    def key_status(self, account_id: str, user_name: str, key_id: str) -> str | None:
+        iam = self.client_in(account_id, "iam")
         try:
             for page in iam.get_paginator("list_access_keys").paginate(UserName=user_name):
                 for meta in page["AccessKeyMetadata"]:
                     if meta["AccessKeyId"] == key_id:
-                        status = meta["Status"]
-            arn = iam.get_user(UserName=user_name)["User"]["Arn"]
+                        return str(meta["Status"])
         except ClientError as exc:
-            raise AuthorityError(f"cannot read IAM user {user_name} in {account_id}: {exc}") from exc
-        return KeyOwner(account_id, "iam-user", user_name, arn, status, last_used)
+            if error_code(exc) in NOT_FOUND_CODES:
+                return None
+            raise AuthorityError(f"iam:ListAccessKeys {user_name} failed: {exc}") from exc
+        return None
+
+    def deactivate_key(self, account_id: str, user_name: str, key_id: str) -> str | None:
+        """Set the key Inactive (never delete it).  Returns its status before: None if it no longer exists."""
+        before = self.key_status(account_id, user_name, key_id)
+        if before == "Active":
+            try:
+                self.client_in(account_id, "iam").update_access_key(
+                    UserName=user_name, AccessKeyId=key_id, Status="Inactive"
+                )
+            except ClientError as exc:
+                raise AuthorityError(f"iam:UpdateAccessKey {key_id} to Inactive failed: {exc}") from exc
+        return before
 
     # --- policies ---------------------------------------------------------------------------
     def managed_policy_arn(self, name: str) -> str:
         return f"arn:{self.partition}:iam::aws:policy/{name}"
 
     def policy_exists(self, account_id: str, arn: str) -> bool:
+        """Whether ``arn`` exists as seen from the account; AWS managed policies are asked about once."""
+        managed = ":iam::aws:policy/" in arn
+        if managed and (account_id, arn) in self._managed_policies:
+            return True
         try:
             self.client_in(account_id, "iam").get_policy(PolicyArn=arn)
         except ClientError as exc:
             if error_code(exc) in NOT_FOUND_CODES:
                 return False
             raise AuthorityError(f"iam:GetPolicy {arn} failed: {exc}") from exc
+        if managed:
+            self._managed_policies.add((account_id, arn))
         return True
 
     def ensure_customer_policy(
         self, account_id: str, name: str, document: dict[str, Any], description: str
     ) -> str:
-        """A customer-managed policy with this document in ``account_id``; created if missing."""
+        """A customer-managed policy with this document in ``account_id``: created if missing, and given a
+        new default version when the bundled document changed (attached copies follow at once)."""
         arn = f"arn:{self.partition}:iam::{account_id}:policy/{name}"
         if self.policy_exists(account_id, arn):
+            self._bring_up_to_date(account_id, arn, document)
             return arn
         try:
             self.client_in(account_id, "iam").create_policy(
@@ -203,6 +361,28 @@ class AwsAuthority:
             if error_code(exc) != "EntityAlreadyExists":
                 raise AuthorityError(f"iam:CreatePolicy {name} in {account_id} failed: {exc}") from exc
         return arn
+
+    def _bring_up_to_date(self, account_id: str, arn: str, document: dict[str, Any]) -> None:
+        iam = self.client_in(account_id, "iam")
+        try:
+            policy = iam.get_policy(PolicyArn=arn)["Policy"]
+            current = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])[
+                "PolicyVersion"
+            ]
+            text = current["Document"]
+            installed = json.loads(urllib.parse.unquote(text)) if isinstance(text, str) else text
+            if installed == document:
+                return
+            versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+            if len(versions) >= 5:  # IAM keeps five: drop the oldest one that is not the default
+                oldest = min(
+                    (v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"]
+                )
+                iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+            iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
+            log.info("updated %s in %s to the bundled document", arn, account_id)
+        except ClientError as exc:
+            raise AuthorityError(f"cannot bring {arn} up to date in {account_id}: {exc}") from exc
 
     def user_policy_arns(self, account_id: str, user_name: str) -> set[str]:
         iam = self.client_in(account_id, "iam")

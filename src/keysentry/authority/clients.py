@@ -7,6 +7,7 @@ default credential chain.  Retries use botocore's ``standard`` mode.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ class AwsClients:
         )
         self._base_session = boto3.session.Session()
         self._cache: dict[tuple[str, str | None, str | None], Any] = {}
+        self._lock = threading.Lock()
 
     @property
     def endpoint_url(self) -> str | None:
@@ -61,11 +63,19 @@ class AwsClients:
         cached = self._cache.get(cache_key)
         if cached is not None:
             return cached
+        with self._lock:  # a boto3 session must not create clients from two threads at once
+            cached = self._cache.get(cache_key)
+            if cached is None:
+                cached = self._cache[cache_key] = self._make(service, credentials, region)
+            return cached
+
+    def _make(self, service: str, credentials: Credentials | None, region: str | None) -> Any:
         kwargs: dict[str, Any] = {"config": self._config}
         if region:
             kwargs["region_name"] = region
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
+        endpoint = self.settings.aws_service_endpoints.get(service) or self.endpoint_url
+        if endpoint:
+            kwargs["endpoint_url"] = endpoint
         credentials = credentials or self._own
         if credentials is not None:
             kwargs.update(
@@ -75,6 +85,4 @@ class AwsClients:
             )
         else:
             kwargs.update(self._default_credentials())
-        client = self._base_session.client(service, **kwargs)  # type: ignore[call-overload]
-        self._cache[cache_key] = client
-        return client
+        return self._base_session.client(service, **kwargs)  # type: ignore[call-overload]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from enum import StrEnum
@@ -91,6 +92,7 @@ def run_emulator(port: int, seed: Seed, manifest: Path | None, enforce_iam: bool
             out.print("IAM enforcement is on: use the responder's key pair from the manifest")
         out.print("\nPoint keysentry at it:")
         out.print(f"  export KEYSENTRY_AWS_ENDPOINT_URL={emu.endpoint}")
+        out.print(f"  export KEYSENTRY_AWS_SERVICE_ENDPOINTS='{json.dumps(emu.service_endpoints)}'")
         if seed is Seed.demo:
             out.print("  export KEYSENTRY_EVENT_BUS_NAME=keysentry-security")
         out.print("Ctrl-C stops it.", highlight=False)

@@ -97,3 +97,86 @@ def show_command(ident: str, database_url: str | None) -> None:
             raise KeysentryError(f"no exposure {ident!r} in {store.url}")
         print_exposure(out, exposure)
     store.dispose()
+
+
+Actor = Annotated[
+    str | None, typer.Option(help="Who decides (recorded on the timeline). Default: your login.")
+]
+Reason = Annotated[str | None, typer.Option("--reason", "-r", help="Why (recorded on the timeline).")]
+Endpoint = Annotated[str | None, typer.Option(help="Send AWS calls here (the local emulator).")]
+
+
+def _act(
+    ident: str,
+    action: str,
+    actor: str | None,
+    reason: str | None,
+    database_url: str | None,
+    endpoint: str | None = None,
+) -> None:
+    import getpass
+
+    from keysentry.store.exposures import get_exposure
+    from keysentry.wiring import build_responder
+
+    settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
+    responder = build_responder(settings)
+    with responder.store.session() as session:
+        exposure = get_exposure(session, ident)
+        if exposure is None:
+            raise KeysentryError(f"no exposure {ident!r} in {responder.store.url}")
+        exposure_id, key_id = exposure.id, exposure.key_id
+    who = actor or f"cli:{getpass.getuser()}"
+    state = responder.act(exposure_id, action, who, reason)
+    out.print(f"exposure #{exposure_id} {key_id}: {action} by {who} → {state}")
+    responder.store.dispose()
+
+
+def _register(name: str, action: str, summary: str, example: str) -> None:
+    @exits_cleanly
+    def command(
+        ident: Annotated[str, typer.Argument(help="Exposure number or access key ID.")],
+        reason: Reason = None,
+        actor: Actor = None,
+        database_url: DatabaseUrl = None,
+        aws_endpoint_url: Endpoint = None,
+    ) -> None:
+        _act(ident, action, actor, reason, database_url, aws_endpoint_url)
+
+    command.__doc__ = f"{summary}\n\nExample:\n\n  {example}"
+    app.command(name)(command)
+
+
+_register(
+    "ack", "acknowledge", "Acknowledge a notified exposure: someone is on it.", "keysentry exposures ack 12"
+)
+_register(
+    "remediate",
+    "remediate",
+    "Mark an exposure remediated (key rotated, activity reviewed).",
+    'keysentry exposures remediate AKIA… -r "rotated, CloudTrail reviewed"',
+)
+_register(
+    "close",
+    "close",
+    "Close an exposure once it is remediated (or not ours, or an example).",
+    "keysentry exposures close 12",
+)
+_register(
+    "false-positive",
+    "false_positive",
+    "Mark an exposure a false positive (a reason is required).",
+    'keysentry exposures false-positive 12 -r "test fixture, never a real key"',
+)
+_register(
+    "reopen",
+    "reopen",
+    "Reopen a resolved exposure and respond again (a reason is required).",
+    'keysentry exposures reopen 12 -r "seen in a new fork"',
+)
+_register(
+    "release",
+    "release",
+    "Take the quarantine off the owner (a reason is required; recorded).",
+    'keysentry exposures release 12 -r "key deactivated, workloads moved"',
+)

@@ -171,13 +171,23 @@ def print_exposure(console: Console, e: Exposure) -> None:
     console.print(f"  contained     {when(e.contained_at)}{after(e.detected_at, e.contained_at)}")
     console.print(f"  notified      {when(e.notified_at)}{after(e.detected_at, e.notified_at)}")
     c = e.containment or {}
-    if c.get("applied"):
+    if c.get("applied") and c.get("kind") == "revoke-role-sessions":
+        console.print(f"  containment   sessions of {c['target']} issued before {c['issued_before']} revoked")
+    elif c.get("applied"):
         console.print(
-            f"  containment   {c['policy_arn']} ({c['policy_kind']}, denies {c['denied_actions']} "
+            f"  containment   {c['policy_arn']} ({c.get('policy_kind')}, denies {c.get('denied_actions')} "
             f"actions) on {c['target']}"
         )
     elif c:
         console.print(f"  containment   none: {c.get('reason')}")
+    if c.get("released_at"):
+        console.print(
+            f"  released      {c['released_at']} by {c.get('released_by')}: {c.get('release_reason')}"
+        )
+    latest = (e.investigation or {}).get("latest")
+    if latest:
+        flagged = ", ".join(sorted({f["event"] for f in latest.get("flagged", [])})) or "nothing flagged"
+        console.print(f"  activity      {latest['events']} CloudTrail event(s); flagged: {flagged}")
     console.print("  timeline")
     for t in e.timeline:
         detail = ", ".join(f"{k}={v}" for k, v in t.detail.items() if v not in (None, "", {}))

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from keysentry.emulator.cloudtrail import CloudTrailHistory
 from keysentry.emulator.process import READY
 from keysentry.errors import EmulatorError
 
@@ -20,7 +21,8 @@ START_TIMEOUT = 60.0
 
 
 class Emulator:
-    """moto in server mode on 127.0.0.1 with AWS managed policies loaded.
+    """moto in server mode on 127.0.0.1 with AWS managed policies loaded, plus CloudTrail event history
+    (which moto lacks) from :class:`CloudTrailHistory`.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
@@ -32,6 +34,7 @@ class Emulator:
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self.cloudtrail: CloudTrailHistory | None = None
 
     @property
     def endpoint(self) -> str:
@@ -59,7 +62,13 @@ class Emulator:
             stderr=self._log if self._log else subprocess.DEVNULL,
         )
         self.port = self._wait_ready()
+        self.cloudtrail = CloudTrailHistory()
         return self
+
+    @property
+    def service_endpoints(self) -> dict[str, str]:
+        """Services the emulator serves from a separate endpoint (``aws_service_endpoints`` in settings)."""
+        return {"cloudtrail": self.cloudtrail.endpoint} if self.cloudtrail else {}
 
     def _wait_ready(self) -> int:
         proc = self._proc
@@ -100,6 +109,9 @@ class Emulator:
         self._post("/moto-api/reset", b"")
 
     def stop(self) -> None:
+        if self.cloudtrail is not None:
+            self.cloudtrail.close()
+            self.cloudtrail = None
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -17,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 EVENT_TYPE = "AWS_RISK_CREDENTIALS_EXPOSED"
+NOTIFICATION_NAMESPACE = uuid.UUID("6f1d3c52-4b1e-4bb8-9c53-6b0f0d4c8a11")
 DETAIL_TYPE = "AWS Health Event"
 
 
@@ -39,6 +41,14 @@ class ExposureFacts:
     containment: dict[str, Any] | None
     dashboard_url: str
     remediation: list[str] = field(default_factory=list)
+    round: int = 0  # how often the exposure was reopened: a reopened exposure is announced anew
+
+    @property
+    def notification_id(self) -> str:
+        """The same for every attempt to announce this exposure: what a consumer deduplicates on."""
+        return str(
+            uuid.uuid5(NOTIFICATION_NAMESPACE, f"{self.exposure_id}:{self.key_id}:{EVENT_TYPE}:{self.round}")
+        )
 
 
 def _health_time(t: datetime) -> str:
@@ -51,21 +61,34 @@ def _iso(t: datetime | None) -> str | None:
 
 
 def describe(f: ExposureFacts) -> str:
-    owner = f"IAM user {f.principal_name}" if f.principal_name else "its owner"
+    """The event's plain-language description: what leaked, what keysentry did, what to do."""
+    c = f.containment or {}
     where = f.exposed_url or f.source.get("where") or "a public location"
-    if f.containment and f.containment.get("applied"):
+    if c.get("applied") and c.get("kind") == "revoke-role-sessions":
         action = (
-            f"keysentry attached {f.containment['policy_name']} to {owner}, which blocks resource "
-            "creation and data access while existing workloads keep running."
+            f"keysentry revoked every session of the role {f.principal_name} issued before "
+            f"{c.get('issued_before')}; new sessions work as before."
+        )
+        todo = (
+            "Find how the temporary credentials leaked (a CI log, a debug dump), stop it, and review what "
+            "the session did in CloudTrail."
         )
     else:
-        reason = (f.containment or {}).get("reason", "no quarantine policy could be attached")
-        action = f"No quarantine was applied: {reason}."
-    return (
-        f"The access key {f.key_id} of account {f.account_id} was exposed at {where}. {action} "
-        "Rotate the key (create a new one, move workloads, then deactivate the exposed key), review its "
-        "activity in CloudTrail, and remove anything it created."
-    )
+        owner = f"IAM user {f.principal_name}" if f.principal_name else "its owner"
+        if c.get("applied"):
+            action = (
+                f"keysentry attached {c.get('policy_name')} to {owner}, which blocks resource creation "
+                "and data access while existing workloads keep running."
+            )
+        else:
+            action = (
+                f"No quarantine was applied: {c.get('reason', 'no quarantine policy could be attached')}."
+            )
+        todo = (
+            "Rotate the key (create a new one, move workloads, then deactivate the exposed key), review "
+            "its activity in CloudTrail, and remove anything it created."
+        )
+    return f"The access key {f.key_id} of account {f.account_id} was exposed at {where}. {action} {todo}"
 
 
 def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
@@ -98,6 +121,7 @@ def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
         "page": "1",
         "totalPages": "1",
         "keysentry": {
+            "notificationId": f.notification_id,
             "exposureId": f.exposure_id,
             "state": f.state,
             "principalArn": f.principal_arn,

@@ -4,32 +4,67 @@ For each step the timeline gets ``<step>.started`` (committed) before any call
 to AWS and ``<step>.succeeded`` or ``<step>.failed`` after, in the same
 transaction as the state change.  A crash in between leaves the exposure in
 its old state; the next run repeats the step, which re-reads AWS first and so
-never does anything twice.
+never does anything twice.  The one exception is the announcement: EventBridge
+has no idempotency key, so a crash after PutEvents and before its record is
+announced again, with the same ``notificationId`` for consumers to deduplicate
+(see docs/architecture.md).
+
+Timed steps (investigate, deactivate) run when ``next_due_at`` has passed and
+leave the state as it is.  Operator actions (acknowledge, remediate, close,
+false positive, reopen, release) are recorded with who did it and why.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from keysentry.detect.findings import Finding
 from keysentry.detect.scanner import ScanReport
 from keysentry.errors import KeysentryError
-from keysentry.respond.states import CANARY, EXAMPLE, FAILED, TRANSITIONS, next_step
-from keysentry.respond.steps import STEPS, StepContext
+from keysentry.respond.states import (
+    CANARY,
+    EXAMPLE,
+    FAILED,
+    NEW,
+    OPERATOR_ACTIONS,
+    REOPENED_BY_A_NEW_SIGHTING,
+    TRANSITIONS,
+    next_step,
+)
+from keysentry.respond.steps import STEPS, TIMED_STEPS, Outcome, StepContext, next_due
 from keysentry.respond.view import ExposureView
 from keysentry.store.db import Store
-from keysentry.store.exposures import append_event, record_finding
+from keysentry.store.exposures import EXPOSURES, SIGHTINGS, append_event, record_finding
 from keysentry.store.models import Exposure
+from keysentry.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_STEPS_PER_RUN = 10
 # Credential types that have an authority to attribute and contain them.
 AUTHORITIES = frozenset({"aws_access_key"})
+CRASH_ENV = "KEYSENTRY_CRASH_AT"
+
+
+class ActionError(KeysentryError):
+    """An operator asked for something the exposure's state does not allow."""
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the crash-safety tests: ``KEYSENTRY_CRASH_AT=contain.after_call`` kills the
+    process with SIGKILL at that point, as a power cut would.  Inert unless that variable is set."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -48,107 +83,306 @@ class Responder:
 
     # --- intake ----------------------------------------------------------------------------
     def record(self, findings: list[Finding]) -> list[int]:
-        """Store findings (examples go straight to ``example``); returns the exposure IDs."""
+        """Store findings (each durable once its transaction commits); examples and canaries are settled at
+        once, and a resolved exposure seen somewhere new is reopened.  Returns the exposure IDs."""
         ids = []
         for finding in findings:
             if not finding.has_secret or finding.credential_type not in AUTHORITIES:
                 continue  # a key ID alone cannot be used or contained; others have no authority yet
-            state = EXAMPLE if finding.suppressed else CANARY if finding.canary else "new"
+            state = EXAMPLE if finding.suppressed else CANARY if finding.canary else NEW
             with self.store.session() as session:
                 recorded = record_finding(session, finding, initial_state=state)
                 if recorded.created and finding.canary:
-                    recorded.exposure.state_reason = f"{finding.canary}; no call made, so it is not tripped"
-                ids.append(recorded.exposure.id)
+                    reason = f"{finding.canary}; no call made, so it is not tripped"
+                    session.execute(
+                        update(EXPOSURES)
+                        .where(EXPOSURES.c.id == recorded.exposure_id)
+                        .values(state_reason=reason)
+                    )
+                elif recorded.new_sightings and recorded.state in REOPENED_BY_A_NEW_SIGHTING:
+                    self._reopen(
+                        session,
+                        recorded.exposure_id,
+                        "keysentry",
+                        "seen again in public after it was resolved",
+                    )
+                ids.append(recorded.exposure_id)
         return ids
 
     def record_report(self, report: ScanReport) -> list[int]:
         return self.record(report.findings + report.suppressed)
 
-    # --- stepping --------------------------------------------------------------------------
+    def _reopen(self, session: Any, exposure_id: int, actor: str, reason: str) -> None:
+        row = session.execute(
+            select(EXPOSURES.c.state, EXPOSURES.c.containment, EXPOSURES.c.reopened).where(
+                EXPOSURES.c.id == exposure_id
+            )
+        ).one()
+        append_event(
+            session,
+            exposure_id,
+            "reopened",
+            actor=actor,
+            reason=reason,
+            was=row.state,
+            previous_containment=row.containment,
+        )
+        session.execute(
+            update(EXPOSURES)
+            .where(EXPOSURES.c.id == exposure_id)
+            .values(
+                state=NEW,
+                resume_state=None,
+                reopened=(row.reopened or 0) + 1,
+                state_reason=reason,
+                containment=None,
+                contained_at=None,
+                notified_at=None,
+                next_due_at=None,
+                next_due_step=None,
+                updated_at=utcnow(),
+            )
+        )
+
+    # --- state steps -----------------------------------------------------------------------
+    def _load(self, session: Any, exposure_id: int) -> dict[str, Any] | None:
+        row = session.execute(select(EXPOSURES).where(EXPOSURES.c.id == exposure_id)).mappings().one_or_none()
+        return dict(row) if row is not None else None
+
     def _begin(self, exposure_id: int) -> tuple[str, str, ExposureView] | None:
         with self.store.session() as session:
-            exposure = session.get(Exposure, exposure_id)
-            if exposure is None:
+            row = self._load(session, exposure_id)
+            if row is None:
                 return None
-            found = next_step(exposure.state, exposure.resume_state)
+            found = next_step(row["state"], row["resume_state"])
             if found is None:
                 return None
-            state, transition = found
-            append_event(session, exposure, f"{transition.step}.started", from_state=state)
-            return state, transition.step, ExposureView.of(exposure)
+            return self._start(session, row, *found)
+
+    def _start(
+        self, session: Any, row: dict[str, Any], state: str, transition: Any
+    ) -> tuple[str, str, ExposureView]:
+        append_event(session, row["id"], f"{transition.step}.started", from_state=state)
+        sightings: list[Any] = []
+        if transition.step == "announce":  # only the announcement reads where the key was seen
+            sightings = list(
+                session.execute(
+                    select(SIGHTINGS).where(SIGHTINGS.c.exposure_id == row["id"]).order_by(SIGHTINGS.c.id)
+                ).mappings()
+            )
+        return state, transition.step, ExposureView.from_row(row, sightings)
 
     def _finish(
+        self, exposure_id: int, step: str, from_state: str, outcome: Outcome, begin_next: bool = False
+    ) -> tuple[str, str, ExposureView] | None:
+        """Record the step's outcome and, with ``begin_next``, start the next step in the same transaction
+        (its ``started`` is still written before any call it makes).  Plain SQL: this is the hot path."""
+        allowed = TRANSITIONS[from_state].leads_to
+        if outcome.state not in allowed:
+            raise KeysentryError(
+                f"step {step} tried {from_state} → {outcome.state}; allowed: {sorted(allowed)}"
+            )
+        with self.store.session() as session:
+            row = self._load(session, exposure_id)
+            assert row is not None
+            changes = {
+                **outcome.changes,
+                "state": outcome.state,
+                "resume_state": None,
+                "updated_at": utcnow(),
+            }
+            row.update(changes)
+            changes["next_due_at"], changes["next_due_step"] = row["next_due_at"], row["next_due_step"] = (
+                next_due(SimpleNamespace(**row))
+            )
+            session.execute(update(EXPOSURES).where(EXPOSURES.c.id == exposure_id).values(**changes))
+            append_event(session, exposure_id, f"{step}.succeeded", to_state=outcome.state, **outcome.detail)
+            found = next_step(row["state"], None) if begin_next else None
+            return self._start(session, row, *found) if found else None
+
+    def _apply(self, exposure: Exposure, changes: dict[str, Any]) -> None:
+        for name, value in changes.items():
+            setattr(exposure, name, value)
+        exposure.next_due_at, exposure.next_due_step = next_due(exposure)
+
+    def _fail(self, exposure_id: int, step: str, from_state: str, error: str, timed: bool = False) -> None:
+        with self.store.session() as session:
+            exposure = session.get(Exposure, exposure_id)
+            assert exposure is not None
+            exposure.attempts += 1
+            if timed:  # retried later, backing off: 2, 4, 8 … minutes, an hour at most
+                delay = timedelta(minutes=min(2 ** min(exposure.attempts, 6), 60))
+                exposure.next_due_at = utcnow() + delay
+            else:
+                exposure.state = FAILED
+                exposure.resume_state = from_state
+                exposure.state_reason = f"{step} failed: {error}"
+            append_event(session, exposure, f"{step}.failed", error=error, attempt=exposure.attempts)
+
+    def _run(
         self,
         exposure_id: int,
         step: str,
         from_state: str,
-        to_state: str,
-        changes: dict[str, Any],
-        detail: dict[str, Any],
-    ) -> None:
-        allowed = TRANSITIONS[from_state].leads_to
-        if to_state not in allowed:
-            raise KeysentryError(f"step {step} tried {from_state} → {to_state}; allowed: {sorted(allowed)}")
-        with self.store.session() as session:
-            exposure = session.get(Exposure, exposure_id)
-            assert exposure is not None
-            for name, value in changes.items():
-                setattr(exposure, name, value)
-            exposure.state = to_state
-            exposure.resume_state = None
-            append_event(session, exposure, f"{step}.succeeded", to_state=to_state, **detail)
-
-    def _fail(self, exposure_id: int, step: str, from_state: str, error: str) -> None:
-        with self.store.session() as session:
-            exposure = session.get(Exposure, exposure_id)
-            assert exposure is not None
-            exposure.state = FAILED
-            exposure.resume_state = from_state
-            exposure.attempts += 1
-            exposure.state_reason = f"{step} failed: {error}"
-            append_event(session, exposure, f"{step}.failed", error=error, attempt=exposure.attempts)
+        view: ExposureView,
+        function: Callable[[StepContext, ExposureView], Outcome],
+        timed: bool,
+    ) -> Outcome | StepResult:
+        crash_point(f"{step}.before_call")
+        try:
+            outcome = function(self.context, view)
+        except KeysentryError as exc:
+            log.warning("exposure %s: %s failed: %s", exposure_id, step, exc)
+            self._fail(exposure_id, step, from_state, str(exc), timed)
+            return StepResult(exposure_id, step, from_state, from_state if timed else FAILED, str(exc))
+        except Exception as exc:  # a bug must not stop the other exposures
+            log.exception("exposure %s: %s crashed", exposure_id, step)
+            self._fail(exposure_id, step, from_state, f"internal error: {type(exc).__name__}: {exc}", timed)
+            return StepResult(exposure_id, step, from_state, from_state if timed else FAILED, str(exc))
+        crash_point(f"{step}.after_call")
+        return outcome
 
     def step(self, exposure_id: int) -> StepResult | None:
-        """Run the next step of one exposure; None when it has nothing left to do."""
+        """Run the next state step of one exposure; None when it has none left."""
         begun = self._begin(exposure_id)
         if begun is None:
             return None
         from_state, step, view = begun
-        try:
-            outcome = STEPS[step](self.context, view)
-        except KeysentryError as exc:
-            log.warning("exposure %s: %s failed: %s", exposure_id, step, exc)
-            self._fail(exposure_id, step, from_state, str(exc))
-            return StepResult(exposure_id, step, from_state, FAILED, str(exc))
-        except Exception as exc:  # a bug must not stop the other exposures
-            log.exception("exposure %s: %s crashed", exposure_id, step)
-            self._fail(exposure_id, step, from_state, f"internal error: {type(exc).__name__}: {exc}")
-            return StepResult(exposure_id, step, from_state, FAILED, str(exc))
-        self._finish(exposure_id, step, from_state, outcome.state, outcome.changes, outcome.detail)
+        outcome = self._run(exposure_id, step, from_state, view, STEPS[step], timed=False)
+        if isinstance(outcome, StepResult):
+            return outcome
+        self._finish(exposure_id, step, from_state, outcome)
+        crash_point(f"{step}.after_record")
+        assert outcome.state is not None
         return StepResult(exposure_id, step, from_state, outcome.state)
 
+    # --- timed steps -----------------------------------------------------------------------
+    def run_due(self, exposure_id: int) -> StepResult | None:
+        """Run the exposure's timed step if it is due (investigation, deactivation)."""
+        with self.store.session() as session:
+            due = session.execute(
+                select(EXPOSURES.c.next_due_at).where(EXPOSURES.c.id == exposure_id)
+            ).scalar()
+            if due is None or due > utcnow():
+                return None  # the common case, answered without loading the exposure
+            exposure = session.get(Exposure, exposure_id)
+            if exposure is None:
+                return None
+            if exposure.state in ("false_positive", "closed") or exposure.next_due_step not in TIMED_STEPS:
+                exposure.next_due_at = exposure.next_due_step = None
+                return None
+            step, state = exposure.next_due_step, exposure.state
+            append_event(session, exposure, f"{step}.started", due=due.isoformat())
+            view = ExposureView.of(exposure)
+        outcome = self._run(exposure_id, step, state, view, TIMED_STEPS[step], timed=True)
+        if isinstance(outcome, StepResult):
+            return outcome
+        with self.store.session() as session:
+            exposure = session.get(Exposure, exposure_id)
+            assert exposure is not None
+            self._apply(exposure, outcome.changes)
+            append_event(session, exposure, f"{step}.succeeded", **outcome.detail)
+        crash_point(f"{step}.after_record")
+        return StepResult(exposure_id, step, state, state)
+
+    # --- driving ---------------------------------------------------------------------------
     def advance(self, exposure_id: int) -> list[StepResult]:
-        """Run steps until the exposure is terminal or a step fails."""
+        """Run steps until the exposure has nothing left to do now, or a step fails."""
         results: list[StepResult] = []
-        for _ in range(MAX_STEPS_PER_RUN):
-            result = self.step(exposure_id)
-            if result is None:
-                break
-            results.append(result)
-            if result.error is not None:
+        begun = self._begin(exposure_id)
+        while begun is not None and len(results) < MAX_STEPS_PER_RUN:
+            from_state, step, view = begun
+            outcome = self._run(exposure_id, step, from_state, view, STEPS[step], timed=False)
+            if isinstance(outcome, StepResult):
+                return [*results, outcome]
+            begun = self._finish(exposure_id, step, from_state, outcome, begin_next=True)
+            crash_point(f"{step}.after_record")
+            assert outcome.state is not None
+            results.append(StepResult(exposure_id, step, from_state, outcome.state))
+        while len(results) < MAX_STEPS_PER_RUN and (due := self.run_due(exposure_id)) is not None:
+            results.append(due)
+            if due.error is not None:
                 break
         return results
 
     def pending(self) -> list[int]:
-        """Exposures with a step left to run (including failed ones, which resume)."""
+        """Exposures with a step to run now: unfinished, failed (they resume) or with a timed step due."""
         with self.store.session() as session:
             states = [*TRANSITIONS, FAILED]
-            return list(
-                session.scalars(select(Exposure.id).where(Exposure.state.in_(states)).order_by(Exposure.id))
+            query = (
+                select(Exposure.id)
+                .where(or_(Exposure.state.in_(states), Exposure.next_due_at <= utcnow()))
+                .order_by(Exposure.id)
             )
+            return list(session.scalars(query))
 
-    def advance_all(self, exposure_ids: list[int] | None = None) -> list[StepResult]:
-        results: list[StepResult] = []
-        for exposure_id in exposure_ids if exposure_ids is not None else self.pending():
-            results.extend(self.advance(exposure_id))
-        return results
+    def advance_all(self, exposure_ids: list[int] | None = None, workers: int = 1) -> list[StepResult]:
+        """Advance every given (or pending) exposure; with ``workers`` > 1, several at once in threads.
+        Each exposure is advanced by one thread only, so its steps stay in order."""
+        ids = exposure_ids if exposure_ids is not None else self.pending()
+        if workers <= 1 or len(ids) <= 1:
+            return [r for exposure_id in ids for r in self.advance(exposure_id)]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="respond") as pool:
+            return [r for batch in pool.map(self.advance, ids) for r in batch]
+
+    # --- operators -------------------------------------------------------------------------
+    def act(self, exposure_id: int, action: str, actor: str, reason: str | None = None) -> str:
+        """An operator's decision (acknowledge, remediate, close, false_positive, reopen); the new state."""
+        if action == "release":
+            return self.release(exposure_id, actor, reason)
+        rule = OPERATOR_ACTIONS.get(action)
+        if rule is None:
+            raise ActionError(f"unknown action {action!r}; one of {sorted([*OPERATOR_ACTIONS, 'release'])}")
+        if rule.needs_reason and not reason:
+            raise ActionError(f"{action} needs a reason")
+        with self.store.session() as session:
+            exposure = session.get(Exposure, exposure_id)
+            if exposure is None:
+                raise ActionError(f"no exposure {exposure_id}")
+            if exposure.state not in rule.allowed_from:
+                raise ActionError(f"cannot {action} an exposure that is {exposure.state}")
+            if action == "reopen":
+                self._reopen(session, exposure.id, actor, reason or "")
+                return NEW
+            else:
+                append_event(session, exposure, action, actor=actor, reason=reason, was=exposure.state)
+                exposure.state = rule.to_state
+                exposure.state_reason = reason
+                if rule.to_state in ("false_positive", "closed"):
+                    exposure.next_due_at = exposure.next_due_step = None
+            return exposure.state
+
+    def release(self, exposure_id: int, actor: str, reason: str | None) -> str:
+        """Take the quarantine off (an operator's decision, recorded with who and why)."""
+        if not reason:
+            raise ActionError("release needs a reason")
+        with self.store.session() as session:
+            exposure = session.get(Exposure, exposure_id)
+            if exposure is None:
+                raise ActionError(f"no exposure {exposure_id}")
+            containment = dict(exposure.containment or {})
+            if not containment.get("applied") or containment.get("released_at"):
+                raise ActionError("nothing to release: no quarantine is in place")
+            append_event(session, exposure, "release.started", actor=actor, reason=reason)
+            view = ExposureView.of(exposure)
+        assert view.account_id is not None and view.principal_name is not None
+        authority = self.context.authority
+        if containment.get("kind") == "revoke-role-sessions":
+            removed = authority.remove_role_revocation(view.account_id, view.principal_name)
+        else:
+            removed = authority.detach_user_policy(
+                view.account_id, view.principal_name, containment["policy_arn"]
+            )
+        crash_point("release.after_call")
+        with self.store.session() as session:
+            exposure = session.get(Exposure, exposure_id)
+            assert exposure is not None
+            containment.update(
+                released_at=utcnow().isoformat(), released_by=actor, release_reason=reason, deactivate_at=None
+            )
+            exposure.containment = containment
+            exposure.next_due_at, exposure.next_due_step = next_due(exposure)
+            append_event(
+                session, exposure, "release.succeeded", actor=actor, reason=reason, was_in_place=removed
+            )
+            return exposure.state

@@ -1,7 +1,18 @@
-"""The exposure state machine as a declared table: which step runs in which state, and where it may lead.
+"""The exposure state machine as declared tables: what runs on its own, what an operator may do, and
+where each may lead.
 
-``failed`` is a side exit: the exposure keeps ``resume_state`` and the next run
-retries that step.  States without a step are terminal for this run.
+Automatic steps run in order until an exposure reaches a state without one:
+
+    new ──attribute──▶ attributed ──contain──▶ contained ─┐
+     │                     │                   escalated ─┤
+     │                     │                 notify_only ─┼─announce──▶ notified
+     │                     └──────────────────▶ dry_run ─┤
+     ├──▶ not_ours, unowned ───────────────────────────────┘ (unowned is announced too)
+     └──▶ example, canary (at detection, without any call)
+
+Operators move an exposure on from there (``OPERATOR_ACTIONS``): acknowledge, remediate, close,
+mark false positive, reopen.  ``failed`` is a side exit: the exposure keeps ``resume_state`` and the
+next run retries that step.  A credential seen again after it was remediated or closed is reopened.
 """
 
 from __future__ import annotations
@@ -15,22 +26,51 @@ class Transition:
     leads_to: frozenset[str]
 
 
+NEW = "new"
+FAILED = "failed"
+EXAMPLE = "example"  # documentation examples and placeholders: recorded, never acted on
+CANARY = "canary"  # a known canary (honeytoken) key: any call would trip it, so none is made
+NOTIFIED = "notified"
+ANNOUNCED_FROM = frozenset({"contained", "escalated", "unowned", "notify_only", "dry_run"})
+
 TRANSITIONS: dict[str, Transition] = {
-    "new": Transition("attribute", frozenset({"attributed", "not_ours", "unowned"})),
-    "attributed": Transition("contain", frozenset({"contained", "escalated"})),
-    "contained": Transition("announce", frozenset({"notified"})),
-    "escalated": Transition("announce", frozenset({"notified"})),
-    "unowned": Transition("announce", frozenset({"notified"})),
+    NEW: Transition("attribute", frozenset({"attributed", "not_ours", "unowned", EXAMPLE, CANARY})),
+    "attributed": Transition("contain", frozenset({"contained", "escalated", "notify_only", "dry_run"})),
+    **{state: Transition("announce", frozenset({NOTIFIED})) for state in ANNOUNCED_FROM},
 }
 
-FAILED = "failed"
-# Reached at detection time, without any call: suppressed findings.
-EXAMPLE = "example"
-# A known canary (honeytoken) key: recorded, never attributed, because any call would trip it.
-CANARY = "canary"
-TERMINAL = frozenset({"notified", "not_ours", EXAMPLE, CANARY})
+
+@dataclass(frozen=True)
+class OperatorAction:
+    allowed_from: frozenset[str]
+    to_state: str
+    needs_reason: bool = False
+
+
+OPEN = frozenset({NOTIFIED, "acknowledged", "not_ours", "unowned", FAILED, *TRANSITIONS, *ANNOUNCED_FROM})
+RESOLVED = frozenset({"remediated", "closed"})
+
+OPERATOR_ACTIONS: dict[str, OperatorAction] = {
+    "acknowledge": OperatorAction(frozenset({NOTIFIED}), "acknowledged"),
+    "remediate": OperatorAction(frozenset({NOTIFIED, "acknowledged"}), "remediated"),
+    "close": OperatorAction(
+        frozenset({"remediated", "not_ours", EXAMPLE, CANARY, "false_positive", NOTIFIED, "acknowledged"}),
+        "closed",
+    ),
+    "false_positive": OperatorAction(OPEN | {EXAMPLE, CANARY}, "false_positive", needs_reason=True),
+    "reopen": OperatorAction(RESOLVED | {"false_positive"}, NEW, needs_reason=True),
+}
+
+# Seen again in public after it was resolved: respond again.  A false positive stays one.
+REOPENED_BY_A_NEW_SIGHTING = RESOLVED
+
+TERMINAL = frozenset({NOTIFIED, "acknowledged", "not_ours", EXAMPLE, CANARY, "false_positive", *RESOLVED})
 ALL_STATES = (
-    frozenset(TRANSITIONS) | TERMINAL | {FAILED} | {s for t in TRANSITIONS.values() for s in t.leads_to}
+    frozenset(TRANSITIONS)
+    | TERMINAL
+    | {FAILED}
+    | {s for t in TRANSITIONS.values() for s in t.leads_to}
+    | {a.to_state for a in OPERATOR_ACTIONS.values()}
 )
 
 

@@ -1,17 +1,23 @@
 """The steps of a response.  Each is an idempotent function of the stored exposure and the world:
 it re-reads what AWS says before acting and treats "already so" as success.
+
+State-changing steps (attribute, contain, announce) follow the state table; timed steps
+(investigate, deactivate) run when their time comes and leave the state as it is.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from keysentry.authority.aws import AwsAuthority
+from keysentry.detect.aws_keys import canary, decode_account
+from keysentry.investigate import events_from_lookup, events_from_s3, summarise
 from keysentry.notify.eventbridge import EventBridgePublisher
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.respond.policies import quarantine_policy
@@ -22,7 +28,7 @@ from keysentry.store.types import utcnow
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str
+    state: str | None  # None: a timed step that leaves the state as it is
     changes: dict[str, Any] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -40,31 +46,49 @@ def remediation_steps(credential_type: str) -> list[str]:
     return list(tomllib.loads(text).get(credential_type, {}).get("steps", []))
 
 
+# --- attribute -------------------------------------------------------------------------------
 def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
+    offline = decode_account(x.key_id)
+    planted_by = canary(offline)
+    if planted_by:  # no call at all: any call with this key would trip it
+        return Outcome(
+            "canary", {"account_id": offline, "state_reason": planted_by}, {"how": "offline decode"}
+        )
     account, how = ctx.authority.account_of_key(x.key_id)
     accounts = ctx.authority.organization_accounts()
     if account not in accounts:
+        reason = f"account {account} is not in our organization"
         return Outcome(
-            "not_ours",
-            {"account_id": account, "state_reason": f"account {account} is not in our organization"},
-            {"account": account, "how": how},
+            "not_ours", {"account_id": account, "state_reason": reason}, {"account": account, "how": how}
         )
     name = accounts[account].name
     base = {"account_id": account, "account_name": name, "attributed_at": utcnow()}
+    detail = {"account": account, "account_name": name, "how": how}
     if x.key_id.startswith("ASIA"):
-        reason = (
-            "temporary (ASIA) credentials belong to a role session; revoking role sessions is not "
-            "implemented yet"
-        )
+        session = ctx.authority.role_of_session_key(account, x.key_id)
+        if session is None:
+            reason = "temporary (ASIA) key that no CloudTrail event ties to a role yet"
+            return Outcome(
+                "unowned", {**base, "principal_type": "role-session", "state_reason": reason}, detail
+            )
         return Outcome(
-            "unowned",
-            {**base, "principal_type": "role-session", "state_reason": reason},
-            {"account": account, "how": how},
+            "attributed",
+            {
+                **base,
+                "principal_type": "role-session",
+                "principal_name": session.role_name,
+                "principal_arn": session.role_arn,
+            },
+            {**detail, "principal": session.role_arn, "session": session.session_name, "via": "cloudtrail"},
         )
     owner = ctx.authority.key_owner(account, x.key_id)
     if owner is None:
         reason = f"IAM in account {account} does not know this key (deleted, or never existed)"
-        return Outcome("unowned", {**base, "state_reason": reason}, {"account": account, "how": how})
+        return Outcome("unowned", {**base, "state_reason": reason}, detail)
+    if owner.principal_type == "iam-user" and owner.user_name and ctx.settings.response.matches_principals:
+        # Response rules name principals: they must see the full ARN (with its path) before containment.
+        arn, status = ctx.authority.user_details(account, owner.user_name, x.key_id)
+        owner = replace(owner, arn=arn, status=status)
     return Outcome(
         "attributed",
         {
@@ -75,51 +99,105 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
             "key_status": owner.status,
             "key_last_used": owner.last_used,
         },
-        {
-            "account": account,
-            "account_name": name,
-            "how": how,
-            "principal": owner.arn,
-            "key_status": owner.status,
-        },
+        {**detail, "principal": owner.arn, "key_status": owner.status},
     )
 
 
+# --- contain ---------------------------------------------------------------------------------
 def contain(ctx: StepContext, x: ExposureView) -> Outcome:
     assert x.account_id is not None
+    decision = ctx.settings.response.decide(x.account_id, x.principal_arn)
+    now = utcnow()
     if x.principal_type == "root" or not x.principal_name:
         reason = "a root access key cannot carry a policy: rotate it from the root user now"
         containment = {"applied": False, "reason": reason, "severity": "critical"}
-        return Outcome("escalated", {"containment": containment, "state_reason": reason}, containment)
+        return Outcome(
+            "escalated",
+            {"containment": containment, "state_reason": reason, "mode": decision.mode},
+            containment,
+        )
+    planned = _plan(ctx, x)
+    if decision.mode == "notify_only":
+        containment = {
+            "applied": False,
+            "mode": "notify_only",
+            "reason": "response settings say notify only",
+            "rule": decision.rule,
+            "would": planned,
+        }
+        return Outcome("notify_only", {"containment": containment, "mode": decision.mode}, containment)
+    if decision.mode == "dry_run":
+        containment = {
+            "applied": False,
+            "mode": "dry_run",
+            "reason": "dry run: nothing was changed",
+            "rule": decision.rule,
+            "would": planned,
+        }
+        return Outcome("dry_run", {"containment": containment, "mode": decision.mode}, containment)
+    if x.principal_type == "role-session":
+        already = ctx.authority.revoke_role_sessions(x.account_id, x.principal_name, now)
+        containment = {
+            **planned,
+            "applied": True,
+            "already_applied": already,
+            "issued_before": now.isoformat(),
+        }
+    else:
+        arn, kind = _quarantine_arn(ctx, x.account_id)
+        # IAM's AttachUserPolicy is idempotent: attaching again after a crash changes nothing.
+        ctx.authority.attach_user_policy(x.account_id, x.principal_name, arn)
+        containment = {
+            **planned,
+            "applied": True,
+            "policy_arn": arn,
+            "policy_name": arn.rsplit("/", 1)[-1],
+            "policy_kind": kind,
+        }
+    changes: dict[str, Any] = {
+        "containment": containment,
+        "contained_at": now,
+        "state_reason": None,
+        "mode": decision.mode,
+    }
+    if decision.deactivate_after is not None and x.principal_type == "iam-user":
+        containment["deactivate_at"] = (now + decision.deactivate_after).isoformat()
+    return Outcome("contained", changes, containment)
+
+
+def _plan(ctx: StepContext, x: ExposureView) -> dict[str, Any]:
+    policy = quarantine_policy()
+    if x.principal_type == "role-session":
+        return {
+            "kind": "revoke-role-sessions",
+            "target": x.principal_arn,
+            "blocks": "every call by sessions of this role issued before containment",
+        }
+    return {
+        "kind": "quarantine-policy",
+        "target": x.principal_arn,
+        "policy_version": policy.version,
+        "denied_actions": len(policy.denied_actions()),
+        "blocks": "resource creation, IAM changes and data access; existing workloads keep running",
+    }
+
+
+def _quarantine_arn(ctx: StepContext, account_id: str) -> tuple[str, str]:
+    """The AWS managed quarantine policy where the partition has it, else our up-to-date copy."""
     policy = quarantine_policy()
     arn = ctx.authority.managed_policy_arn(policy.aws_managed_name)
-    kind = "aws-managed"
-    if not ctx.authority.policy_exists(x.account_id, arn):
-        arn = ctx.authority.ensure_customer_policy(
-            x.account_id,
-            policy.customer_name,
-            policy.document,
-            f"keysentry copy of {policy.aws_managed_name} ({policy.version})",
-        )
-        kind = "customer-managed copy"
-    already = arn in ctx.authority.user_policy_arns(x.account_id, x.principal_name)
-    if not already:
-        ctx.authority.attach_user_policy(x.account_id, x.principal_name, arn)
-    containment = {
-        "applied": True,
-        "policy_arn": arn,
-        "policy_name": arn.rsplit("/", 1)[-1],
-        "policy_kind": kind,
-        "policy_version": policy.version,
-        "target": x.principal_arn,
-        "already_attached": already,
-        "denied_actions": len(policy.denied_actions()),
-    }
-    return Outcome(
-        "contained", {"containment": containment, "contained_at": utcnow(), "state_reason": None}, containment
+    if ctx.authority.policy_exists(account_id, arn):
+        return arn, "aws-managed"
+    copy = ctx.authority.ensure_customer_policy(
+        account_id,
+        policy.customer_name,
+        policy.document,
+        f"keysentry copy of {policy.aws_managed_name} ({policy.version})",
     )
+    return copy, "customer-managed copy"
 
 
+# --- announce --------------------------------------------------------------------------------
 def announce(ctx: StepContext, x: ExposureView) -> Outcome:
     first = x.first_sighting()
     facts = ExposureFacts(
@@ -138,13 +216,98 @@ def announce(ctx: StepContext, x: ExposureView) -> Outcome:
         containment=x.containment,
         dashboard_url=ctx.settings.dashboard_url,
         remediation=remediation_steps(x.credential_type),
+        round=x.reopened,
     )
     now = utcnow()
     event_id = ctx.publisher.publish(facts, now)
+    changes: dict[str, Any] = {"notified_at": now}
+    if x.account_id and x.state != "not_ours":
+        due = [(now + delay).isoformat() for delay in ctx.settings.investigation_delays]
+        changes["investigation"] = {
+            **(x.investigation or {}),
+            "due": due,
+            "runs": (x.investigation or {}).get("runs", []),
+        }
     return Outcome(
         "notified",
-        {"notified_at": now},
-        {"channel": "eventbridge", "bus": ctx.settings.event_bus_name, "event_id": event_id},
+        changes,
+        {
+            "channel": "eventbridge",
+            "bus": ctx.settings.event_bus_name,
+            "event_id": event_id,
+            "notification_id": facts.notification_id,
+        },
+    )
+
+
+# --- timed steps -----------------------------------------------------------------------------
+def investigate(ctx: StepContext, x: ExposureView) -> Outcome:
+    """What the key did so far: CloudTrail event history in every enabled region, and the trail's log
+    files in S3 when a bucket is configured.  Runs again at each configured delay (CloudTrail is late)."""
+    assert x.account_id is not None
+    authority = ctx.authority
+    regions = authority.enabled_regions(x.account_id)
+    records: list[dict[str, Any]] = []
+    sources = []
+    start = (x.first_seen_at or x.detected_at) - timedelta(days=1)
+    for region in regions:
+        client = authority.client_in(x.account_id, "cloudtrail", region)
+        records.extend(events_from_lookup(client, x.key_id, start=max(start, utcnow() - timedelta(days=89))))
+        sources.append(f"cloudtrail:LookupEvents {region}")
+    if ctx.settings.cloudtrail_bucket:
+        s3 = authority.clients.client("s3")
+        records.extend(
+            events_from_s3(
+                s3,
+                ctx.settings.cloudtrail_bucket,
+                ctx.settings.cloudtrail_prefix,
+                x.account_id,
+                regions,
+                x.key_id,
+                start,
+                utcnow(),
+            )
+        )
+        sources.append(f"s3://{ctx.settings.cloudtrail_bucket}/{ctx.settings.cloudtrail_prefix}")
+    activity = summarise(
+        x.key_id, records, ctx.settings.aws_region, exposed_at=x.first_seen_at, sources=sources
+    )
+    owner: dict[str, Any] = {}
+    if x.principal_type == "iam-user" and x.principal_name:  # the user's full ARN and the key's status now
+        arn, status = authority.user_details(x.account_id, x.principal_name, x.key_id)
+        owner = {"principal_arn": arn, "key_status": status}
+    now = utcnow()
+    previous = x.investigation or {}
+    due = [d for d in previous.get("due", []) if datetime.fromisoformat(d) > now]
+    runs = [
+        *previous.get("runs", []),
+        {"at": now.isoformat(), "events": activity.events, "flagged": len(activity.flagged)},
+    ]
+    summary = activity.as_dict()
+    detail = {
+        "events": activity.events,
+        "flagged": [f["event"] for f in activity.flagged],
+        "created": len(activity.created),
+        "sources": sources,
+        "next": due[0] if due else None,
+    }
+    return Outcome(None, {**owner, "investigation": {"due": due, "runs": runs, "latest": summary}}, detail)
+
+
+def deactivate(ctx: StepContext, x: ExposureView) -> Outcome:
+    """The optional escalation: set the key Inactive (never delete it) once its delay has passed."""
+    assert x.account_id is not None and x.principal_name is not None
+    before = ctx.authority.deactivate_key(x.account_id, x.principal_name, x.key_id)
+    containment = {
+        **(x.containment or {}),
+        "deactivate_at": None,
+        "deactivated_at": utcnow().isoformat(),
+        "status_before": before,
+    }
+    return Outcome(
+        None,
+        {"containment": containment, "key_status": "Inactive" if before else None},
+        {"status_before": before, "now": "Inactive" if before else "gone"},
     )
 
 
@@ -153,3 +316,21 @@ STEPS: dict[str, Callable[[StepContext, ExposureView], Outcome]] = {
     "contain": contain,
     "announce": announce,
 }
+TIMED_STEPS: dict[str, Callable[[StepContext, ExposureView], Outcome]] = {
+    "investigate": investigate,
+    "deactivate": deactivate,
+}
+
+
+def next_due(x: ExposureView | Any) -> tuple[datetime | None, str | None]:
+    """When the next timed step of an exposure is due, and which: from its containment and investigation."""
+    candidates: list[tuple[datetime, str]] = []
+    containment = x.containment or {}
+    if containment.get("deactivate_at") and containment.get("applied"):
+        candidates.append((datetime.fromisoformat(containment["deactivate_at"]), "deactivate"))
+    for due in (x.investigation or {}).get("due", []):
+        candidates.append((datetime.fromisoformat(due), "investigate"))
+    if not candidates:
+        return None, None
+    when, step = min(candidates)
+    return when, step

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from keysentry.store.models import Exposure
@@ -56,9 +58,19 @@ class ExposureView:
     detected_at: datetime
     contained_at: datetime | None
     sightings: tuple[SightingView, ...]
+    notified_at: datetime | None = None
+    investigation: dict[str, Any] | None = None
+    mode: str | None = None
+    reopened: int = 0
 
     @classmethod
-    def of(cls, e: Exposure) -> ExposureView:
+    def from_row(cls, row: Mapping[str, Any], sightings: Sequence[Mapping[str, Any]] = ()) -> ExposureView:
+        """From plain database rows (the responder's hot path loads no ORM objects)."""
+        exposure = SimpleNamespace(**row, sightings=[SimpleNamespace(**s) for s in sightings])
+        return cls.of(exposure)  # type: ignore[arg-type]
+
+    @classmethod
+    def of(cls, e: Exposure, with_sightings: bool = True) -> ExposureView:
         return cls(
             id=e.id,
             credential_type=e.credential_type,
@@ -73,11 +85,15 @@ class ExposureView:
             first_seen_at=e.first_seen_at,
             detected_at=e.detected_at,
             contained_at=e.contained_at,
+            notified_at=e.notified_at,
+            investigation=dict(e.investigation) if e.investigation else None,
+            mode=e.mode,
+            reopened=e.reopened or 0,
             sightings=tuple(
                 SightingView(
                     s.source_kind, s.repository, s.url, s.commit, s.path, s.line, s.author, s.committed_at
                 )
-                for s in e.sightings
+                for s in (e.sightings if with_sightings else ())
             ),
         )
 

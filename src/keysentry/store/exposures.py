@@ -11,9 +11,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,18 +22,21 @@ from keysentry.detect.findings import Finding, Location
 from keysentry.store.models import Exposure, Sighting, TimelineEvent
 from keysentry.store.types import utcnow
 
+EXPOSURES = cast(Table, Exposure.__table__)
+SIGHTINGS = cast(Table, Sighting.__table__)
+TIMELINE = cast(Table, TimelineEvent.__table__)
 
-def _insert_ignoring_conflicts(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True when a row was written."""
+
+def _insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, Any]) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when it existed."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing()
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
     elif dialect == "sqlite":
-        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing()
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - other databases are not supported yet
         raise NotImplementedError(f"database dialect {dialect} is not supported")
-    # RETURNING says for certain whether the row was written (rowcount is -1 on some drivers).
-    return session.execute(stmt.returning(model.id)).first() is not None
+    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
 
 
 def location_key(location: Location) -> str:
@@ -44,18 +47,20 @@ def location_key(location: Location) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    exposure: Exposure
+    exposure_id: int
+    state: str
     created: bool
     new_sightings: int
 
 
 def append_event(
-    session: Session, exposure: Exposure, kind: str, actor: str = "keysentry", **detail: Any
-) -> TimelineEvent:
-    event = TimelineEvent(exposure_id=exposure.id, kind=kind, actor=actor, detail=detail, at=utcnow())
-    session.add(event)
-    session.flush()
-    return event
+    session: Session, exposure: Exposure | int, kind: str, /, actor: str = "keysentry", **detail: Any
+) -> None:
+    """Append to the exposure's timeline (the first three are positional, so any detail name is free)."""
+    exposure_id = exposure if isinstance(exposure, int) else exposure.id
+    session.execute(
+        insert(TIMELINE).values(exposure_id=exposure_id, kind=kind, actor=actor, detail=detail, at=utcnow())
+    )
 
 
 def find_exposure(
@@ -70,17 +75,15 @@ def find_exposure(
     ).one_or_none()
 
 
-def _earliest(times: Sequence[datetime | None]) -> datetime | None:
-    known = [t for t in times if t is not None]
-    return min(known) if known else None
-
-
 def record_finding(session: Session, finding: Finding, initial_state: str = "new") -> Recorded:
-    """Store a finding as an exposure (created once) with one sighting per new location."""
+    """Store a finding as an exposure (created once) with one sighting per new location.
+
+    Plain SQL statements, no ORM objects: this is the intake path, where every report is made durable
+    before it is acknowledged, so it has to be cheap."""
     now = utcnow()
-    created = _insert_ignoring_conflicts(
+    created_id = _insert_ignoring_conflicts(
         session,
-        Exposure,
+        EXPOSURES,
         {
             "credential_type": finding.credential_type,
             "rule_id": finding.rule_id,
@@ -90,16 +93,24 @@ def record_finding(session: Session, finding: Finding, initial_state: str = "new
             "state_reason": finding.suppressed,
             "attempts": 0,
             "account_id": finding.account_id,
+            "severity": finding.severity,
+            "reopened": 0,
             "detected_at": now,
             "updated_at": now,
         },
     )
-    exposure = find_exposure(session, finding.credential_type, finding.key_id, finding.secret_fingerprint)
-    assert exposure is not None
-    if created:
+    row = session.execute(
+        select(EXPOSURES.c.id, EXPOSURES.c.state).where(
+            EXPOSURES.c.credential_type == finding.credential_type,
+            EXPOSURES.c.key_id == finding.key_id,
+            EXPOSURES.c.secret_fingerprint == finding.secret_fingerprint,
+        )
+    ).one()
+    exposure_id, state = row.id, row.state
+    if created_id is not None:
         append_event(
             session,
-            exposure,
+            exposure_id,
             "detected",
             key_id=finding.key_id,
             rule=finding.rule_id,
@@ -107,13 +118,14 @@ def record_finding(session: Session, finding: Finding, initial_state: str = "new
             suppressed=finding.suppressed,
         )
     new = 0
+    earliest: datetime | None = None
     for location in finding.locations:
         p = location.provenance
         written = _insert_ignoring_conflicts(
             session,
-            Sighting,
+            SIGHTINGS,
             {
-                "exposure_id": exposure.id,
+                "exposure_id": exposure_id,
                 "location_key": location_key(location),
                 "source_kind": p.kind,
                 "repository": p.repository,
@@ -123,25 +135,36 @@ def record_finding(session: Session, finding: Finding, initial_state: str = "new
                 "line": location.line,
                 "author": p.author,
                 "committed_at": p.committed_at,
+                "decoding": location.decoding,
                 "seen_at": now,
             },
         )
-        if written:
+        if written is not None:
             new += 1
             append_event(
                 session,
-                exposure,
+                exposure_id,
                 "sighted",
                 source=p.kind,
                 where=location.describe(),
                 commit=p.commit,
                 author=p.author,
+                decoding=location.decoding,
             )
+            if p.committed_at is not None and (earliest is None or p.committed_at < earliest):
+                earliest = p.committed_at
     if new:
-        session.refresh(exposure)
-        first = _earliest([s.committed_at for s in exposure.sightings] + [exposure.first_seen_at])
-        exposure.first_seen_at = first or exposure.detected_at
-    return Recorded(exposure, created, new)
+        # First seen in public: the earliest commit time of any sighting, else when it was detected.
+        current = session.execute(
+            select(EXPOSURES.c.first_seen_at, EXPOSURES.c.detected_at).where(EXPOSURES.c.id == exposure_id)
+        ).one()
+        candidates = [t for t in (current.first_seen_at, earliest) if t is not None]
+        first = min(candidates) if candidates else current.detected_at
+        if first != current.first_seen_at:
+            session.execute(
+                update(EXPOSURES).where(EXPOSURES.c.id == exposure_id).values(first_seen_at=first)
+            )
+    return Recorded(exposure_id, state, created_id is not None, new)
 
 
 def list_exposures(session: Session, states: Sequence[str] | None = None) -> list[Exposure]:

@@ -51,6 +51,13 @@ class Exposure(Base):
     key_status: Mapped[str | None] = mapped_column(String(16))
     key_last_used: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     containment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    severity: Mapped[str | None] = mapped_column(String(16))
+    # The response settings that applied (contain, notify_only, dry_run) and the next timed step.
+    mode: Mapped[str | None] = mapped_column(String(16))
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_due_step: Mapped[str | None] = mapped_column(String(32))
+    investigation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
 
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -83,6 +90,7 @@ class Sighting(Base):
     line: Mapped[int | None] = mapped_column(Integer)
     author: Mapped[str | None] = mapped_column(Text)
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decoding: Mapped[str | None] = mapped_column(String(64))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     exposure: Mapped[Exposure] = relationship(back_populates="sightings")

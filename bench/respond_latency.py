@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Containment latency and throughput: 1,000 exposures of seeded keys in three accounts, against the
+local emulator, from one process.
+
+For each exposure: the time from the report being accepted (the exposure's row committed, its
+``detected_at``) to the quarantine policy being attached (``contained_at``, recorded right after
+iam:AttachUserPolicy returned).  All reports arrive at once (a burst), so queueing counts.  Prints
+p50/p95/p99/max, throughput, and checks that no exposure was lost or contained twice (one
+``contain.succeeded`` each, the policy attached once per user, read back from IAM).
+
+    python bench/respond_latency.py [--exposures 1000] [--workers 1,8,16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.detect.aws_keys import decode_account, fingerprint
+from keysentry.detect.findings import Finding, Location
+from keysentry.emulator.seed import ADMIN, seed_demo
+from keysentry.emulator.server import Emulator
+from keysentry.settings import Settings
+from keysentry.sources.blob import Provenance
+from keysentry.store.models import Exposure, TimelineEvent
+from keysentry.wiring import build_responder
+
+V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+
+
+def make_users(admin: AwsClients, seed, total: int) -> list[tuple[str, str, str, str]]:
+    """(account, user, key ID, secret) spread over the three seeded accounts."""
+    sts = admin.client("sts")
+    clients = {}
+    for account in seed.accounts:
+        creds = None
+        if account != seed.management_account:
+            c = sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="bench"
+            )["Credentials"]
+            creds = Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        clients[account] = admin.client("iam", credentials=creds)
+    accounts = list(seed.accounts)
+    users = []
+    for n in range(total):
+        account = accounts[n % len(accounts)]
+        iam = clients[account]
+        name = f"svc-{n:05d}"
+        iam.create_user(UserName=name)
+        iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        users.append((account, name, key["AccessKeyId"], key["SecretAccessKey"]))
+    return users
+
+
+def finding(kid: str, secret: str, n: int) -> Finding:
+    location = Location(
+        Provenance("report", path=f"report-{n}", url=f"https://example.invalid/leak/{n}"), 1, 1
+    )
+    return Finding(
+        rule_id="aws-access-key",
+        credential_type="aws_access_key",
+        key_id=kid,
+        secret_fingerprint=fingerprint(secret),
+        account_id=decode_account(kid),
+        locations=[location],
+    )
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def run(emulator: Emulator, seed, users, workers: int, rate: float, workdir: Path) -> dict[str, object]:
+    """Reports arrive at ``rate`` per second (open loop; 0 = all at once); ``workers`` threads respond."""
+    settings = Settings(
+        data_dir=workdir,
+        database_url=f"sqlite:///{workdir}/bench-{workers}-{rate}.db",
+        aws_endpoint_url=emulator.endpoint,
+        aws_service_endpoints=emulator.service_endpoints,
+        event_bus_name=seed.event_bus,
+        investigation_delays=[],
+    )
+    responder = build_responder(settings)
+    authority = responder.context.authority
+    for account in authority.organization_accounts():  # what a running service has warm already
+        authority.credentials_for(account)
+    findings = [finding(kid, sec, n) for n, (_, _, kid, sec) in enumerate(users)]
+    futures = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="respond") as pool:
+        started = time.perf_counter()
+        for n, one in enumerate(findings):
+            if rate:
+                delay = started + n / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            [exposure_id] = responder.record([one])  # accepted: the report is committed
+            futures.append(pool.submit(responder.advance, exposure_id))
+        results = [r for f in futures for r in f.result()]
+    wall = time.perf_counter() - started
+    with responder.store.session() as s:
+        rows = s.query(Exposure).all()
+        latencies = [(e.contained_at - e.detected_at).total_seconds() for e in rows if e.contained_at]
+        contained = Counter(t.exposure_id for t in s.query(TimelineEvent).filter_by(kind="contain.succeeded"))
+        states = Counter(e.state for e in rows)
+    responder.store.dispose()
+    return {
+        "workers": workers,
+        "rate": rate,
+        "exposures": len(rows),
+        "wall": wall,
+        "per_s": len(rows) / wall,
+        "p50": pct(latencies, 50),
+        "p95": pct(latencies, 95),
+        "p99": pct(latencies, 99),
+        "max": max(latencies),
+        "mean": statistics.mean(latencies),
+        "states": dict(states),
+        "contained_twice": sum(1 for n in contained.values() if n > 1),
+        "errors": sum(1 for r in results if r.error),
+    }
+
+
+def emulator_ceiling(admin: AwsClients, users, calls: int = 300) -> float:
+    """How many IAM calls per second the emulator itself answers (8 threads): the ceiling under us."""
+    iam = admin.client("iam")
+    key = users[0][2]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        started = time.perf_counter()
+        list(pool.map(lambda _: iam.get_access_key_last_used(AccessKeyId=key), range(calls)))
+    return calls / (time.perf_counter() - started)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--exposures", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--rates", default="0,50,100", help="arrivals per second; 0 = all at once")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, Emulator(log_path=Path(tmp) / "emulator.log") as emulator:
+        admin = AwsClients(Settings(aws_endpoint_url=emulator.endpoint))
+        seed = seed_demo(admin, emulator.endpoint)
+        t = time.perf_counter()
+        users = make_users(admin, seed, args.exposures)
+        print(
+            f"seeded {len(users)} users with keys in {len(seed.accounts)} accounts in "
+            f"{time.perf_counter() - t:.0f} s"
+        )
+        ceiling = emulator_ceiling(admin, users)
+        print(f"the emulator answers about {ceiling:.0f} IAM calls/s with 8 client threads")
+        rows = []
+        for rate in (float(r) for r in args.rates.split(",")):
+            rows.append(run(emulator, seed, users, args.workers, rate, Path(tmp)))
+            # Read back from IAM: each user carries the policy exactly once; then detach it, so that the
+            # next round starts from unquarantined users.
+            check_and_detach(admin, seed, users)
+        header = ("arrivals/s", "workers", "exposures", "wall s", "per s", "p50 s", "p95 s", "p99 s", "max s")
+        print("  ".join(f"{h:>9}" for h in header) + "  lost/twice/errors")
+        for r in rows:
+            lost = args.exposures - r["states"].get("notified", 0)  # type: ignore[union-attr]
+            arrivals = f"{r['rate']:.0f}" if r["rate"] else "burst"
+            cells = (
+                arrivals,
+                r["workers"],
+                r["exposures"],
+                f"{r['wall']:.2f}",
+                f"{r['per_s']:.0f}",
+                f"{r['p50']:.3f}",
+                f"{r['p95']:.3f}",
+                f"{r['p99']:.3f}",
+                f"{r['max']:.3f}",
+            )
+            print("  ".join(f"{c:>9}" for c in cells) + f"  {lost}/{r['contained_twice']}/{r['errors']}")
+        print("after every round each user carried the quarantine policy exactly once (read back from IAM)")
+    return 0
+
+
+def member_iam(admin: AwsClients, seed, account: str):
+    if account == seed.management_account:
+        return admin.client("iam")
+    c = admin.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="bench"
+    )["Credentials"]
+    return admin.client(
+        "iam", credentials=Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    )
+
+
+def check_and_detach(admin: AwsClients, seed, users) -> None:
+    clients = {a: member_iam(admin, seed, a) for a in seed.accounts}
+    for account, name, _, _ in users:
+        attached = [
+            p["PolicyArn"]
+            for p in clients[account].list_attached_user_policies(UserName=name)["AttachedPolicies"]
+        ]
+        if attached.count(V3) != 1:
+            sys.exit(f"{name}: quarantine attached {attached.count(V3)} times")
+        clients[account].detach_user_policy(UserName=name, PolicyArn=V3)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Per-account and per-principal response settings, as data (``[response]`` in ``keysentry.toml``).
+
+    [response]
+    mode = "contain"                  # contain | notify_only | dry_run
+    deactivate_after = "24h"          # optional: deactivate (never delete) the key after this long
+
+    [[response.rules]]                # first match wins
+    accounts = ["111122223333"]       # empty: any account
+    principals = ["*:user/ci-*"]      # fnmatch on the principal's ARN; empty: any principal
+    mode = "notify_only"              # a break-glass user: tell, do not touch
+
+``notify_only`` announces without attaching anything; ``dry_run`` records what would have been
+done.  Deactivation is off unless a rule asks for it, and nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Mode = Literal["contain", "notify_only", "dry_run"]
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: object) -> timedelta | None:
+    """``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, a number of seconds, or a timedelta."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    raise ValueError(f"not a duration: {value!r} (write 90s, 15m, 2h or 1d)")
+
+
+class ResponseRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accounts: list[str] = Field(default_factory=list)
+    principals: list[str] = Field(default_factory=list)
+    mode: Mode | None = None
+    deactivate_after: timedelta | None = None
+
+    _duration = field_validator("deactivate_after", mode="before")(parse_duration)
+
+    def matches(self, account_id: str | None, principal_arn: str | None) -> bool:
+        if self.accounts and account_id not in self.accounts:
+            return False
+        return not self.principals or any(fnmatchcase(principal_arn or "", p) for p in self.principals)
+
+
+class Decision(BaseModel):
+    mode: Mode
+    deactivate_after: timedelta | None
+    rule: int | None  # index of the rule that decided, None for the defaults
+
+
+class ResponsePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Mode = "contain"
+    deactivate_after: timedelta | None = None
+    rules: list[ResponseRule] = Field(default_factory=list)
+
+    _duration = field_validator("deactivate_after", mode="before")(parse_duration)
+
+    @property
+    def matches_principals(self) -> bool:
+        """Whether any rule names principals (then attribution must read each user's full ARN)."""
+        return any(rule.principals for rule in self.rules)
+
+    def decide(self, account_id: str | None, principal_arn: str | None) -> Decision:
+        for n, rule in enumerate(self.rules):
+            if rule.matches(account_id, principal_arn):
+                return Decision(
+                    mode=rule.mode or self.mode,
+                    deactivate_after=rule.deactivate_after
+                    if rule.deactivate_after is not None
+                    else self.deactivate_after,
+                    rule=n,
+                )
+        return Decision(mode=self.mode, deactivate_after=self.deactivate_after, rule=None)
