@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keysentry.authority.clients import AwsClients, Credentials
@@ -166,7 +167,12 @@ class AwsAuthority:
             return cached
         try:
             answer = self.client_in(account_id, "ec2").describe_regions(AllRegions=False)
-            regions = sorted(r["RegionName"] for r in answer["Regions"])
+            session = boto3.session.Session()
+            regions = sorted(
+                r["RegionName"]
+                for r in answer["Regions"]
+                if session.get_partition_for_region(r["RegionName"]) == self.partition
+            )
         except (ClientError, BotoCoreError) as exc:
             log.warning("cannot list regions of %s (%s); using %s", account_id, exc, self.settings.aws_region)
             regions = [self.settings.aws_region]

@@ -288,7 +288,8 @@ def investigate(ctx: StepContext, x: ExposureView) -> Outcome:
         "events": activity.events,
         "flagged": [f["event"] for f in activity.flagged],
         "created": len(activity.created),
-        "sources": sources,
+        "regions": len(regions),
+        "trail_files": bool(ctx.settings.cloudtrail_bucket),
         "next": due[0] if due else None,
     }
     return Outcome(None, {**owner, "investigation": {"due": due, "runs": runs, "latest": summary}}, detail)
