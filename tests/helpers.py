@@ -63,3 +63,25 @@ def secret_for(rng: random.Random) -> str:
         s = "".join(rng.choice(SECRET_ALPHABET) for _ in range(40))
         if any(c.isupper() for c in s) and any(c.islower() for c in s):
             return s
+
+
+def respond(settings, *targets: Path):  # type: ignore[no-untyped-def]
+    """Scan ``targets``, record what is found and respond to it; (responder, step results)."""
+    from keysentry.scanning import scan_targets
+    from keysentry.wiring import build_responder
+
+    responder = build_responder(settings)
+    results = responder.advance_all(responder.record_report(scan_targets([str(t) for t in targets])))
+    return responder, results
+
+
+def exposure_of(responder, key_id: str):  # type: ignore[no-untyped-def]
+    """The stored exposure of ``key_id``, with its sightings and timeline loaded."""
+    import sqlalchemy as sa
+
+    from keysentry.store.models import Exposure
+
+    with responder.store.session() as s:
+        e = s.scalars(sa.select(Exposure).where(Exposure.key_id == key_id)).one()
+        _ = e.sightings, e.timeline
+        return e

@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from conftest import EventSink, member_credentials
-from helpers import env_pair, key_for, secret_for
+from helpers import env_pair, exposure_of, key_for, respond, secret_for
 from keysentry.authority.clients import AwsClients
 from keysentry.emulator.cloudtrail import make_record
 from keysentry.emulator.seed import SeedManifest
@@ -29,19 +28,6 @@ from keysentry.wiring import build_responder
 
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 RNG = random.Random(404)
-
-
-def respond(settings: Settings, *targets: Path):
-    responder = build_responder(settings)
-    results = responder.advance_all(responder.record_report(scan_targets([str(t) for t in targets])))
-    return responder, results
-
-
-def exposure(responder, key_id: str) -> Exposure:
-    with responder.store.session() as s:
-        e = s.scalars(sa.select(Exposure).where(Exposure.key_id == key_id)).one()
-        _ = e.sightings, e.timeline
-        return e
 
 
 def iam_in(clients: AwsClients, seeded: SeedManifest, account_id: str):
@@ -98,7 +84,7 @@ def test_a_temporary_key_is_traced_to_its_role_and_older_sessions_are_revoked(
         f"AWS_SESSION_TOKEN={creds['SessionToken']}\n",
     )
     responder, _results = respond(settings, path)
-    e = exposure(responder, kid)
+    e = exposure_of(responder, kid)
     assert (e.state, e.principal_type, e.principal_arn) == ("notified", "role-session", role_arn)
     assert e.containment and e.containment["kind"] == "revoke-role-sessions"
     document = iam.get_role_policy(RoleName=role, PolicyName="AWSRevokeOlderSessions")["PolicyDocument"]
@@ -109,7 +95,7 @@ def test_a_temporary_key_is_traced_to_its_role_and_older_sessions_are_revoked(
     responder.act(e.id, "release", "alice", "session credentials expired")
     with pytest.raises(Exception, match="NoSuchEntity"):
         iam.get_role_policy(RoleName=role, PolicyName="AWSRevokeOlderSessions")
-    released = exposure(responder, kid)
+    released = exposure_of(responder, kid)
     assert released.containment["released_by"] == "alice"
     assert released.timeline[-1].kind == "release.succeeded" and released.timeline[-1].actor == "alice"
 
@@ -123,7 +109,7 @@ def test_a_temporary_key_nobody_used_yet_is_unowned_but_announced(
     path = leak(tmp_path, f"AWS_ACCESS_KEY_ID={kid}\nAWS_SECRET_ACCESS_KEY={secret_for(RNG)}\n")
     responder, results = respond(settings, path)
     assert [(r.step, r.to_state) for r in results][:2] == [("attribute", "unowned"), ("announce", "notified")]
-    assert "no CloudTrail event" in (exposure(responder, kid).state_reason or "")
+    assert "no CloudTrail event" in (exposure_of(responder, kid).state_reason or "")
     assert len(event_sink.events()) == 1
 
 
@@ -138,7 +124,7 @@ def test_a_canary_key_is_recorded_without_any_call(tmp_path: Path, database_url:
     path = leak(tmp_path, f"AWS_ACCESS_KEY_ID={kid}\nAWS_SECRET_ACCESS_KEY={secret_for(RNG)}\n")
     responder, results = respond(nowhere, path)
     assert results == []  # any call would have failed against port 9
-    e = exposure(responder, kid)
+    e = exposure_of(responder, kid)
     assert e.state == "canary" and "canarytokens.org" in (e.state_reason or "")
 
 
@@ -185,7 +171,7 @@ def test_notify_only_and_dry_run_attach_nothing_and_say_what_they_would_do(
     path = leak(tmp_path, env_pair(quiet) + "\n\n\n\n\n\n\n\n" + env_pair(dry))
     responder, _ = respond(configured, path)
     for user, mode in ((quiet, "notify_only"), (dry, "dry_run")):
-        e = exposure(responder, user.access_key_id)
+        e = exposure_of(responder, user.access_key_id)
         assert (e.state, e.mode) == ("notified", mode)
         assert e.containment and e.containment["applied"] is False and e.containment["would"]["kind"]
         assert V3 not in [
@@ -210,7 +196,7 @@ def test_optional_escalation_deactivates_the_key_after_its_delay_and_never_delet
     assert [(k["AccessKeyId"], k["Status"]) for k in keys["AccessKeyMetadata"]] == [
         (user.access_key_id, "Inactive")
     ]
-    assert exposure(responder, user.access_key_id).key_status == "Inactive"
+    assert exposure_of(responder, user.access_key_id).key_status == "Inactive"
 
 
 def test_without_the_managed_policy_a_versioned_customer_copy_is_attached_and_kept_current(
@@ -268,7 +254,7 @@ def test_operators_move_an_exposure_to_its_end_and_a_new_sighting_reopens_it(
     user = new_user("workloads-prod")
     first = leak(tmp_path, env_pair(user), "first.env")
     responder, _ = respond(settings, first)
-    e = exposure(responder, user.access_key_id)
+    e = exposure_of(responder, user.access_key_id)
     with pytest.raises(ActionError, match="needs a reason"):
         responder.act(e.id, "false_positive", "bob")
     with pytest.raises(ActionError, match="cannot reopen"):
@@ -288,7 +274,7 @@ def test_operators_move_an_exposure_to_its_end_and_a_new_sighting_reopens_it(
         ("contain", "contained"),
         ("announce", "notified"),
     ]
-    reopened = exposure(responder, user.access_key_id)
+    reopened = exposure_of(responder, user.access_key_id)
     assert reopened.reopened == 1 and "reopened" in [t.kind for t in reopened.timeline]
     assert V3 in [
         p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user.user_name)["AttachedPolicies"]
@@ -363,7 +349,7 @@ def test_investigation_reads_lookup_events_and_trail_files_and_flags_what_an_att
         s.get(Exposure, ids[0]).first_seen_at = sighted  # type: ignore[union-attr]
     results = responder.advance_all(ids)
     assert ("investigate", "notified", "notified") in [(r.step, r.from_state, r.to_state) for r in results]
-    e = exposure(responder, kid)
+    e = exposure_of(responder, kid)
     latest = e.investigation["latest"]
     assert latest["events"] == 4 and latest["calls"]["RunInstances"] == 1
     flagged = {f["event"]: f["why"] for f in latest["flagged"]}

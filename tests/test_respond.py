@@ -10,13 +10,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from conftest import EventSink, member_credentials
-from helpers import commit_file, env_pair, key_for, secret_for
+from helpers import commit_file, env_pair, exposure_of, key_for, respond, secret_for
 from keysentry.authority.clients import AwsClients
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.emulator.seed import SeedManifest
-from keysentry.scanning import scan_targets
 from keysentry.settings import Settings
-from keysentry.store.models import Exposure, TimelineEvent
+from keysentry.store.models import TimelineEvent
 from keysentry.wiring import build_responder
 
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
@@ -26,20 +25,6 @@ def attached(clients: AwsClients, seeded: SeedManifest, account_id: str, user: s
     creds = None if account_id == seeded.management_account else member_credentials(clients, account_id)
     iam = clients.client("iam", credentials=creds)
     return [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
-
-
-def respond(settings: Settings, *targets: Path):
-    responder = build_responder(settings)
-    report = scan_targets([str(t) for t in targets])
-    results = responder.advance_all(responder.record_report(report))
-    return responder, results
-
-
-def exposure_of(responder, key_id: str) -> Exposure:
-    with responder.store.session() as s:
-        e = s.scalars(sa.select(Exposure).where(Exposure.key_id == key_id)).one()
-        _ = e.sightings, e.timeline
-        return e
 
 
 def test_a_member_account_key_is_attributed_contained_and_announced(
