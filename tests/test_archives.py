@@ -39,13 +39,22 @@ def zip_bytes(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", method) as archive:
         for name, data in members.items():
-            archive.writestr(name, data)
+            # A fixed timestamp keeps the bytes (and so the fuzz tests below) the same on every run.
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data, method)
     return buf.getvalue()
 
 
 def tar_bytes(members: dict[str, bytes], mode: str = "w") -> bytes:
+    """A tar, compressed with the mode's codec; gzip's header carries no clock time."""
+    plain = _plain_tar(members)
+    if mode == "w:gz":
+        return gzip.compress(plain, mtime=0)
+    return {"w": lambda b: b, "w:bz2": bz2.compress, "w:xz": lzma.compress}[mode](plain)
+
+
+def _plain_tar(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as archive:
+    with tarfile.open(fileobj=buf, mode="w") as archive:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -530,3 +539,16 @@ def test_damaged_archives_never_raise(name: str) -> None:
             del damaged[rng.randrange(1, len(damaged)) :]
         for item in expand_path(bytes(damaged), name):
             assert isinstance(item, Blob | Skipped)
+
+
+def test_a_zip_member_with_an_empty_name_is_still_scanned() -> None:
+    """Damage can leave a member with no name; zipfile's own ZipInfo.is_dir() raises on it."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        info = zipfile.ZipInfo("placeholder", date_time=(2020, 1, 1, 0, 0, 0))
+        info.filename = ""
+        archive.writestr(info, PAIR)
+    items = expand_path(buf.getvalue(), "bundle.zip")
+    assert [(type(item).__name__, item.provenance.path) for item in items] == [
+        ("Blob", "bundle.zip!<unnamed>")
+    ]

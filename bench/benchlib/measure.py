@@ -29,8 +29,8 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -45,7 +45,7 @@ def busy_cpu_seconds() -> float:
     """CPU seconds the machine has spent busy since boot (all cores)."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     return (user + nice + system + irq + softirq + steal) / TICK
 
 

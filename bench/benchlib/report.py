@@ -71,8 +71,8 @@ HEADER = [
 
 
 def table(rows: list[dict], ks_column: list[str]) -> str:
-    cells = [HEADER + ["fastest keysentry is"]] + [
-        row_cells(r) + [k] for r, k in zip(rows, ks_column, strict=True)
+    cells = [[*HEADER, "fastest keysentry is"]] + [
+        [*row_cells(r), k] for r, k in zip(rows, ks_column, strict=True)
     ]
     widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
     numeric = {2, 4, 5, 6, 7, 8}

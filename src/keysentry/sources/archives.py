@@ -254,9 +254,9 @@ def _zip(data: bytes, where: Provenance, walk: _Walk, depth: int) -> Iterator[Bl
         return
     tally = _Tally(walk, len(data))
     for info in infos:
-        if info.is_dir():
+        if info.filename.endswith("/"):  # a directory; ZipInfo.is_dir() fails on an empty name
             continue
-        member = _child(where, info.filename)
+        member = _child(where, info.filename or "<unnamed>")
         refusal = _zip_refusal(info, limits)
         if refusal is not None:
             yield Skipped(member, refusal)
