@@ -22,11 +22,11 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from keysentry.detect.findings import Finding
 from keysentry.detect.scanner import ScanReport
@@ -54,6 +54,10 @@ MAX_STEPS_PER_RUN = 10
 # Credential types that have an authority to attribute and contain them.
 AUTHORITIES = frozenset({"aws_access_key"})
 CRASH_ENV = "KEYSENTRY_CRASH_AT"
+# The hot path's statements, built once (see keysentry.store.exposures).
+_LOAD = select(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
+_SIGHTINGS_OF = select(SIGHTINGS).where(SIGHTINGS.c.exposure_id == bindparam("eid")).order_by(SIGHTINGS.c.id)
+_UPDATE = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 
 
 class ActionError(KeysentryError):
@@ -146,7 +150,7 @@ class Responder:
 
     # --- state steps -----------------------------------------------------------------------
     def _load(self, session: Any, exposure_id: int) -> dict[str, Any] | None:
-        row = session.execute(select(EXPOSURES).where(EXPOSURES.c.id == exposure_id)).mappings().one_or_none()
+        row = session.execute(_LOAD, {"eid": exposure_id}).mappings().one_or_none()
         return dict(row) if row is not None else None
 
     def _begin(self, exposure_id: int) -> tuple[str, str, ExposureView] | None:
@@ -165,18 +169,15 @@ class Responder:
         append_event(session, row["id"], f"{transition.step}.started", from_state=state)
         sightings: list[Any] = []
         if transition.step == "announce":  # only the announcement reads where the key was seen
-            sightings = list(
-                session.execute(
-                    select(SIGHTINGS).where(SIGHTINGS.c.exposure_id == row["id"]).order_by(SIGHTINGS.c.id)
-                ).mappings()
-            )
+            sightings = list(session.execute(_SIGHTINGS_OF, {"eid": row["id"]}).mappings())
         return state, transition.step, ExposureView.from_row(row, sightings)
 
     def _finish(
         self, exposure_id: int, step: str, from_state: str, outcome: Outcome, begin_next: bool = False
-    ) -> tuple[str, str, ExposureView] | None:
+    ) -> tuple[tuple[str, str, ExposureView] | None, datetime | None]:
         """Record the step's outcome and, with ``begin_next``, start the next step in the same transaction
-        (its ``started`` is still written before any call it makes).  Plain SQL: this is the hot path."""
+        (its ``started`` is still written before any call it makes).  Returns that next step, if any, and
+        when the exposure's next timed step is due.  Plain SQL: this is the hot path."""
         allowed = TRANSITIONS[from_state].leads_to
         if outcome.state not in allowed:
             raise KeysentryError(
@@ -195,10 +196,10 @@ class Responder:
             changes["next_due_at"], changes["next_due_step"] = row["next_due_at"], row["next_due_step"] = (
                 next_due(SimpleNamespace(**row))
             )
-            session.execute(update(EXPOSURES).where(EXPOSURES.c.id == exposure_id).values(**changes))
+            session.execute(_UPDATE, {"eid": exposure_id, **changes})
             append_event(session, exposure_id, f"{step}.succeeded", to_state=outcome.state, **outcome.detail)
             found = next_step(row["state"], None) if begin_next else None
-            return self._start(session, row, *found) if found else None
+            return (self._start(session, row, *found) if found else None), row["next_due_at"]
 
     def _apply(self, exposure: Exposure, changes: dict[str, Any]) -> None:
         for name, value in changes.items():
@@ -290,16 +291,20 @@ class Responder:
         """Run steps until the exposure has nothing left to do now, or a step fails."""
         results: list[StepResult] = []
         begun = self._begin(exposure_id)
+        maybe_due = True  # unknown until a step reports when the next timed step is due
         while begun is not None and len(results) < MAX_STEPS_PER_RUN:
             from_state, step, view = begun
             outcome = self._run(exposure_id, step, from_state, view, STEPS[step], timed=False)
             if isinstance(outcome, StepResult):
                 return [*results, outcome]
-            begun = self._finish(exposure_id, step, from_state, outcome, begin_next=True)
+            begun, next_due_at = self._finish(exposure_id, step, from_state, outcome, begin_next=True)
+            maybe_due = next_due_at is not None and next_due_at <= utcnow()
             crash_point(f"{step}.after_record")
             assert outcome.state is not None
             results.append(StepResult(exposure_id, step, from_state, outcome.state))
-        while len(results) < MAX_STEPS_PER_RUN and (due := self.run_due(exposure_id)) is not None:
+        while (
+            maybe_due and len(results) < MAX_STEPS_PER_RUN and (due := self.run_due(exposure_id)) is not None
+        ):
             results.append(due)
             if due.error is not None:
                 break

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ def alembic_config() -> Config:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # transactions are begun by _sqlite_begin, not the driver
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -35,13 +38,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    """Take SQLite's write lock when the transaction starts.  A deferred transaction that reads and
+    then writes can be refused at once (SQLITE_BUSY_SNAPSHOT) when another process wrote in between;
+    an immediate one waits its turn (busy_timeout) and then sees the latest data."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    # A file has no server connection to go stale: pinging it before each use only costs a query.
+    engine = create_engine(url, future=True, pool_pre_ping=not sqlite)
+    if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -51,6 +64,11 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time.  Threads of this process queue here and are woken the moment
+        # the transaction before them ends; left to SQLite they would poll, sleeping up to 100 ms a try.
+        self._one_at_a_time: AbstractContextManager[Any] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @property
     def url(self) -> str:
@@ -76,7 +94,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions.begin() as session:
+        with self._one_at_a_time, self._sessions.begin() as session:
             yield session
 
     def dispose(self) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,16 +27,33 @@ SIGHTINGS = cast(Table, Sighting.__table__)
 TIMELINE = cast(Table, TimelineEvent.__table__)
 
 
+# Statements built once and run with parameters: SQLAlchemy then compiles each of them once, where a
+# statement built per call would be keyed, looked up in the compiled cache and bound anew every time.
+_APPEND_EVENT = insert(TIMELINE)
+_INSERT_IGNORING_CONFLICTS = {
+    (dialect, table.name): build(table).on_conflict_do_nothing().returning(table.c.id)
+    for dialect, build in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    for table in (EXPOSURES, SIGHTINGS)
+}
+
+_FIND_EXPOSURE = select(EXPOSURES.c.id, EXPOSURES.c.state).where(
+    EXPOSURES.c.credential_type == bindparam("type"),
+    EXPOSURES.c.key_id == bindparam("key"),
+    EXPOSURES.c.secret_fingerprint == bindparam("fingerprint"),
+)
+_FIRST_SEEN = select(EXPOSURES.c.first_seen_at, EXPOSURES.c.detected_at).where(
+    EXPOSURES.c.id == bindparam("id")
+)
+_SET_FIRST_SEEN = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
+
+
 def _insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, Any]) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when it existed."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - other databases are not supported yet
+    stmt = _INSERT_IGNORING_CONFLICTS.get((dialect, table.name))
+    if stmt is None:  # pragma: no cover - other databases are not supported yet
         raise NotImplementedError(f"database dialect {dialect} is not supported")
-    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    return session.execute(stmt, values).scalar_one_or_none()
 
 
 def location_key(location: Location) -> str:
@@ -59,7 +76,8 @@ def append_event(
     """Append to the exposure's timeline (the first three are positional, so any detail name is free)."""
     exposure_id = exposure if isinstance(exposure, int) else exposure.id
     session.execute(
-        insert(TIMELINE).values(exposure_id=exposure_id, kind=kind, actor=actor, detail=detail, at=utcnow())
+        _APPEND_EVENT,
+        {"exposure_id": exposure_id, "kind": kind, "actor": actor, "detail": detail, "at": utcnow()},
     )
 
 
@@ -100,11 +118,8 @@ def record_finding(session: Session, finding: Finding, initial_state: str = "new
         },
     )
     row = session.execute(
-        select(EXPOSURES.c.id, EXPOSURES.c.state).where(
-            EXPOSURES.c.credential_type == finding.credential_type,
-            EXPOSURES.c.key_id == finding.key_id,
-            EXPOSURES.c.secret_fingerprint == finding.secret_fingerprint,
-        )
+        _FIND_EXPOSURE,
+        {"type": finding.credential_type, "key": finding.key_id, "fingerprint": finding.secret_fingerprint},
     ).one()
     exposure_id, state = row.id, row.state
     if created_id is not None:
@@ -155,15 +170,11 @@ def record_finding(session: Session, finding: Finding, initial_state: str = "new
                 earliest = p.committed_at
     if new:
         # First seen in public: the earliest commit time of any sighting, else when it was detected.
-        current = session.execute(
-            select(EXPOSURES.c.first_seen_at, EXPOSURES.c.detected_at).where(EXPOSURES.c.id == exposure_id)
-        ).one()
+        current = session.execute(_FIRST_SEEN, {"id": exposure_id}).one()
         candidates = [t for t in (current.first_seen_at, earliest) if t is not None]
         first = min(candidates) if candidates else current.detected_at
         if first != current.first_seen_at:
-            session.execute(
-                update(EXPOSURES).where(EXPOSURES.c.id == exposure_id).values(first_seen_at=first)
-            )
+            session.execute(_SET_FIRST_SEEN, {"eid": exposure_id, "first_seen_at": first})
     return Recorded(exposure_id, state, created_id is not None, new)
 
 
