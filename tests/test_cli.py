@@ -123,7 +123,7 @@ def test_scan_respond_then_respond_again_from_the_command_line(
     first = cli("scan", str(tmp_path / "leak"), "--respond")
     assert first.returncode == 1, first.stderr  # found something
     assert f"{user.access_key_id}: contain: attributed → contained" in first.stdout
-    assert f"{user.access_key_id}: announce: contained → notified" in first.stdout
+    assert f"{user.access_key_id}: notify: contained → notified" in first.stdout
 
     again = cli("respond", str(tmp_path / "leak"))
     assert again.returncode == 0 and "nothing to do" in again.stdout
@@ -132,7 +132,7 @@ def test_scan_respond_then_respond_again_from_the_command_line(
     [row] = [json.loads(line) for line in listing.stdout.splitlines()]
     assert (row["key_id"], row["state"], row["principal_arn"]) == (user.access_key_id, "notified", user.arn)
     shown = cli("exposures", "show", user.access_key_id)
-    assert "AWSCompromisedKeyQuarantineV3" in shown.stdout and "announce.succeeded" in shown.stdout
+    assert "AWSCompromisedKeyQuarantineV3" in shown.stdout and "notify.sent" in shown.stdout
     for done in (first, again, listing, shown):
         assert user.secret_access_key not in done.stdout + done.stderr
     assert len(event_sink.events()) == 1

@@ -152,6 +152,12 @@ def test_the_documented_policies_are_enough_for_the_whole_response(world, tmp_pa
 def test_without_one_documented_action_the_response_fails_at_that_step(
     world, tmp_path: Path, missing: str
 ) -> None:
-    _, _results, state, reason, _ = run(world, tmp_path, drop=missing)
-    assert state == "failed"
+    _, results, state, reason, _ = run(world, tmp_path, drop=missing)
+    if missing == "events:PutEvents":  # the quarantine stands; the announcement waits in the outbox
+        assert state == "contained"
+        failures = [r.error or "" for r in results if r.step == "notify"]
+        assert failures and len(set(failures)) == 1  # tried, and perhaps retried once the backoff passed
+        reason = failures[0]
+    else:
+        assert state == "failed"
     assert "AccessDenied" in (reason or "") or "not authorized" in (reason or "")

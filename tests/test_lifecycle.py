@@ -108,7 +108,7 @@ def test_a_temporary_key_nobody_used_yet_is_unowned_but_announced(
     kid = key_for(account, RNG, "ASIA")
     path = leak(tmp_path, f"AWS_ACCESS_KEY_ID={kid}\nAWS_SECRET_ACCESS_KEY={secret_for(RNG)}\n")
     responder, results = respond(settings, path)
-    assert [(r.step, r.to_state) for r in results][:2] == [("attribute", "unowned"), ("announce", "notified")]
+    assert [(r.step, r.to_state) for r in results][:2] == [("attribute", "unowned"), ("notify", "notified")]
     assert "no CloudTrail event" in (exposure_of(responder, kid).state_reason or "")
     assert len(event_sink.events()) == 1
 
@@ -272,7 +272,7 @@ def test_operators_move_an_exposure_to_its_end_and_a_new_sighting_reopens_it(
     assert [(r.step, r.to_state) for r in again][:3] == [
         ("attribute", "attributed"),
         ("contain", "contained"),
-        ("announce", "notified"),
+        ("notify", "notified"),
     ]
     reopened = exposure_of(responder, user.access_key_id)
     assert reopened.reopened == 1 and "reopened" in [t.kind for t in reopened.timeline]

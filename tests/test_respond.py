@@ -1,10 +1,12 @@
 """Responding for real against the emulator: attribution, quarantine, the Health-compatible event,
-idempotence, and the side exits (example, not ours, unowned, failed and resumed)."""
+idempotence, the side exits (example, not ours, unowned), and a failed delivery retried."""
 
 from __future__ import annotations
 
 import json
 import random
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,7 +17,7 @@ from keysentry.authority.clients import AwsClients
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.emulator.seed import SeedManifest
 from keysentry.settings import Settings
-from keysentry.store.models import TimelineEvent
+from keysentry.store.models import DeliveryAttempt, OutboxMessage, TimelineEvent
 from keysentry.wiring import build_responder
 
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
@@ -45,7 +47,7 @@ def test_a_member_account_key_is_attributed_contained_and_announced(
     assert [(r.step, r.to_state) for r in results] == [
         ("attribute", "attributed"),
         ("contain", "contained"),
-        ("announce", "notified"),
+        ("notify", "notified"),  # the announcement, queued with containment, delivered
         ("investigate", "notified"),  # CloudTrail read at once, and again later
     ]
     e = exposure_of(responder, user.access_key_id)
@@ -68,8 +70,9 @@ def test_a_member_account_key_is_attributed_contained_and_announced(
         "attribute.succeeded",
         "contain.started",
         "contain.succeeded",
-        "announce.started",
-        "announce.succeeded",
+        "notify.queued",
+        "notify.sent",
+        "notified",
         "investigate.started",
         "investigate.succeeded",
     ]
@@ -176,14 +179,14 @@ def test_a_key_already_deleted_in_iam_is_unowned_and_still_announced(
     iam.delete_access_key(UserName=user.user_name, AccessKeyId=user.access_key_id)
     (tmp_path / "leak.env").write_text(env_pair(user))
     responder, results = respond(settings, tmp_path / "leak.env")
-    assert [(r.step, r.to_state) for r in results][:2] == [("attribute", "unowned"), ("announce", "notified")]
+    assert [(r.step, r.to_state) for r in results][:2] == [("attribute", "unowned"), ("notify", "notified")]
     assert "does not know this key" in (exposure_of(responder, user.access_key_id).state_reason or "")
     [event] = event_sink.events()
     assert event["detail"]["eventMetadata"]["userName"] == ""
     assert "No quarantine was applied" in event["detail"]["eventDescription"][0]["latestDescription"]
 
 
-def test_a_failed_step_is_recorded_and_resumed_on_the_next_run(
+def test_a_failed_delivery_is_retried_after_its_backoff_and_sent_once(
     settings: Settings,
     new_user,
     admin_clients: AwsClients,
@@ -193,20 +196,29 @@ def test_a_failed_step_is_recorded_and_resumed_on_the_next_run(
 ) -> None:
     user = new_user("workloads-dev")
     (tmp_path / "leak.env").write_text(env_pair(user))
+    backoff = timedelta(milliseconds=500)
+    settings = settings.model_copy(update={"investigation_delays": [], "delivery_backoff": backoff})
     broken = settings.model_copy(update={"event_bus_name": "no-such-bus"})
     responder, results = respond(broken, tmp_path / "leak.env")
-    assert [(r.step, r.to_state) for r in results] == [
-        ("attribute", "attributed"),
-        ("contain", "contained"),
-        ("announce", "failed"),
-    ]
+    assert [(r.step, r.to_state) for r in results][:2] == [("attribute", "attributed"), ("contain", "contained")]
+    [failure] = [r for r in results if r.step == "notify"]
+    assert failure.error and "no-such-bus" in failure.error
     e = exposure_of(responder, user.access_key_id)
-    assert (e.state, e.resume_state, e.attempts) == ("failed", "contained", 1)
-    assert e.timeline[-1].kind == "announce.failed"
+    assert (e.state, e.notified_at) == ("contained", None)  # contained; the message waits for its retry
+    assert "notify.failed" in [t.kind for t in e.timeline]
+    assert responder.dispatcher.waiting()[0] == 1
 
+    time.sleep(backoff.total_seconds())
     resumed = build_responder(settings).advance_all()
-    assert [(r.step, r.from_state, r.to_state) for r in resumed][:1] == [
-        ("announce", "contained", "notified")
+    assert [(r.step, r.from_state, r.to_state) for r in resumed if r.step == "notify"] == [
+        ("notify", "contained", "notified")
     ]
     assert attached(admin_clients, seeded, user.account_id, user.user_name).count(V3) == 1
     assert len(event_sink.events()) == 1
+    with responder.store.session() as s:
+        [message] = s.query(OutboxMessage).all()
+        tries = [(a.ok, bool(a.error)) for a in s.query(DeliveryAttempt).order_by(DeliveryAttempt.id)]
+    assert (message.state, message.attempts) == ("sent", 2)
+    assert tries == [(False, True), (True, False)]
+    assert build_responder(settings).advance_all() == []  # sent once, never again
+    assert event_sink.events(attempts=2) == []

@@ -82,6 +82,24 @@ class Settings(BaseSettings):
     )
     dashboard_url: str = "http://127.0.0.1:8080"
 
+    delivery_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Tries per notification before it is dead-lettered (and an alert logged).",
+    )
+    delivery_backoff: timedelta = Field(
+        default=timedelta(seconds=2),
+        description="Wait before the first retry; doubled on each later one, with jitter.",
+    )
+    delivery_backoff_max: timedelta = Field(
+        default=timedelta(minutes=10), description="The longest wait between two tries."
+    )
+    delivery_lease: timedelta = Field(
+        default=timedelta(seconds=60),
+        description="How long a dispatcher owns a message it is sending; if it dies, another sends it "
+        "after this.",
+    )
+
     log_level: str = "INFO"
     log_file: Path | None = None
 
@@ -91,6 +109,11 @@ class Settings(BaseSettings):
         if isinstance(value, list):
             return [parse_duration(v) for v in value]
         return value
+
+    @field_validator("delivery_backoff", "delivery_backoff_max", "delivery_lease", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.clients import AwsClients, Credentials
-from keysentry.notify.eventbridge import EventBridgePublisher
+from keysentry.notify.eventbridge import EventBridgeChannel
 from keysentry.respond.responder import Responder
 from keysentry.respond.steps import StepContext
 from keysentry.settings import Settings
@@ -22,6 +22,6 @@ def build_responder(
     context = StepContext(
         settings=settings,
         authority=AwsAuthority(clients),
-        publisher=EventBridgePublisher(clients),
+        channels={channel.name: channel for channel in (EventBridgeChannel(clients),)},
     )
     return Responder(store or build_store(settings), context)

@@ -23,7 +23,7 @@ from rich.progress import (
 
 from keysentry import __version__
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, err, exits_cleanly, out, settings_from
-from keysentry.cli.render import print_jsonl, print_report, print_steps
+from keysentry.cli.render import print_jsonl, print_report, print_steps, when
 from keysentry.detect.findings import Finding
 from keysentry.detect.rules import load_rules
 from keysentry.detect.scanner import ScanReport
@@ -77,7 +77,13 @@ def respond_and_print(console: Console, settings: Settings, report: ScanReport |
             keys[r.exposure_id] = exposure.key_id if exposure else f"#{r.exposure_id}"
     console.print(f"store: {responder.store.url}")
     print_steps(console, results, keys)
-    if not results:
+    waiting, next_at = responder.dispatcher.waiting()
+    if waiting:
+        console.print(
+            f"{waiting} notification(s) wait for a retry, the next at {when(next_at)}: "
+            "run `keysentry respond` again then, or let `keysentry serve` deliver them"
+        )
+    elif not results:
         console.print("nothing to do: every exposure is already handled")
     if report is not None:
         others = sorted({f.credential_type for f in report.findings if f.credential_type != "aws_access_key"})

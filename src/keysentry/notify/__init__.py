@@ -1,6 +1,16 @@
-"""Telling the owner: Health-compatible events on EventBridge (more channels come with the outbox)."""
+"""Telling the owner: channels (EventBridge first) fed by the outbox and its dispatcher."""
 
-from keysentry.notify.eventbridge import EventBridgePublisher
+from keysentry.notify.channel import Channel, Sent
+from keysentry.notify.eventbridge import EventBridgeChannel
 from keysentry.notify.health_event import ExposureFacts, health_event_detail
+from keysentry.notify.outbox import Dispatcher, enqueue
 
-__all__ = ["EventBridgePublisher", "ExposureFacts", "health_event_detail"]
+__all__ = [
+    "Channel",
+    "Dispatcher",
+    "EventBridgeChannel",
+    "ExposureFacts",
+    "Sent",
+    "enqueue",
+    "health_event_detail",
+]

@@ -137,6 +137,16 @@ def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
     }
 
 
+def stamp_notified(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The detail as sent at ``now``: a message is rendered when it is queued and may go out later."""
+    stamped = {**detail, "lastUpdatedTime": _health_time(now)}
+    stamped["affectedEntities"] = [
+        {**e, "lastUpdatedTime": _health_time(now)} for e in detail["affectedEntities"]
+    ]
+    stamped["keysentry"] = {**detail["keysentry"], "notifiedAt": _iso(now)}
+    return stamped
+
+
 def risk_event_pattern(source: str) -> dict[str, Any]:
     """The EventBridge pattern existing Health automation uses (aws-health-tools), with our source."""
     text = resources.files(__package__).joinpath("risk_event_pattern.json").read_text(encoding="utf-8")

@@ -4,10 +4,11 @@ For each step the timeline gets ``<step>.started`` (committed) before any call
 to AWS and ``<step>.succeeded`` or ``<step>.failed`` after, in the same
 transaction as the state change.  A crash in between leaves the exposure in
 its old state; the next run repeats the step, which re-reads AWS first and so
-never does anything twice.  The one exception is the announcement: EventBridge
-has no idempotency key, so a crash after PutEvents and before its record is
-announced again, with the same ``notificationId`` for consumers to deduplicate
-(see docs/architecture.md).
+never does anything twice.
+
+A step that leads to a state in ``ANNOUNCED_FROM`` queues the announcement in the
+outbox in the transaction that records it; the outbox's dispatcher sends it and
+moves the exposure to ``notified`` (:mod:`keysentry.notify.outbox`).
 
 Timed steps (investigate, deactivate) run when ``next_due_at`` has passed and
 leave the state as it is.  Operator actions (acknowledge, remediate, close,
@@ -31,7 +32,10 @@ from sqlalchemy import bindparam, or_, select, update
 from keysentry.detect.findings import Finding
 from keysentry.detect.scanner import ScanReport
 from keysentry.errors import KeysentryError
+from keysentry.notify.outbox import Dispatcher
+from keysentry.respond.announcement import mark_notified, queue_announcement
 from keysentry.respond.states import (
+    ANNOUNCED_FROM,
     CANARY,
     EXAMPLE,
     FAILED,
@@ -44,7 +48,7 @@ from keysentry.respond.states import (
 from keysentry.respond.steps import STEPS, TIMED_STEPS, Outcome, StepContext, next_due
 from keysentry.respond.view import ExposureView
 from keysentry.store.db import Store
-from keysentry.store.exposures import EXPOSURES, SIGHTINGS, append_event, record_finding
+from keysentry.store.exposures import EXPOSURES, append_event, record_finding
 from keysentry.store.models import Exposure
 from keysentry.store.types import utcnow
 
@@ -56,7 +60,6 @@ AUTHORITIES = frozenset({"aws_access_key"})
 CRASH_ENV = "KEYSENTRY_CRASH_AT"
 # The hot path's statements, built once (see keysentry.store.exposures).
 _LOAD = select(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
-_SIGHTINGS_OF = select(SIGHTINGS).where(SIGHTINGS.c.exposure_id == bindparam("eid")).order_by(SIGHTINGS.c.id)
 _UPDATE = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 
 
@@ -84,6 +87,9 @@ class Responder:
     def __init__(self, store: Store, context: StepContext) -> None:
         self.store = store
         self.context = context
+        self.dispatcher = Dispatcher(
+            store, context.channels, context.settings, on_delivered=mark_notified, crash_point=crash_point
+        )
 
     # --- intake ----------------------------------------------------------------------------
     def record(self, findings: list[Finding]) -> list[int]:
@@ -167,10 +173,7 @@ class Responder:
         self, session: Any, row: dict[str, Any], state: str, transition: Any
     ) -> tuple[str, str, ExposureView]:
         append_event(session, row["id"], f"{transition.step}.started", from_state=state)
-        sightings: list[Any] = []
-        if transition.step == "announce":  # only the announcement reads where the key was seen
-            sightings = list(session.execute(_SIGHTINGS_OF, {"eid": row["id"]}).mappings())
-        return state, transition.step, ExposureView.from_row(row, sightings)
+        return state, transition.step, ExposureView.from_row(row)
 
     def _finish(
         self, exposure_id: int, step: str, from_state: str, outcome: Outcome, begin_next: bool = False
@@ -193,11 +196,17 @@ class Responder:
                 "updated_at": utcnow(),
             }
             row.update(changes)
+            append_event(session, exposure_id, f"{step}.succeeded", to_state=outcome.state, **outcome.detail)
+            if outcome.state in ANNOUNCED_FROM:
+                queued = queue_announcement(
+                    session, row, self.context.settings, dict(self.context.channels), changes["updated_at"]
+                )
+                changes.update(queued)
+                row.update(queued)
             changes["next_due_at"], changes["next_due_step"] = row["next_due_at"], row["next_due_step"] = (
                 next_due(SimpleNamespace(**row))
             )
             session.execute(_UPDATE, {"eid": exposure_id, **changes})
-            append_event(session, exposure_id, f"{step}.succeeded", to_state=outcome.state, **outcome.detail)
             found = next_step(row["state"], None) if begin_next else None
             return (self._start(session, row, *found) if found else None), row["next_due_at"]
 
@@ -287,8 +296,9 @@ class Responder:
         return StepResult(exposure_id, step, state, state)
 
     # --- driving ---------------------------------------------------------------------------
-    def advance(self, exposure_id: int) -> list[StepResult]:
-        """Run steps until the exposure has nothing left to do now, or a step fails."""
+    def advance(self, exposure_id: int, timed: bool = True) -> list[StepResult]:
+        """Run steps until the exposure has nothing left to do now, or a step fails; with ``timed``, also
+        the timed steps that are due."""
         results: list[StepResult] = []
         begun = self._begin(exposure_id)
         maybe_due = True  # unknown until a step reports when the next timed step is due
@@ -298,13 +308,20 @@ class Responder:
             if isinstance(outcome, StepResult):
                 return [*results, outcome]
             begun, next_due_at = self._finish(exposure_id, step, from_state, outcome, begin_next=True)
+            if outcome.state in ANNOUNCED_FROM:
+                self.dispatcher.wake()  # a running dispatcher sends the announcement now
             maybe_due = next_due_at is not None and next_due_at <= utcnow()
             crash_point(f"{step}.after_record")
             assert outcome.state is not None
             results.append(StepResult(exposure_id, step, from_state, outcome.state))
-        while (
-            maybe_due and len(results) < MAX_STEPS_PER_RUN and (due := self.run_due(exposure_id)) is not None
-        ):
+        if timed and maybe_due:
+            results += self.run_timed(exposure_id, MAX_STEPS_PER_RUN - len(results))
+        return results
+
+    def run_timed(self, exposure_id: int, most: int = MAX_STEPS_PER_RUN) -> list[StepResult]:
+        """Run the exposure's timed steps that are due, one after another (at most ``most``)."""
+        results: list[StepResult] = []
+        while len(results) < most and (due := self.run_due(exposure_id)) is not None:
             results.append(due)
             if due.error is not None:
                 break
@@ -323,12 +340,33 @@ class Responder:
 
     def advance_all(self, exposure_ids: list[int] | None = None, workers: int = 1) -> list[StepResult]:
         """Advance every given (or pending) exposure; with ``workers`` > 1, several at once in threads.
-        Each exposure is advanced by one thread only, so its steps stay in order."""
+        Each exposure is advanced by one thread only, so its steps stay in order.  Containment first,
+        then the notifications it queued, then the timed steps that are due (CloudTrail reads, which
+        are slow, wait until every owner has been told)."""
         ids = exposure_ids if exposure_ids is not None else self.pending()
-        if workers <= 1 or len(ids) <= 1:
-            return [r for exposure_id in ids for r in self.advance(exposure_id)]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="respond") as pool:
-            return [r for batch in pool.map(self.advance, ids) for r in batch]
+
+        def each(step: Callable[[int], list[StepResult]]) -> list[StepResult]:
+            if workers <= 1 or len(ids) <= 1:
+                return [r for exposure_id in ids for r in step(exposure_id)]
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="respond") as pool:
+                return [r for batch in pool.map(step, ids) for r in batch]
+
+        results = each(lambda exposure_id: self.advance(exposure_id, timed=False))
+        results += self.deliver()
+        results += each(self.run_timed)
+        return results + self.deliver()
+
+    def deliver(self) -> list[StepResult]:
+        """Send every queued notification that is due now; the exposures this made ``notified``, and the
+        messages that failed."""
+        results = []
+        for d in self.dispatcher.drain():
+            if d.follow_up is not None:
+                from_state, to_state = d.follow_up
+                results.append(StepResult(d.exposure_id, "notify", from_state, to_state))
+            elif not d.sent.ok:
+                results.append(StepResult(d.exposure_id, "notify", "", "", f"{d.channel}: {d.sent.error}"))
+        return results
 
     # --- operators -------------------------------------------------------------------------
     def act(self, exposure_id: int, action: str, actor: str, reason: str | None = None) -> str:

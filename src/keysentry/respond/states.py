@@ -4,11 +4,15 @@ where each may lead.
 Automatic steps run in order until an exposure reaches a state without one:
 
     new ──attribute──▶ attributed ──contain──▶ contained ─┐
-     │                     │                   escalated ─┤
-     │                     │                 notify_only ─┼─announce──▶ notified
-     │                     └──────────────────▶ dry_run ─┤
-     ├──▶ not_ours, unowned ───────────────────────────────┘ (unowned is announced too)
+     │                     │                   escalated ─┤  first message
+     │                     │                 notify_only ─┼─ delivered ──▶ notified
+     │                     └──────────────────▶ dry_run ─┤  (outbox)
+     ├──▶ unowned ─────────────────────────────────────────┘
+     ├──▶ not_ours (recorded, not announced)
      └──▶ example, canary (at detection, without any call)
+
+Entering one of ``ANNOUNCED_FROM`` queues the announcement in the outbox, in the same transaction;
+the dispatcher moves the exposure to ``notified`` when the first message of it is delivered.
 
 Operators move an exposure on from there (``OPERATOR_ACTIONS``): acknowledge, remediate, close,
 mark false positive, reopen.  ``failed`` is a side exit: the exposure keeps ``resume_state`` and the
@@ -36,7 +40,6 @@ ANNOUNCED_FROM = frozenset({"contained", "escalated", "unowned", "notify_only", 
 TRANSITIONS: dict[str, Transition] = {
     NEW: Transition("attribute", frozenset({"attributed", "not_ours", "unowned", EXAMPLE, CANARY})),
     "attributed": Transition("contain", frozenset({"contained", "escalated", "notify_only", "dry_run"})),
-    **{state: Transition("announce", frozenset({NOTIFIED})) for state in ANNOUNCED_FROM},
 }
 
 
@@ -67,6 +70,7 @@ REOPENED_BY_A_NEW_SIGHTING = RESOLVED
 TERMINAL = frozenset({NOTIFIED, "acknowledged", "not_ours", EXAMPLE, CANARY, "false_positive", *RESOLVED})
 ALL_STATES = (
     frozenset(TRANSITIONS)
+    | ANNOUNCED_FROM
     | TERMINAL
     | {FAILED}
     | {s for t in TRANSITIONS.values() for s in t.leads_to}

@@ -1,25 +1,23 @@
 """The steps of a response.  Each is an idempotent function of the stored exposure and the world:
 it re-reads what AWS says before acting and treats "already so" as success.
 
-State-changing steps (attribute, contain, announce) follow the state table; timed steps
-(investigate, deactivate) run when their time comes and leave the state as it is.
+State-changing steps (attribute, contain) follow the state table; timed steps (investigate,
+deactivate) run when their time comes and leave the state as it is.  Announcing is not a step: the
+messages are queued with the state change that calls for them (:mod:`keysentry.respond.announcement`)
+and the outbox's dispatcher sends them.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from keysentry.authority.aws import AwsAuthority
 from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.investigate import events_from_lookup, events_from_s3, summarise
-from keysentry.notify.eventbridge import EventBridgePublisher
-from keysentry.notify.health_event import ExposureFacts
+from keysentry.notify.channel import Channel
 from keysentry.respond.policies import quarantine_policy
 from keysentry.respond.view import ExposureView
 from keysentry.settings import Settings
@@ -37,13 +35,7 @@ class Outcome:
 class StepContext:
     settings: Settings
     authority: AwsAuthority
-    publisher: EventBridgePublisher
-
-
-@cache
-def remediation_steps(credential_type: str) -> list[str]:
-    text = resources.files(__package__).joinpath("remediation.toml").read_text(encoding="utf-8")
-    return list(tomllib.loads(text).get(credential_type, {}).get("steps", []))
+    channels: Mapping[str, Channel]
 
 
 # --- attribute -------------------------------------------------------------------------------
@@ -197,49 +189,6 @@ def _quarantine_arn(ctx: StepContext, account_id: str) -> tuple[str, str]:
     return copy, "customer-managed copy"
 
 
-# --- announce --------------------------------------------------------------------------------
-def announce(ctx: StepContext, x: ExposureView) -> Outcome:
-    first = x.first_sighting()
-    facts = ExposureFacts(
-        exposure_id=x.id,
-        key_id=x.key_id,
-        account_id=x.account_id or "",
-        region=ctx.settings.aws_region,
-        principal_name=x.principal_name,
-        principal_arn=x.principal_arn,
-        state=x.state,
-        exposed_url=(first.url or first.repository) if first else None,
-        source=first.as_dict() if first else {},
-        first_seen_at=x.first_seen_at,
-        detected_at=x.detected_at,
-        contained_at=x.contained_at,
-        containment=x.containment,
-        dashboard_url=ctx.settings.dashboard_url,
-        remediation=remediation_steps(x.credential_type),
-        round=x.reopened,
-    )
-    now = utcnow()
-    event_id = ctx.publisher.publish(facts, now)
-    changes: dict[str, Any] = {"notified_at": now}
-    if x.account_id and x.state != "not_ours":
-        due = [(now + delay).isoformat() for delay in ctx.settings.investigation_delays]
-        changes["investigation"] = {
-            **(x.investigation or {}),
-            "due": due,
-            "runs": (x.investigation or {}).get("runs", []),
-        }
-    return Outcome(
-        "notified",
-        changes,
-        {
-            "channel": "eventbridge",
-            "bus": ctx.settings.event_bus_name,
-            "event_id": event_id,
-            "notification_id": facts.notification_id,
-        },
-    )
-
-
 # --- timed steps -----------------------------------------------------------------------------
 def investigate(ctx: StepContext, x: ExposureView) -> Outcome:
     """What the key did so far: CloudTrail event history in every enabled region, and the trail's log
@@ -315,7 +264,6 @@ def deactivate(ctx: StepContext, x: ExposureView) -> Outcome:
 STEPS: dict[str, Callable[[StepContext, ExposureView], Outcome]] = {
     "attribute": attribute,
     "contain": contain,
-    "announce": announce,
 }
 TIMED_STEPS: dict[str, Callable[[StepContext, ExposureView], Outcome]] = {
     "investigate": investigate,

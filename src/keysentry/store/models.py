@@ -1,4 +1,4 @@
-"""The three tables of the first schema.
+"""The tables: exposures, their sightings and timeline, and the notification outbox.
 
 * ``exposures``: one row per credential (type, key ID, secret fingerprint), with
   what attribution and containment learned about it and where it stands.
@@ -6,6 +6,7 @@
 * ``timeline_events``: append-only history of an exposure; every step that
   changes the world is written here before and after it acts.  A database
   trigger refuses UPDATE and DELETE on it.
+* ``outbox`` and ``delivery_attempts``: notifications waiting to go out, and each try to send one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from keysentry.store.types import UTCDateTime, utcnow
@@ -107,3 +108,45 @@ class TimelineEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     exposure: Mapped[Exposure] = relationship(back_populates="timeline")
+
+
+class OutboxMessage(Base):
+    """A notification to deliver, written in the same transaction as the state change that caused it.
+
+    ``dedup_key`` (exposure, round, kind, channel) makes it one message per exposure per event kind per
+    channel, however many sightings arrive.  A dispatcher claims due rows, sends, and records each try in
+    ``delivery_attempts``; a row that was sent is never sent again."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_outbox_dedup"),
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exposure_id: Mapped[int] = mapped_column(ForeignKey("exposures.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    receipt: Mapped[str | None] = mapped_column(String(256))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryAttempt(Base):
+    """One try to deliver an outbox message, and what the receiver answered."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    receipt: Mapped[str | None] = mapped_column(String(256))
+    error: Mapped[str | None] = mapped_column(Text)

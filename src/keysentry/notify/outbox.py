@@ -1,0 +1,302 @@
+"""The outbox: notifications are rows, written with the state change that caused them, and a dispatcher
+that sends them with retries.
+
+* :func:`enqueue` runs inside the caller's transaction: the message exists exactly when the state
+  change does.  Its ``dedup_key`` (exposure, round, kind, channel) makes it one message per exposure
+  per event kind per channel, however many sightings or retries arrive.
+* :class:`Dispatcher` claims due messages (a lease, so that a dispatcher that dies is replaced after
+  ``delivery_lease``), sends each channel's batch, and records every attempt.  A failed message is
+  retried after an exponential backoff with jitter and dead-lettered, with an alert, after
+  ``delivery_max_attempts`` tries.  A message recorded as sent is never sent again; a crash between
+  the send and its record sends it again, which each channel covers as it can (docs/notifications.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from keysentry.notify.channel import Channel, Sent
+from keysentry.notify.health_event import ExposureFacts
+from keysentry.settings import Settings
+from keysentry.store.db import Store
+from keysentry.store.exposures import append_event
+from keysentry.store.models import DeliveryAttempt, OutboxMessage
+from keysentry.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+OUTBOX = cast(Table, OutboxMessage.__table__)
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+
+_QUEUE = {
+    "postgresql": pg_insert(OUTBOX).on_conflict_do_nothing(index_elements=["dedup_key"]),
+    "sqlite": sqlite_insert(OUTBOX).on_conflict_do_nothing(index_elements=["dedup_key"]),
+}
+_RECORD_ATTEMPT = insert(ATTEMPTS)
+_UPDATE = update(OUTBOX).where(OUTBOX.c.id == bindparam("mid"))
+
+
+def dedup_key(exposure_id: int, round_: int, kind: str, channel: str) -> str:
+    return f"{exposure_id}:{round_}:{kind}:{channel}"
+
+
+def enqueue(
+    session: Session, facts: ExposureFacts, kind: str, channels: Mapping[str, Channel], now: datetime
+) -> list[str]:
+    """Queue one message per channel about ``facts`` in the caller's transaction; the channels queued."""
+    statement = _QUEUE[session.get_bind().dialect.name]
+    queued = []
+    for name, channel in channels.items():
+        written = session.execute(
+            statement.returning(OUTBOX.c.id),
+            {
+                "exposure_id": facts.exposure_id,
+                "channel": name,
+                "kind": kind,
+                "round": facts.round,
+                "dedup_key": dedup_key(facts.exposure_id, facts.round, kind, name),
+                "payload": channel.render(facts, now),
+                "state": PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            },
+        ).scalar_one_or_none()
+        if written is not None:
+            queued.append(name)
+    return queued
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one message in one dispatch round."""
+
+    message_id: int
+    exposure_id: int
+    channel: str
+    kind: str
+    round: int
+    attempt: int
+    sent: Sent
+    dead: bool = False
+    retry_at: datetime | None = None
+    follow_up: Any = None  # what ``on_delivered`` answered (the responder's state change)
+
+
+OnDelivered = Callable[[Session, Delivery, datetime], Any]
+
+
+def backoff(settings: Settings, attempt: int, rng: random.Random | None = None) -> timedelta:
+    """Wait after the ``attempt``-th failed try: doubling from ``delivery_backoff`` up to
+    ``delivery_backoff_max``, each drawn from its upper half so that retries do not march in step."""
+    ceiling = min(settings.delivery_backoff * 2 ** (attempt - 1), settings.delivery_backoff_max)
+    return timedelta(seconds=ceiling.total_seconds() * (rng or random).uniform(0.5, 1.0))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        settings: Settings,
+        on_delivered: OnDelivered | None = None,
+        crash_point: Callable[[str], None] = lambda _name: None,
+    ) -> None:
+        self.store = store
+        self.channels = dict(channels)
+        self.settings = settings
+        self.on_delivered = on_delivered
+        self.crash_point = crash_point
+        self._wake = threading.Event()
+
+    # --- one round ---------------------------------------------------------------------------
+    def deliver_due(self, limit: int = 200) -> list[Delivery]:
+        """Send every message that is due now (up to ``limit``); what became of each."""
+        claimed = self._claim(limit)
+        if not claimed:
+            return []
+        self.crash_point("deliver.before_call")
+        answers: list[tuple[dict[str, Any], Sent]] = []
+        by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for message in claimed:
+            by_channel[message["channel"]].append(message)
+        now = utcnow()
+        for name, messages in by_channel.items():
+            channel = self.channels.get(name)
+            for start in range(0, len(messages), channel.batch_size if channel else len(messages)):
+                batch = messages[start : start + (channel.batch_size if channel else len(messages))]
+                answers.extend(zip(batch, self._send(channel, name, batch, now), strict=True))
+        self.crash_point("deliver.after_call")
+        deliveries = self._record(answers, now)
+        self.crash_point("deliver.after_record")
+        return deliveries
+
+    def _claim(self, limit: int) -> list[dict[str, Any]]:
+        """Take due messages for this dispatcher until its lease ends (their attempt is counted now)."""
+        now = utcnow()
+        with self.store.session() as session:
+            query = (
+                select(OUTBOX)
+                .where(OUTBOX.c.state == PENDING, OUTBOX.c.next_attempt_at <= now)
+                .order_by(OUTBOX.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL: other dispatchers skip these rows
+            )
+            rows = [dict(r) for r in session.execute(query).mappings()]
+            if rows:
+                session.execute(
+                    _UPDATE,
+                    [
+                        {
+                            "mid": r["id"],
+                            "attempts": r["attempts"] + 1,
+                            "next_attempt_at": now + self.settings.delivery_lease,
+                        }
+                        for r in rows
+                    ],
+                )
+            for r in rows:
+                r["attempts"] += 1
+            return rows
+
+    def _send(
+        self, channel: Channel | None, name: str, batch: list[dict[str, Any]], now: datetime
+    ) -> list[Sent]:
+        if channel is None:
+            return [Sent(False, error=f"no channel {name!r} is configured") for _ in batch]
+        try:
+            answers = channel.send([m["payload"] for m in batch], now)
+        except Exception as exc:  # a channel's bug must not stop the others
+            log.exception("channel %s crashed", name)
+            return [Sent(False, error=f"internal error: {type(exc).__name__}: {exc}") for _ in batch]
+        if len(answers) != len(batch):
+            return [Sent(False, error=f"channel {name} answered {len(answers)} of {len(batch)}")] * len(batch)
+        return answers
+
+    def _record(self, answers: list[tuple[dict[str, Any], Sent]], now: datetime) -> list[Delivery]:
+        deliveries = []
+        with self.store.session() as session:
+            for message, sent in answers:
+                delivery = self._record_one(session, message, sent, now)
+                if sent.ok and self.on_delivered is not None:
+                    delivery = _with_follow_up(delivery, self.on_delivered(session, delivery, now))
+                deliveries.append(delivery)
+        return deliveries
+
+    def _record_one(self, session: Session, message: dict[str, Any], sent: Sent, now: datetime) -> Delivery:
+        attempt = message["attempts"]
+        session.execute(
+            _RECORD_ATTEMPT,
+            {
+                "message_id": message["id"],
+                "at": now,
+                "ok": sent.ok,
+                "receipt": sent.receipt,
+                "error": sent.error,
+            },
+        )
+        base = Delivery(
+            message["id"],
+            message["exposure_id"],
+            message["channel"],
+            message["kind"],
+            message["round"],
+            attempt,
+            sent,
+        )
+        where = {"channel": message["channel"], "message": message["kind"], "attempt": attempt}
+        if sent.ok:
+            session.execute(
+                _UPDATE,
+                {
+                    "mid": message["id"],
+                    "state": SENT,
+                    "sent_at": now,
+                    "receipt": sent.receipt,
+                    "last_error": None,
+                },
+            )
+            append_event(session, message["exposure_id"], "notify.sent", **where, receipt=sent.receipt)
+            return base
+        if attempt >= self.settings.delivery_max_attempts:
+            session.execute(_UPDATE, {"mid": message["id"], "state": DEAD, "last_error": sent.error})
+            append_event(session, message["exposure_id"], "notify.dead", **where, error=sent.error)
+            log.error(
+                "ALERT: notification %s of exposure %s on %s dead-lettered after %d tries: %s",
+                message["id"],
+                message["exposure_id"],
+                message["channel"],
+                attempt,
+                sent.error,
+            )
+            return Delivery(**{**base.__dict__, "dead": True})
+        retry_at = now + backoff(self.settings, attempt)
+        session.execute(
+            _UPDATE, {"mid": message["id"], "next_attempt_at": retry_at, "last_error": sent.error}
+        )
+        append_event(
+            session,
+            message["exposure_id"],
+            "notify.failed",
+            **where,
+            error=sent.error,
+            retry_at=retry_at.isoformat(),
+        )
+        log.warning(
+            "notification %s on %s failed (try %d): %s",
+            message["id"],
+            message["channel"],
+            attempt,
+            sent.error,
+        )
+        return Delivery(**{**base.__dict__, "retry_at": retry_at})
+
+    # --- until done --------------------------------------------------------------------------
+    def drain(self) -> list[Delivery]:
+        """Deliver until nothing is due now (messages waiting for a retry stay queued)."""
+        done: list[Delivery] = []
+        while batch := self.deliver_due():
+            done.extend(batch)
+        return done
+
+    def waiting(self) -> tuple[int, datetime | None]:
+        """Messages still to send, and when the next of them is due."""
+        with self.store.session() as session:
+            rows = (
+                session.execute(select(OUTBOX.c.next_attempt_at).where(OUTBOX.c.state == PENDING))
+                .scalars()
+                .all()
+            )
+        return len(rows), min(rows) if rows else None
+
+    def wake(self) -> None:
+        """Tell a running :meth:`run` loop that there is something new to send."""
+        self._wake.set()
+
+    def run(self, stop: threading.Event, idle: float = 0.5) -> None:
+        """Deliver until ``stop`` is set: at once when woken, else every ``idle`` seconds."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                if self.deliver_due():
+                    continue
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("dispatch round failed")
+            self._wake.wait(idle)
+
+
+def _with_follow_up(delivery: Delivery, follow_up: Any) -> Delivery:
+    return Delivery(**{**delivery.__dict__, "follow_up": follow_up})

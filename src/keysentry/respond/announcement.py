@@ -1,0 +1,99 @@
+"""What the owner is told, and when: the facts of an exposure, queued in the outbox with the state change
+that calls for an announcement (containment, or the reason there was none)."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from keysentry.notify.channel import Channel
+from keysentry.notify.health_event import ExposureFacts
+from keysentry.notify.outbox import Delivery, enqueue
+from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED
+from keysentry.respond.view import ExposureView
+from keysentry.settings import Settings
+from keysentry.store.exposures import EXPOSURES, SIGHTINGS, append_event
+
+EXPOSURE_KIND = "exposure"  # the one announcement per exposure and round
+
+_SIGHTINGS_OF = select(SIGHTINGS).where(SIGHTINGS.c.exposure_id == bindparam("eid")).order_by(SIGHTINGS.c.id)
+_STATE_OF = select(EXPOSURES.c.state, EXPOSURES.c.reopened).where(EXPOSURES.c.id == bindparam("eid"))
+_MARK_NOTIFIED = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
+
+
+@cache
+def remediation_steps(credential_type: str) -> list[str]:
+    text = resources.files(__package__).joinpath("remediation.toml").read_text(encoding="utf-8")
+    return list(tomllib.loads(text).get(credential_type, {}).get("steps", []))
+
+
+def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
+    first = x.first_sighting()
+    return ExposureFacts(
+        exposure_id=x.id,
+        key_id=x.key_id,
+        account_id=x.account_id or "",
+        region=settings.aws_region,
+        principal_name=x.principal_name,
+        principal_arn=x.principal_arn,
+        state=x.state,
+        exposed_url=(first.url or first.repository) if first else None,
+        source=first.as_dict() if first else {},
+        first_seen_at=x.first_seen_at,
+        detected_at=x.detected_at,
+        contained_at=x.contained_at,
+        containment=x.containment,
+        dashboard_url=settings.dashboard_url,
+        remediation=remediation_steps(x.credential_type),
+        round=x.reopened,
+    )
+
+
+def queue_announcement(
+    session: Session, row: dict[str, Any], settings: Settings, channels: dict[str, Channel], now: datetime
+) -> dict[str, Any]:
+    """Queue the exposure's announcement on every channel, in the caller's transaction (``row`` is the
+    exposure as that transaction leaves it).  Returns the changes to make to the exposure with it: the
+    times at which to read CloudTrail."""
+    sightings: list[Any] = list(session.execute(_SIGHTINGS_OF, {"eid": row["id"]}).mappings())
+    facts = facts_of(ExposureView.from_row(row, sightings), settings)
+    queued = enqueue(session, facts, EXPOSURE_KIND, channels, now)
+    append_event(session, row["id"], "notify.queued", channels=queued, notification_id=facts.notification_id)
+    changes: dict[str, Any] = {}
+    if row["account_id"] and row["state"] != "not_ours":
+        previous = row["investigation"] or {}
+        changes["investigation"] = {
+            **previous,
+            "due": [(now + delay).isoformat() for delay in settings.investigation_delays],
+            "runs": previous.get("runs", []),
+        }
+    return changes
+
+
+def mark_notified(session: Session, delivery: Delivery, now: datetime) -> tuple[str, str] | None:
+    """The dispatcher delivered a message: the first announcement of the exposure's current round to
+    arrive anywhere makes it ``notified``.  Returns (from state, to state) when it moved."""
+    if delivery.kind != EXPOSURE_KIND:
+        return None
+    current = session.execute(_STATE_OF, {"eid": delivery.exposure_id}).one_or_none()
+    if current is None or current.state not in ANNOUNCED_FROM or (current.reopened or 0) != delivery.round:
+        return None
+    session.execute(
+        _MARK_NOTIFIED,
+        {"eid": delivery.exposure_id, "state": NOTIFIED, "notified_at": now, "updated_at": now},
+    )
+    append_event(
+        session,
+        delivery.exposure_id,
+        "notified",
+        from_state=current.state,
+        channel=delivery.channel,
+        receipt=delivery.sent.receipt,
+    )
+    return current.state, NOTIFIED
