@@ -200,7 +200,10 @@ def test_a_failed_delivery_is_retried_after_its_backoff_and_sent_once(
     settings = settings.model_copy(update={"investigation_delays": [], "delivery_backoff": backoff})
     broken = settings.model_copy(update={"event_bus_name": "no-such-bus"})
     responder, results = respond(broken, tmp_path / "leak.env")
-    assert [(r.step, r.to_state) for r in results][:2] == [("attribute", "attributed"), ("contain", "contained")]
+    assert [(r.step, r.to_state) for r in results][:2] == [
+        ("attribute", "attributed"),
+        ("contain", "contained"),
+    ]
     [failure] = [r for r in results if r.step == "notify"]
     assert failure.error and "no-such-bus" in failure.error
     e = exposure_of(responder, user.access_key_id)

@@ -8,7 +8,7 @@ that sends them with retries.
   ``delivery_lease``), sends each channel's batch, and records every attempt.  A failed message is
   retried after an exponential backoff with jitter and dead-lettered, with an alert, after
   ``delivery_max_attempts`` tries.  A message recorded as sent is never sent again; a crash between
-  the send and its record sends it again, which each channel covers as it can (docs/notifications.md).
+  the send and its record sends it again, which each channel covers as it can (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from keysentry.notify.channel import Channel, Sent
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.settings import Settings
 from keysentry.store.db import Store
-from keysentry.store.exposures import append_event
+from keysentry.store.exposures import Db, append_event, dialect_of
 from keysentry.store.models import DeliveryAttempt, OutboxMessage
 from keysentry.store.types import utcnow
 
@@ -54,10 +54,10 @@ def dedup_key(exposure_id: int, round_: int, kind: str, channel: str) -> str:
 
 
 def enqueue(
-    session: Session, facts: ExposureFacts, kind: str, channels: Mapping[str, Channel], now: datetime
+    session: Db, facts: ExposureFacts, kind: str, channels: Mapping[str, Channel], now: datetime
 ) -> list[str]:
     """Queue one message per channel about ``facts`` in the caller's transaction; the channels queued."""
-    statement = _QUEUE[session.get_bind().dialect.name]
+    statement = _QUEUE[dialect_of(session)]
     queued = []
     for name, channel in channels.items():
         written = session.execute(
@@ -286,8 +286,9 @@ class Dispatcher:
         """Tell a running :meth:`run` loop that there is something new to send."""
         self._wake.set()
 
-    def run(self, stop: threading.Event, idle: float = 0.5) -> None:
-        """Deliver until ``stop`` is set: at once when woken, else every ``idle`` seconds."""
+    def run(self, stop: threading.Event, idle: float = 0.5, linger: float = 0.02) -> None:
+        """Deliver until ``stop`` is set: ``linger`` seconds after being woken (so that what else arrives
+        meanwhile goes in the same batch), else every ``idle`` seconds."""
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -295,7 +296,8 @@ class Dispatcher:
                     continue
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("dispatch round failed")
-            self._wake.wait(idle)
+            if self._wake.wait(idle):
+                stop.wait(linger)
 
 
 def _with_follow_up(delivery: Delivery, follow_up: Any) -> Delivery:

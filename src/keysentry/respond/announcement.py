@@ -18,7 +18,7 @@ from keysentry.notify.outbox import Delivery, enqueue
 from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED
 from keysentry.respond.view import ExposureView
 from keysentry.settings import Settings
-from keysentry.store.exposures import EXPOSURES, SIGHTINGS, append_event
+from keysentry.store.exposures import EXPOSURES, SIGHTINGS, Db, append_event
 
 EXPOSURE_KIND = "exposure"  # the one announcement per exposure and round
 
@@ -56,7 +56,7 @@ def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
 
 
 def queue_announcement(
-    session: Session, row: dict[str, Any], settings: Settings, channels: dict[str, Channel], now: datetime
+    session: Db, row: dict[str, Any], settings: Settings, channels: dict[str, Channel], now: datetime
 ) -> dict[str, Any]:
     """Queue the exposure's announcement on every channel, in the caller's transaction (``row`` is the
     exposure as that transaction leaves it).  Returns the changes to make to the exposure with it: the

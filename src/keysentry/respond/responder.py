@@ -100,7 +100,7 @@ class Responder:
             if not finding.has_secret or finding.credential_type not in AUTHORITIES:
                 continue  # a key ID alone cannot be used or contained; others have no authority yet
             state = EXAMPLE if finding.suppressed else CANARY if finding.canary else NEW
-            with self.store.session() as session:
+            with self.store.transaction() as session:
                 recorded = record_finding(session, finding, initial_state=state)
                 if recorded.created and finding.canary:
                     reason = f"{finding.canary}; no call made, so it is not tripped"
@@ -160,7 +160,7 @@ class Responder:
         return dict(row) if row is not None else None
 
     def _begin(self, exposure_id: int) -> tuple[str, str, ExposureView] | None:
-        with self.store.session() as session:
+        with self.store.transaction() as session:
             row = self._load(session, exposure_id)
             if row is None:
                 return None
@@ -186,7 +186,7 @@ class Responder:
             raise KeysentryError(
                 f"step {step} tried {from_state} → {outcome.state}; allowed: {sorted(allowed)}"
             )
-        with self.store.session() as session:
+        with self.store.transaction() as session:
             row = self._load(session, exposure_id)
             assert row is not None
             changes = {

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,6 +96,13 @@ class Store:
         """A transaction: committed when the block ends, rolled back if it raises."""
         with self._one_at_a_time, self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction on a plain connection, for SQL statements only (no ORM objects): cheaper than
+        :meth:`session`, for the hot paths.  Committed when the block ends, rolled back if it raises."""
+        with self._one_at_a_time, self.engine.begin() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

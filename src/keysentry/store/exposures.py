@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,6 +22,8 @@ from keysentry.detect.findings import Finding, Location
 from keysentry.store.models import Exposure, Sighting, TimelineEvent
 from keysentry.store.types import utcnow
 
+# Where statements run: an ORM session, or a plain connection on the hot paths (Store.transaction).
+Db = Session | Connection
 EXPOSURES = cast(Table, Exposure.__table__)
 SIGHTINGS = cast(Table, Sighting.__table__)
 TIMELINE = cast(Table, TimelineEvent.__table__)
@@ -47,9 +49,13 @@ _FIRST_SEEN = select(EXPOSURES.c.first_seen_at, EXPOSURES.c.detected_at).where(
 _SET_FIRST_SEEN = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 
 
-def _insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, Any]) -> int | None:
+def dialect_of(db: Db) -> str:
+    return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
+
+
+def _insert_ignoring_conflicts(session: Db, table: Any, values: dict[str, Any]) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when it existed."""
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
     stmt = _INSERT_IGNORING_CONFLICTS.get((dialect, table.name))
     if stmt is None:  # pragma: no cover - other databases are not supported yet
         raise NotImplementedError(f"database dialect {dialect} is not supported")
@@ -71,7 +77,7 @@ class Recorded:
 
 
 def append_event(
-    session: Session, exposure: Exposure | int, kind: str, /, actor: str = "keysentry", **detail: Any
+    session: Db, exposure: Exposure | int, kind: str, /, actor: str = "keysentry", **detail: Any
 ) -> None:
     """Append to the exposure's timeline (the first three are positional, so any detail name is free)."""
     exposure_id = exposure if isinstance(exposure, int) else exposure.id
@@ -93,12 +99,14 @@ def find_exposure(
     ).one_or_none()
 
 
-def record_finding(session: Session, finding: Finding, initial_state: str = "new") -> Recorded:
+def record_finding(session: Db, finding: Finding, initial_state: str = "new") -> Recorded:
     """Store a finding as an exposure (created once) with one sighting per new location.
 
     Plain SQL statements, no ORM objects: this is the intake path, where every report is made durable
     before it is acknowledged, so it has to be cheap."""
     now = utcnow()
+    # First seen in public: the earliest commit time of any sighting, else when it was detected.
+    committed = [loc.provenance.committed_at for loc in finding.locations if loc.provenance.committed_at]
     created_id = _insert_ignoring_conflicts(
         session,
         EXPOSURES,
@@ -114,14 +122,22 @@ def record_finding(session: Session, finding: Finding, initial_state: str = "new
             "severity": finding.severity,
             "reopened": 0,
             "detected_at": now,
+            "first_seen_at": min(committed) if committed else now,
             "updated_at": now,
         },
     )
-    row = session.execute(
-        _FIND_EXPOSURE,
-        {"type": finding.credential_type, "key": finding.key_id, "fingerprint": finding.secret_fingerprint},
-    ).one()
-    exposure_id, state = row.id, row.state
+    if created_id is not None:
+        exposure_id, state = created_id, initial_state
+    else:
+        row = session.execute(
+            _FIND_EXPOSURE,
+            {
+                "type": finding.credential_type,
+                "key": finding.key_id,
+                "fingerprint": finding.secret_fingerprint,
+            },
+        ).one()
+        exposure_id, state = row.id, row.state
     if created_id is not None:
         append_event(
             session,
@@ -168,8 +184,7 @@ def record_finding(session: Session, finding: Finding, initial_state: str = "new
             )
             if p.committed_at is not None and (earliest is None or p.committed_at < earliest):
                 earliest = p.committed_at
-    if new:
-        # First seen in public: the earliest commit time of any sighting, else when it was detected.
+    if new and created_id is None:  # a known exposure seen somewhere new: perhaps earlier than we knew
         current = session.execute(_FIRST_SEEN, {"id": exposure_id}).one()
         candidates = [t for t in (current.first_seen_at, earliest) if t is not None]
         first = min(candidates) if candidates else current.detected_at
