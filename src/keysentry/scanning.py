@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from keysentry.detect.findings import Finding, Location, Match
+from keysentry.detect.findings import Finding, Location, Match, Verifier
 from keysentry.detect.scanner import FindingFolder, ScanReport, engine_for
 from keysentry.errors import SourceError
 from keysentry.sources.archives import ArchiveLimits, archive_kind, expand
@@ -39,6 +40,9 @@ from keysentry.sources.git import (
     uncommitted_paths,
 )
 
+if TYPE_CHECKING:
+    from keysentry.settings import Settings
+
 BATCH_BYTES = 8 * 1024 * 1024
 BATCH_ITEMS = 256
 AUTO_JOBS_BYTES = 32 * 1024 * 1024  # below this, worker start-up costs more than it saves
@@ -51,6 +55,7 @@ class ScanOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = 1  # 0: one per CPU for large inputs, one for small ones
     archives: ArchiveLimits = field(default_factory=ArchiveLimits)
+    live_check: Settings | None = None  # ask AWS whether each key pair still works (where to ask)
 
 
 Item = FileRef | GitBlobRef | Blob | Skipped
@@ -65,24 +70,24 @@ class BatchResult:
 
 
 # --- in the worker -------------------------------------------------------------------------
-def _scan_blob(blob: Blob, options: ScanOptions, result: BatchResult) -> None:
+def _scan_blob(blob: Blob, options: ScanOptions, result: BatchResult, verify: Verifier | None) -> None:
     if archive_kind(blob.data) is not None:
         for member in expand(blob, options.archives):
             if isinstance(member, Skipped):
                 result.skipped.append(member)
             else:
-                _scan_plain(member, result)
+                _scan_plain(member, result, verify)
         return
-    _scan_plain(blob, result)
+    _scan_plain(blob, result, verify)
 
 
-def _scan_plain(blob: Blob, result: BatchResult) -> None:
+def _scan_plain(blob: Blob, result: BatchResult, verify: Verifier | None) -> None:
     if looks_binary(blob.data):
         result.skipped.append(Skipped(blob.provenance, "binary file"))
         return
     result.blobs += 1
     result.bytes += len(blob.data)
-    matches = engine_for().scan(blob.data)
+    matches = engine_for().scan(blob.data, verify=verify)
     if matches:
         result.found.append((blob.provenance, matches))
 
@@ -118,13 +123,30 @@ def _contents(batch: list[Item], max_size: int) -> Iterator[Blob | Skipped]:
         yield from read_blobs(_reader(repo), refs, max_size)
 
 
+# One live check per process and settings, so that each credential is asked about once per process.
+_LIVE_CHECKS: dict[str, Verifier] = {}
+
+
+def _live_check(settings: Settings | None) -> Verifier | None:
+    if settings is None:
+        return None
+    key = settings.model_dump_json()
+    check = _LIVE_CHECKS.get(key)
+    if check is None:
+        from keysentry.authority.liveness import AwsLiveCheck  # boto3 loads only when asked for
+
+        check = _LIVE_CHECKS[key] = AwsLiveCheck(settings)
+    return check
+
+
 def scan_batch(batch: list[Item], options: ScanOptions) -> BatchResult:
     result = BatchResult()
+    verify = _live_check(options.live_check)
     for blob in _contents(batch, options.max_file_size):
         if isinstance(blob, Skipped):
             result.skipped.append(blob)
         else:
-            _scan_blob(blob, options, result)
+            _scan_blob(blob, options, result, verify)
     return result
 
 

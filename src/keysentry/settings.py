@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     )
     dashboard_url: str = "http://127.0.0.1:8080"
 
+    check_live: bool = Field(
+        default=False,
+        description="Ask AWS whether each leaked key pair still works (sts:GetCallerIdentity signed with it) "
+        "while the secret is in memory during the scan; never for canary accounts.",
+    )
+
     delivery_max_attempts: int = Field(
         default=8,
         ge=1,

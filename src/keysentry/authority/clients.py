@@ -69,6 +69,23 @@ class AwsClients:
                 cached = self._cache[cache_key] = self._make(service, credentials, region)
             return cached
 
+    def probe(self, service: str, credentials: Credentials) -> Any:
+        """A client signed with someone else's credentials (a leaked key, for the live check): never
+        cached, so that it and the secret in it are gone once the caller drops it; two tries at most."""
+        kwargs: dict[str, Any] = {
+            "config": self._config.merge(
+                Config(retries={"mode": "standard", "max_attempts": 2}, read_timeout=10)
+            ),
+            "aws_access_key_id": credentials.access_key_id,
+            "aws_secret_access_key": credentials.secret_access_key,
+            "aws_session_token": credentials.session_token,
+        }
+        endpoint = self.settings.aws_service_endpoints.get(service) or self.endpoint_url
+        if endpoint:
+            kwargs["endpoint_url"] = endpoint
+        with self._lock:
+            return self._base_session.client(service, **kwargs)  # type: ignore[call-overload]
+
     def _make(self, service: str, credentials: Credentials | None, region: str | None) -> Any:
         kwargs: dict[str, Any] = {"config": self._config}
         if region:

@@ -55,6 +55,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "canary": f.canary,
         "session_token_sha256": f.token_fingerprint or None,
         "suppressed": f.suppressed,
+        "live": f.live,
         "locations": [location_dict(loc) for loc in f.locations],
     }
 
@@ -87,6 +88,11 @@ def describe_finding(f: Finding) -> str:
         text = f"{f.rule_id} ({f.credential_type})"
     if f.canary:
         text += f"  [yellow]{f.canary}[/]"
+    if f.live:
+        text += {
+            "live": "  [bold red]LIVE: AWS accepts it[/]",
+            "rejected": "  [green]rejected by AWS[/]",
+        }.get(f.live, "  [dim]live check: no answer[/]")
     return text
 
 

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -29,7 +30,7 @@ from keysentry.detect.rules import load_rules
 from keysentry.detect.scanner import ScanReport
 from keysentry.report import apply_baseline, load_baseline, sarif_log
 from keysentry.scanning import ScanOptions, scan_targets
-from keysentry.settings import Settings
+from keysentry.settings import Settings, load_settings
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE
 
 if TYPE_CHECKING:
@@ -59,6 +60,14 @@ Jobs = Annotated[
     ),
 ]
 DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store (default: SQLite file).")]
+CheckLive = Annotated[
+    bool | None,
+    typer.Option(
+        "--check-live/--no-check-live",
+        help="Ask AWS whether each key pair still works (sts:GetCallerIdentity signed with it, during the "
+        "scan; never for canary accounts). Default: the check_live setting, off.",
+    ),
+]
 Endpoint = Annotated[str | None, typer.Option(help="Send AWS calls here (the local emulator).")]
 
 
@@ -132,6 +141,7 @@ def scan(
     ] = None,
     database_url: DatabaseUrl = None,
     aws_endpoint_url: Endpoint = None,
+    check_live: CheckLive = None,
 ) -> None:
     """Find exposed credentials in files, folders, archives, git history or standard input.
 
@@ -160,6 +170,7 @@ def scan(
       keysentry scan --staged                    # what the next commit would add
     """
     options = ScanOptions(history=not no_history, staged=staged, max_file_size=max_file_size, jobs=jobs)
+    options = with_live_check(options, check_live, database_url, aws_endpoint_url)
     run_scan(
         targets or ["."], fmt, output, baseline, options, respond, progress, database_url, aws_endpoint_url
     )
@@ -255,6 +266,7 @@ def respond(
     no_history: NoHistory = False,
     database_url: DatabaseUrl = None,
     aws_endpoint_url: Endpoint = None,
+    check_live: CheckLive = None,
 ) -> None:
     """Attribute, contain and announce exposed AWS keys.
 
@@ -276,15 +288,30 @@ def respond(
 
       KEYSENTRY_AWS_ENDPOINT_URL=http://127.0.0.1:5000 keysentry respond repo/
     """
-    run_respond(targets or [], no_history, database_url, aws_endpoint_url)
+    options = with_live_check(ScanOptions(history=not no_history), check_live, database_url, aws_endpoint_url)
+    run_respond(targets or [], options, database_url, aws_endpoint_url)
+
+
+def with_live_check(
+    options: ScanOptions, check_live: bool | None, database_url: str | None, endpoint: str | None
+) -> ScanOptions:
+    """The scan options with the live check on when the flag (or else the setting) says so."""
+    if check_live is False:
+        return options
+    given = {k: v for k, v in {"database_url": database_url, "aws_endpoint_url": endpoint}.items() if v}
+    if check_live or load_settings(**given).check_live:
+        return replace(options, live_check=settings_from(**given))
+    return options
 
 
 @exits_cleanly
-def run_respond(targets: list[str], no_history: bool, database_url: str | None, endpoint: str | None) -> None:
+def run_respond(
+    targets: list[str], options: ScanOptions, database_url: str | None, endpoint: str | None
+) -> None:
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
     report = None
     if targets:
-        report = scan_targets(targets, ScanOptions(history=not no_history))
+        report = scan_targets(targets, options)
         print_report(out, report)
     results = respond_and_print(out, settings, report)
     raise typer.Exit(EXIT_FOUND if any(r.error for r in results) else EXIT_CLEAN)

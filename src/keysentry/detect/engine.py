@@ -25,7 +25,7 @@ import hyperscan
 from keysentry.detect import decode
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.detect.checks import is_example_secret, suppression, value_passes
-from keysentry.detect.findings import Match
+from keysentry.detect.findings import Match, Verifier
 from keysentry.detect.pairing import Span, keyword_pattern, pair
 from keysentry.detect.rules import Rule, RuleError
 
@@ -176,21 +176,26 @@ class Engine:
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
         return by_rule, triggers
 
-    def scan(self, data: bytes, decoding: str | None = None, depth: int = 0) -> list[Match]:
-        """Every credential in ``data``; decoded content is scanned too, and says how it was decoded."""
+    def scan(
+        self, data: bytes, decoding: str | None = None, depth: int = 0, verify: Verifier | None = None
+    ) -> list[Match]:
+        """Every credential in ``data``; decoded content is scanned too, and says how it was decoded.
+        With ``verify``, each paired credential is also asked whether it still works (``Match.live``):
+        here is the only place that holds the secret."""
         if depth == 0:
             utf16 = decode.from_utf16(data)
             if utf16 is not None:
-                return [replace(m, decoding="utf-16") for m in self.scan(utf16, "utf-16", depth + 1)]
+                found = self.scan(utf16, "utf-16", depth + 1, verify)
+                return [replace(m, decoding="utf-16") for m in found]
         by_rule, triggers = self._candidates(data)
         lines = LineCounter(data)
         matches: list[Match] = []
         for rule_index, ends in by_rule.items():
-            matches.extend(self._confirm(self.rules[rule_index], data, ends, lines, decoding))
+            matches.extend(self._confirm(self.rules[rule_index], data, ends, lines, decoding, verify))
         if depth < MAX_DECODE_DEPTH:
             for segment in self._decoded(data, triggers):
                 label = segment.label if decoding is None else f"{decoding}>{segment.label}"
-                inner = self.scan(segment.data, label, depth + 1)
+                inner = self.scan(segment.data, label, depth + 1, verify)
                 if inner and segment.offset >= 0:
                     line, column = lines.at(segment.offset)
                     inner = [replace(m, line=line, column=column) for m in inner]
@@ -227,7 +232,13 @@ class Engine:
         return c.keywords.search(data, max(0, span.start - w), min(len(data), span.end + w)) is not None
 
     def _confirm(
-        self, c: CompiledRule, data: bytes, ends: list[int], lines: LineCounter, decoding: str | None
+        self,
+        c: CompiledRule,
+        data: bytes,
+        ends: list[int],
+        lines: LineCounter,
+        decoding: str | None,
+        verify: Verifier | None = None,
     ) -> list[Match]:
         rule = c.rule
         anchors = [
@@ -239,7 +250,7 @@ class Engine:
             return []
         if not c.has_id:
             return [self._secret_only(c, s, lines, decoding) for s in anchors if self._valid(c, s.value)]
-        return self._paired(c, data, anchors, lines, decoding)
+        return self._paired(c, data, anchors, lines, decoding, verify)
 
     def _valid(self, c: CompiledRule, value: bytes) -> bool:
         if not c.checks:
@@ -278,7 +289,13 @@ class Engine:
         )
 
     def _paired(
-        self, c: CompiledRule, data: bytes, ids: list[Span], lines: LineCounter, decoding: str | None
+        self,
+        c: CompiledRule,
+        data: bytes,
+        ids: list[Span],
+        lines: LineCounter,
+        decoding: str | None,
+        verify: Verifier | None = None,
     ) -> list[Match]:
         rule = c.rule
         assert c.secret is not None
@@ -314,6 +331,10 @@ class Engine:
             key_id = kid.value.decode("latin-1")
             line, column = line_of[kid.start]
             token = tokens.get(i) if secret is not None else None
+            suppressed = suppression(rule, key_id, secret.value if secret else None)
+            live = None
+            if verify is not None and secret is not None and suppressed is None:
+                live = verify(rule.credential_type, key_id, secret.value, token.value if token else None)
             matches.append(
                 Match(
                     rule_id=rule.id,
@@ -322,10 +343,11 @@ class Engine:
                     secret_fingerprint=fingerprint(secret.value) if secret else "",
                     line=line,
                     column=column,
-                    suppressed=suppression(rule, key_id, secret.value if secret else None),
+                    suppressed=suppressed,
                     decoding=decoding,
                     severity=rule.severity,
                     token_fingerprint=fingerprint(token.value) if token else "",
+                    live=live,
                 )
             )
         return matches

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from keysentry.sources.blob import Provenance
@@ -22,6 +23,12 @@ class Match:
     decoding: str | None = None  # how the bytes were decoded to find it: "base64", "url", "utf-16" …
     severity: str = "high"
     token_fingerprint: str = ""  # SHA-256 of a third part seen with it (an AWS session token)
+    live: str | None = None  # asked of the authority when a live check ran: "live", "rejected", "unknown"
+
+
+# Asked, where the secret exists, whether a credential still works: (type, key ID, secret, token) →
+# "live", "rejected" or "unknown"; None when it was not asked (a type it does not know, a canary).
+Verifier = Callable[[str, str, bytes, bytes | None], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,7 @@ class Finding:
     severity: str = "high"
     canary: str | None = None  # a known canary (honeytoken) key: what planted it
     token_fingerprint: str = ""
+    live: str | None = None  # see Match.live
     locations: list[Location] = field(default_factory=list)
 
     @property

@@ -67,9 +67,12 @@ class FindingFolder:
                     severity=match.severity,
                     canary=canary(account),
                     token_fingerprint=match.token_fingerprint,
+                    live=match.live,
                 )
             if match.token_fingerprint and not finding.token_fingerprint:
                 finding.token_fingerprint = match.token_fingerprint
+            if match.live and finding.live in (None, "unknown"):
+                finding.live = match.live
             location = Location(provenance, match.line, match.column, match.decoding)
             if location not in finding.locations:
                 finding.locations.append(location)

@@ -42,6 +42,7 @@ class ExposureFacts:
     dashboard_url: str
     remediation: list[str] = field(default_factory=list)
     round: int = 0  # how often the exposure was reopened: a reopened exposure is announced anew
+    secret_live: str | None = None  # the optional live check: live, rejected, unknown (None: not asked)
 
     @property
     def notification_id(self) -> str:
@@ -125,6 +126,7 @@ def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
             "exposureId": f.exposure_id,
             "state": f.state,
             "principalArn": f.principal_arn,
+            "secretLive": f.secret_live,
             "source": f.source,
             "firstSeenAt": _iso(f.first_seen_at),
             "detectedAt": _iso(f.detected_at),

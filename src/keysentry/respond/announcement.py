@@ -52,6 +52,7 @@ def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
         dashboard_url=settings.dashboard_url,
         remediation=remediation_steps(x.credential_type),
         round=x.reopened,
+        secret_live=x.secret_live,
     )
 
 

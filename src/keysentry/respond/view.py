@@ -62,6 +62,7 @@ class ExposureView:
     investigation: dict[str, Any] | None = None
     mode: str | None = None
     reopened: int = 0
+    secret_live: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], sightings: Sequence[Mapping[str, Any]] = ()) -> ExposureView:
@@ -89,6 +90,7 @@ class ExposureView:
             investigation=dict(e.investigation) if e.investigation else None,
             mode=e.mode,
             reopened=e.reopened or 0,
+            secret_live=e.secret_live,
             sightings=tuple(
                 SightingView(
                     s.source_kind, s.repository, s.url, s.commit, s.path, s.line, s.author, s.committed_at

@@ -46,7 +46,7 @@ _FIND_EXPOSURE = select(EXPOSURES.c.id, EXPOSURES.c.state).where(
 _FIRST_SEEN = select(EXPOSURES.c.first_seen_at, EXPOSURES.c.detected_at).where(
     EXPOSURES.c.id == bindparam("id")
 )
-_SET_FIRST_SEEN = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
+_UPDATE_EXPOSURE = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 
 
 def dialect_of(db: Db) -> str:
@@ -123,6 +123,7 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
             "reopened": 0,
             "detected_at": now,
             "first_seen_at": min(committed) if committed else now,
+            "secret_live": finding.live,
             "updated_at": now,
         },
     )
@@ -138,6 +139,8 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
             },
         ).one()
         exposure_id, state = row.id, row.state
+        if finding.live is not None:  # checked again now: the latest answer counts
+            session.execute(_UPDATE_EXPOSURE, {"eid": exposure_id, "secret_live": finding.live})
     if created_id is not None:
         append_event(
             session,
@@ -147,6 +150,7 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
             rule=finding.rule_id,
             account_offline=finding.account_id,
             suppressed=finding.suppressed,
+            live=finding.live,
         )
     new = 0
     earliest: datetime | None = None
@@ -189,7 +193,7 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
         candidates = [t for t in (current.first_seen_at, earliest) if t is not None]
         first = min(candidates) if candidates else current.detected_at
         if first != current.first_seen_at:
-            session.execute(_SET_FIRST_SEEN, {"eid": exposure_id, "first_seen_at": first})
+            session.execute(_UPDATE_EXPOSURE, {"eid": exposure_id, "first_seen_at": first})
     return Recorded(exposure_id, state, created_id is not None, new)
 
 

@@ -51,6 +51,8 @@ class Exposure(Base):
     principal_arn: Mapped[str | None] = mapped_column(String(512))
     key_status: Mapped[str | None] = mapped_column(String(16))
     key_last_used: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What the optional live check learned while the secret was in memory: live, rejected, unknown.
+    secret_live: Mapped[str | None] = mapped_column(String(16))
     containment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     severity: Mapped[str | None] = mapped_column(String(16))
     # The response settings that applied (contain, notify_only, dry_run) and the next timed step.
