@@ -17,6 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from keysentry.notify_settings import NotifySettings
 from keysentry.response_policy import ResponsePolicy, parse_duration
 
 
@@ -82,6 +83,10 @@ class Settings(BaseSettings):
     )
     dashboard_url: str = "http://127.0.0.1:8080"
 
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings,
+        description="Channels: EventBridge, SNS topics, email, webhooks, the case ([notify] in the toml).",
+    )
     check_live: bool = Field(
         default=False,
         description="Ask AWS whether each leaked key pair still works (sts:GetCallerIdentity signed with it) "

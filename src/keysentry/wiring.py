@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.notify.case import CaseChannel
+from keysentry.notify.channel import Channel
+from keysentry.notify.email import EmailChannel
 from keysentry.notify.eventbridge import EventBridgeChannel
+from keysentry.notify.sns import SnsChannel
+from keysentry.notify.webhook import WebhookChannel
 from keysentry.respond.responder import Responder
 from keysentry.respond.steps import StepContext
 from keysentry.settings import Settings
@@ -15,13 +20,26 @@ def build_store(settings: Settings) -> Store:
     return open_store(settings.resolved_database_url())
 
 
+def build_channels(settings: Settings, authority: AwsAuthority) -> dict[str, Channel]:
+    """Every channel the ``[notify]`` settings ask for, by name (the outbox's ``channel``)."""
+    notify = settings.notify
+    channels: list[Channel] = []
+    if notify.case:
+        channels.append(CaseChannel(authority.clients, notify.aws_support_case))
+    if notify.eventbridge:
+        channels.append(EventBridgeChannel(authority.clients))
+    channels.extend(SnsChannel(authority.clients, topic) for topic in notify.sns_topics)
+    if notify.email.enabled:
+        channels.append(EmailChannel(authority, notify.email))
+    channels.extend(WebhookChannel(target) for target in notify.webhooks)
+    return {channel.name: channel for channel in channels}
+
+
 def build_responder(
     settings: Settings, store: Store | None = None, own_credentials: Credentials | None = None
 ) -> Responder:
-    clients = AwsClients(settings, own_credentials)
+    authority = AwsAuthority(AwsClients(settings, own_credentials))
     context = StepContext(
-        settings=settings,
-        authority=AwsAuthority(clients),
-        channels={channel.name: channel for channel in (EventBridgeChannel(clients),)},
+        settings=settings, authority=authority, channels=build_channels(settings, authority)
     )
     return Responder(store or build_store(settings), context)

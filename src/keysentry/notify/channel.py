@@ -16,6 +16,7 @@ class Sent:
     ok: bool
     receipt: str | None = None  # the receiver's ID for it (EventBridge event ID, SES message ID …)
     error: str | None = None
+    permanent: bool = False  # retrying cannot help (a 404, a refused address): dead-letter it now
 
 
 class Channel(Protocol):

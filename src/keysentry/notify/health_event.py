@@ -42,7 +42,17 @@ class ExposureFacts:
     dashboard_url: str
     remediation: list[str] = field(default_factory=list)
     round: int = 0  # how often the exposure was reopened: a reopened exposure is announced anew
+    account_name: str | None = None
+    credential_type: str = "aws_access_key"
+    principal_type: str | None = None
+    severity: str = "high"
+    investigation: dict[str, Any] | None = None  # the latest CloudTrail summary, when one was read
     secret_live: str | None = None  # the optional live check: live, rejected, unknown (None: not asked)
+
+    @property
+    def exposure_url(self) -> str:
+        """The exposure's page in the dashboard: its case, timeline and the messages sent."""
+        return f"{self.dashboard_url.rstrip('/')}/exposures/{self.exposure_id}"
 
     @property
     def notification_id(self) -> str:
@@ -134,7 +144,7 @@ def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
             "notifiedAt": _iso(now),
             "containment": f.containment,
             "remediation": f.remediation,
-            "dashboardUrl": f"{f.dashboard_url.rstrip('/')}/exposures/{f.exposure_id}",
+            "dashboardUrl": f.exposure_url,
         },
     }
 

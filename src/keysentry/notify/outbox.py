@@ -231,7 +231,7 @@ class Dispatcher:
             )
             append_event(session, message["exposure_id"], "notify.sent", **where, receipt=sent.receipt)
             return base
-        if attempt >= self.settings.delivery_max_attempts:
+        if sent.permanent or attempt >= self.settings.delivery_max_attempts:
             session.execute(_UPDATE, {"mid": message["id"], "state": DEAD, "last_error": sent.error})
             append_event(session, message["exposure_id"], "notify.dead", **where, error=sent.error)
             log.error(

@@ -28,9 +28,17 @@ _MARK_NOTIFIED = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 
 
 @cache
-def remediation_steps(credential_type: str) -> list[str]:
-    text = resources.files(__package__).joinpath("remediation.toml").read_text(encoding="utf-8")
-    return list(tomllib.loads(text).get(credential_type, {}).get("steps", []))
+def _remediation() -> dict[str, Any]:
+    return tomllib.loads(
+        resources.files(__package__).joinpath("remediation.toml").read_text(encoding="utf-8")
+    )
+
+
+def remediation_steps(credential_type: str, principal_type: str | None = None) -> list[str]:
+    """What the owner should do, for this kind of credential and principal (``remediation.toml``)."""
+    table = _remediation()
+    steps = table.get(f"{credential_type}-{principal_type}") or table.get(credential_type, {})
+    return list(steps.get("steps", []))
 
 
 def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
@@ -50,9 +58,14 @@ def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
         contained_at=x.contained_at,
         containment=x.containment,
         dashboard_url=settings.dashboard_url,
-        remediation=remediation_steps(x.credential_type),
+        remediation=remediation_steps(x.credential_type, x.principal_type),
         round=x.reopened,
         secret_live=x.secret_live,
+        account_name=x.account_name,
+        credential_type=x.credential_type,
+        principal_type=x.principal_type,
+        severity=(x.containment or {}).get("severity") or x.severity or "high",
+        investigation=(x.investigation or {}).get("latest"),
     )
 
 
@@ -80,7 +93,7 @@ def queue_announcement(
 def mark_notified(session: Session, delivery: Delivery, now: datetime) -> tuple[str, str] | None:
     """The dispatcher delivered a message: the first announcement of the exposure's current round to
     arrive anywhere makes it ``notified``.  Returns (from state, to state) when it moved."""
-    if delivery.kind != EXPOSURE_KIND:
+    if delivery.kind != EXPOSURE_KIND or delivery.channel == "case":  # the case is ours: nobody was told yet
         return None
     current = session.execute(_STATE_OF, {"eid": delivery.exposure_id}).one_or_none()
     if current is None or current.state not in ANNOUNCED_FROM or (current.reopened or 0) != delivery.round:

@@ -63,6 +63,7 @@ class ExposureView:
     mode: str | None = None
     reopened: int = 0
     secret_live: str | None = None
+    severity: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], sightings: Sequence[Mapping[str, Any]] = ()) -> ExposureView:
@@ -91,6 +92,7 @@ class ExposureView:
             mode=e.mode,
             reopened=e.reopened or 0,
             secret_live=e.secret_live,
+            severity=e.severity,
             sightings=tuple(
                 SightingView(
                     s.source_kind, s.repository, s.url, s.commit, s.path, s.line, s.author, s.committed_at

@@ -1,0 +1,146 @@
+"""Email to the account's SECURITY alternate contact (Account API ``GetAlternateContact``), else to a
+configured address; plain text and HTML, through an SMTP relay or SES.
+
+``Message-ID`` is derived from the notification ID, the same on every retry, so that a mail system
+that deduplicates on it drops a repeat; SMTP has no other idempotency (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from keysentry.authority.aws import AwsAuthority
+from keysentry.notify.channel import Sent
+from keysentry.notify.health_event import ExposureFacts
+from keysentry.notify.message import context, render, subject
+from keysentry.notify_settings import EmailSettings
+
+log = logging.getLogger(__name__)
+
+
+class EmailChannel:
+    name = "email"
+    batch_size = 20  # messages sent over one SMTP connection
+
+    def __init__(self, authority: AwsAuthority, settings: EmailSettings) -> None:
+        self.authority = authority
+        self.settings = settings
+        self._contacts: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def render(self, facts: ExposureFacts, now: datetime) -> dict[str, Any]:
+        ctx = context(facts, now)
+        return {
+            "account_id": facts.account_id,
+            "subject": subject(facts),
+            "text": render("email.txt.j2", ctx),
+            "html": render("email.html.j2", ctx),
+            "message_id": f"<{facts.notification_id}@keysentry>",
+            "key_id": facts.key_id,
+            "exposure_id": facts.exposure_id,
+        }
+
+    # --- who receives it --------------------------------------------------------------------
+    def security_contact(self, account_id: str) -> str | None:
+        """The account's SECURITY alternate contact's address (asked once per account), or None."""
+        with self._lock:
+            if account_id in self._contacts:
+                return self._contacts[account_id]
+        address = None
+        try:
+            answer = self.authority.client_in(account_id, "account").get_alternate_contact(
+                AlternateContactType="SECURITY"
+            )
+            address = answer.get("AlternateContact", {}).get("EmailAddress")
+        except (ClientError, BotoCoreError) as exc:
+            log.info("no SECURITY contact readable for %s: %s", account_id, exc)
+        except Exception as exc:  # assuming the role may fail too; fall back to the configured address
+            log.info("no SECURITY contact readable for %s: %s", account_id, exc)
+        with self._lock:
+            self._contacts[account_id] = address
+        return address
+
+    def recipient(self, account_id: str) -> str | None:
+        contact = (
+            self.security_contact(account_id) if self.settings.use_security_contact and account_id else None
+        )
+        return contact or self.settings.fallback_to
+
+    # --- sending ----------------------------------------------------------------------------
+    def message(self, payload: dict[str, Any], to: str, now: datetime) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.settings.sender
+        msg["To"] = to
+        msg["Subject"] = payload["subject"]
+        msg["Date"] = format_datetime(now)
+        msg["Message-ID"] = payload["message_id"]
+        msg["X-Keysentry-Key-Id"] = payload["key_id"]
+        msg["X-Keysentry-Exposure"] = str(payload["exposure_id"])
+        msg.set_content(payload["text"])
+        msg.add_alternative(payload["html"], subtype="html")
+        return msg
+
+    def send(self, payloads: list[dict[str, Any]], now: datetime) -> list[Sent]:
+        addressed: list[tuple[dict[str, Any], str | None]] = [
+            (p, self.recipient(p["account_id"])) for p in payloads
+        ]
+        if self.settings.transport == "ses":
+            return [self._ses(p, to, now) if to else _nobody(p) for p, to in addressed]
+        try:
+            smtp = self._smtp()
+        except (OSError, smtplib.SMTPException) as exc:
+            error = f"SMTP {self.settings.smtp_host}:{self.settings.smtp_port} unreachable: {exc}"
+            return [Sent(False, error=error) for _ in payloads]
+        results = []
+        with smtp:
+            for payload, to in addressed:
+                if to is None:
+                    results.append(_nobody(payload))
+                    continue
+                try:
+                    refused = smtp.send_message(self.message(payload, to, now))
+                except smtplib.SMTPRecipientsRefused as exc:
+                    results.append(Sent(False, error=f"SMTP refused {to}: {exc.recipients}", permanent=True))
+                except (OSError, smtplib.SMTPException) as exc:
+                    results.append(Sent(False, error=f"SMTP failed for {to}: {exc}"))
+                else:
+                    results.append(
+                        Sent(False, error=f"SMTP refused {refused}", permanent=True)
+                        if refused
+                        else Sent(True, receipt=f"{payload['message_id']} to {to}")
+                    )
+        return results
+
+    def _smtp(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=15)
+        if self.settings.smtp_starttls:
+            smtp.starttls()
+        if self.settings.smtp_username and self.settings.smtp_password:
+            smtp.login(self.settings.smtp_username, self.settings.smtp_password.get_secret_value())
+        return smtp
+
+    def _ses(self, payload: dict[str, Any], to: str, now: datetime) -> Sent:
+        raw = self.message(payload, to, now).as_bytes()
+        try:
+            answer = self.authority.clients.client("ses").send_raw_email(
+                Source=self.settings.sender, Destinations=[to], RawMessage={"Data": raw}
+            )
+        except (ClientError, BotoCoreError) as exc:
+            return Sent(False, error=f"ses:SendRawEmail to {to} failed: {exc}")
+        return Sent(True, receipt=str(answer.get("MessageId")))
+
+
+def _nobody(payload: dict[str, Any]) -> Sent:
+    return Sent(
+        False,
+        error=f"account {payload['account_id']} has no SECURITY alternate contact and no fallback_to is set",
+        permanent=True,
+    )

@@ -1,0 +1,117 @@
+"""What every message says, in words people read: one context built from :class:`ExposureFacts`, and the
+Jinja2 templates (``templates/``) that lay it out for each channel.  The secret is never in the facts,
+so it cannot be in any message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from keysentry.notify.health_event import ExposureFacts, describe
+
+KIND_OF_KEY = {
+    "iam-user": "long-term access key of an IAM user",
+    "role-session": "temporary access key of a role session",
+    "root": "access key of the account's root user",
+}
+
+
+@cache
+def templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("keysentry.notify", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, context: dict[str, Any]) -> str:
+    return templates().get_template(template).render(**context)
+
+
+def _when(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "not yet"
+
+
+def _containment(facts: ExposureFacts) -> dict[str, Any]:
+    c = facts.containment or {}
+    if not c.get("applied"):
+        return {"applied": False, "what": c.get("reason") or "no quarantine was applied", "blocks": ""}
+    if c.get("kind") == "revoke-role-sessions":
+        what = (
+            f"every session of the role {facts.principal_name} issued before {c.get('issued_before')} is "
+            "denied (an inline policy on aws:TokenIssueTime); new sessions work as before"
+        )
+        return {"applied": True, "what": what, "blocks": c.get("blocks", "")}
+    what = f"{c.get('policy_name')} ({c.get('policy_kind')}) attached to {facts.principal_arn}"
+    if c.get("deactivate_at"):
+        what += f"; the key will be deactivated at {c['deactivate_at']}"
+    return {"applied": True, "what": what, "blocks": c.get("blocks", "")}
+
+
+def _investigation(facts: ExposureFacts) -> dict[str, Any] | None:
+    latest = facts.investigation
+    if not latest:
+        return None
+    top = sorted(latest.get("calls", {}).items(), key=lambda kv: -kv[1])[:8]
+    return {
+        "events": latest.get("events", 0),
+        "first": latest.get("first"),
+        "last": latest.get("last"),
+        "calls": [f"{name} ({n})" for name, n in top],
+        "regions": sorted(latest.get("regions", {})),
+        "source_ips": sorted(latest.get("source_ips", {})),
+        "created": [f"{c.get('kind')} {c.get('id')} ({c.get('region')})" for c in latest.get("created", [])],
+        "flagged": [
+            f"{f.get('event')}: {f.get('why', f.get('reason', ''))}" for f in latest.get("flagged", [])
+        ],
+    }
+
+
+def context(facts: ExposureFacts, now: datetime) -> dict[str, Any]:
+    """Everything a message may say about an exposure, ready for a template."""
+    source = facts.source or {}
+    account = facts.account_id + (f" ({facts.account_name})" if facts.account_name else "")
+    return {
+        "key_id": facts.key_id,
+        "kind_of_key": KIND_OF_KEY.get(facts.principal_type or "", "access key"),
+        "account": account,
+        "account_id": facts.account_id,
+        "principal": facts.principal_arn or facts.principal_name or "unknown",
+        "severity": facts.severity,
+        "state": facts.state,
+        "source": {
+            "kind": source.get("kind") or "unknown",
+            "url": facts.exposed_url,
+            "repository": source.get("repository"),
+            "commit": source.get("commit"),
+            "path": source.get("path"),
+            "line": source.get("line"),
+            "author": source.get("author"),
+            "committed_at": source.get("committedAt"),
+            "where": source.get("where"),
+        },
+        "first_seen": _when(facts.first_seen_at),
+        "detected": _when(facts.detected_at),
+        "contained": _when(facts.contained_at),
+        "notified": _when(now),
+        "containment": _containment(facts),
+        "summary": describe(facts),
+        "investigation": _investigation(facts),
+        "remediation": facts.remediation,
+        "secret_live": facts.secret_live,
+        "exposure_url": facts.exposure_url,
+        "case_url": f"{facts.exposure_url}#case",
+        "notification_id": facts.notification_id,
+    }
+
+
+def subject(facts: ExposureFacts) -> str:
+    what = "contained" if (facts.containment or {}).get("applied") else "needs action"
+    return f"[keysentry] Exposed AWS access key {facts.key_id} in account {facts.account_id}: {what}"

@@ -1,0 +1,61 @@
+"""Where notifications go: data in ``keysentry.toml`` (``[notify]``) or ``KEYSENTRY_NOTIFY`` as JSON.
+
+```toml
+[notify]
+sns_topics = ["arn:aws:sns:us-east-1:111122223333:security-alerts"]
+case = true                      # the case in keysentry (with aws_support_case, in AWS Support too)
+
+[notify.email]
+enabled = true
+transport = "smtp"               # smtp (a relay) or ses
+smtp_host = "mail.internal"
+sender = "keysentry@example.com"
+fallback_to = "secops@example.com"   # when the account has no SECURITY alternate contact
+
+[[notify.webhooks]]
+name = "soc"
+url = "https://soc.example.com/hooks/keysentry"
+format = "json"                  # json (signed), slack, pagerduty
+secret = "…"                     # HMAC-SHA256 key for json
+```
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class EmailSettings(BaseModel):
+    enabled: bool = False
+    transport: Literal["smtp", "ses"] = "smtp"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    sender: str = "keysentry@localhost"
+    use_security_contact: bool = Field(
+        default=True, description="Send to the account's SECURITY alternate contact (Account API)."
+    )
+    fallback_to: str | None = Field(default=None, description="Where to send when there is no contact.")
+
+
+class WebhookTarget(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    url: str
+    format: Literal["json", "slack", "pagerduty"] = "json"
+    secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key (json format).")
+    routing_key: SecretStr | None = Field(default=None, description="PagerDuty integration key.")
+
+
+class NotifySettings(BaseModel):
+    eventbridge: bool = True
+    sns_topics: list[str] = Field(default_factory=list)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    webhooks: list[WebhookTarget] = Field(default_factory=list)
+    case: bool = True
+    aws_support_case: bool = Field(
+        default=False, description="Also open an AWS Support case (support:CreateCase) for each exposure."
+    )
