@@ -97,6 +97,17 @@ def test_demo_contains_the_leak_proves_it_and_never_reveals_the_secret(tmp_path:
     assert re.search(r"✓ ec2:DescribeInstances\s+allowed", output)
     assert "AKIAIOSFODNN7EXAMPLE  state example" in output
     assert "quarantine attached 1 time(s)" in output
+    # Every channel's receiver got one message about the key.
+    for channel in (
+        "email (SMTP)",
+        "webhook (signed JSON)",
+        "Slack",
+        "PagerDuty",
+        "SNS (HTTP subscriber)",
+        "case",
+    ):
+        assert re.search(rf"{re.escape(channel)}\s+x1 ", output), channel
+    assert "to security+workloads-prod@example.com" in output and "signature valid" in output
     port = int(re.search(r"moto on http://127\.0\.0\.1:(\d+)", output).group(1))  # type: ignore[union-attr]
     assert not port_open(port), "the demo left its emulator running"
 

@@ -9,6 +9,7 @@ creation is now denied while reads still work.  Stops everything it started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from rich.console import Console
 
 from keysentry.authority.clients import AwsClients, Credentials
 from keysentry.cli.render import print_exposure, print_report, print_steps
+from keysentry.demo_channels import receivers, show_messages
 from keysentry.emulator.seed import SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.logging_setup import configure_logging
@@ -136,14 +138,21 @@ def run_demo(console: Console, keep: Path | None = None) -> bool:
     workdir = keep or Path(tempfile.mkdtemp(prefix="keysentry-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        with Emulator(log_path=workdir / "emulator.log") as emulator:
-            return _story(console, workdir, emulator, started, keep is not None)
+        with Emulator(log_path=workdir / "emulator.log") as emulator, contextlib.ExitStack() as stack:
+            return _story(console, workdir, emulator, started, keep is not None, stack)
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _story(console: Console, workdir: Path, emulator: Emulator, started: float, keep: bool) -> bool:
+def _story(
+    console: Console,
+    workdir: Path,
+    emulator: Emulator,
+    started: float,
+    keep: bool,
+    stack: contextlib.ExitStack,
+) -> bool:
     settings = Settings(
         data_dir=workdir,
         aws_endpoint_url=emulator.endpoint,
@@ -177,7 +186,12 @@ def _story(console: Console, workdir: Path, emulator: Emulator, started: float, 
     report = scan_targets([str(repo)])
     print_report(console, report)
 
-    console.print("[bold]5. Respond[/]   keysentry respond")
+    got = stack.enter_context(receivers(clients, seed.topic_arn))
+    settings = settings.model_copy(update={"notify": got.notify_settings()})
+    console.print(
+        f"[bold]5. Respond[/]   keysentry respond  (channels: the case, EventBridge, SNS, email to the "
+        f"SECURITY contact over SMTP 127.0.0.1:{got.smtp.port}, webhooks to {got.http.url})"
+    )
     responder = build_responder(settings, own_credentials=ours)
     ids = responder.record_report(report)
     results = responder.advance_all(ids)
@@ -224,6 +238,9 @@ def _story(console: Console, workdir: Path, emulator: Emulator, started: float, 
         )
         announced = announced or d["affectedEntities"][0]["entityValue"] == leaked.access_key_id
 
+    console.print("[bold]10. Messages[/] what each channel's receiver got (secret searched for: absent)")
+    messages_ok = show_messages(console, got, responder.store, leaked.access_key_id, leaked.secret_access_key)
+
     again = responder.advance_all(responder.record_report(scan_targets([str(repo)])))
     attached_after = [
         p["PolicyName"]
@@ -233,7 +250,7 @@ def _story(console: Console, workdir: Path, emulator: Emulator, started: float, 
     with responder.store.session() as session:
         states = {e.key_id: e.state for e in list_exposures(session)}
     console.print(
-        f"[bold]10. Again[/]    second scan and respond: {len(again)} step(s) run; quarantine attached "
+        f"[bold]11. Again[/]    second scan and respond: {len(again)} step(s) run; quarantine attached "
         f"{attached_after.count(policy.aws_managed_name)} time(s)"
     )
     responder.store.dispose()
@@ -242,6 +259,7 @@ def _story(console: Console, workdir: Path, emulator: Emulator, started: float, 
         contained
         and all(p.holds for p in proofs)
         and announced
+        and messages_ok
         and idempotent
         and states.get(leaked.access_key_id) == "notified"
         and states.get(DOC_EXAMPLE_ID) == "example"

@@ -1,0 +1,304 @@
+"""Every channel against a real receiver: email through a local SMTP server, webhooks (signed JSON,
+Slack, PagerDuty) to a local HTTP receiver that checks signatures, SNS through the emulator to an HTTP
+subscriber and to filtered SQS subscriptions, EventBridge through the Health automation rule to SQS, and
+the case.  Each message says what the owner needs; none carries the secret; none is sent twice."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import EventSink
+from helpers import commit_file, env_pair, exposure_of, respond
+from keysentry.authority.clients import AwsClients
+from keysentry.emulator.receivers import HttpReceiver, SmtpServer
+from keysentry.emulator.seed import SeedManifest
+from keysentry.notify.health_event import risk_event_pattern
+from keysentry.notify.webhook import SIGNATURE_HEADER, sign
+from keysentry.notify_settings import EmailSettings, NotifySettings, WebhookTarget
+from keysentry.settings import Settings
+from keysentry.store.models import OutboxMessage
+from keysentry.wiring import build_responder
+
+SHARED_PATTERN = (
+    Path(__file__).parents[2] / "shared/data/eventbridge_pattern_risk_events.aws-health-tools.json"
+)
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def webhooks(receiver: HttpReceiver) -> list[WebhookTarget]:
+    return [
+        WebhookTarget(
+            name="soc", url=f"{receiver.url}/signed/soc", format="json", secret=receiver.secret.decode()
+        ),
+        WebhookTarget(name="slack", url=f"{receiver.url}/slack", format="slack"),
+        WebhookTarget(
+            name="pager", url=f"{receiver.url}/pagerduty", format="pagerduty", routing_key="R0UT1NG"
+        ),
+    ]
+
+
+def sns_topic(admin: AwsClients, receiver: HttpReceiver, account: str) -> tuple[str, str, str]:
+    """A topic with an HTTP subscriber and two SQS subscribers filtered on the account attribute."""
+    sns, sqs = admin.client("sns"), admin.client("sqs")
+    topic = sns.create_topic(Name=f"alerts-{time.monotonic_ns()}")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=f"{receiver.url}/sns")
+    queues = []
+    for name, wanted in (("mine", account), ("other", "000000000000")):
+        url = sqs.create_queue(QueueName=f"{name}-{time.monotonic_ns()}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"FilterPolicy": json.dumps({"account": [wanted]})},
+        )
+        queues.append(url)
+    return topic, queues[0], queues[1]
+
+
+def drain_queue(admin: AwsClients, url: str, attempts: int = 3) -> list[dict]:
+    sqs, got = admin.client("sqs"), []
+    for _ in range(attempts):
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        got += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+        if got:
+            break
+    return got
+
+
+def test_every_channel_tells_the_owner_what_happened_and_never_the_secret(
+    settings: Settings,
+    new_user,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+    http_receiver: HttpReceiver,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    user = new_user("workloads-prod")
+    topic, mine, other = sns_topic(admin_clients, http_receiver, user.account_id)
+    settings = settings.model_copy(
+        update={
+            "notify": NotifySettings(
+                sns_topics=[topic],
+                email=EmailSettings(enabled=True, smtp_port=smtp_server.port, sender="keysentry@example.org"),
+                webhooks=webhooks(http_receiver),
+            )
+        }
+    )
+    repo = tmp_path / "service"
+    commit = commit_file(
+        repo,
+        "deploy/prod.env",
+        env_pair(user),
+        "add prod config",
+        author="Riley Rush",
+        when="2026-11-20T08:00:00Z",
+    )
+    responder, _ = respond(settings, repo)
+    e = exposure_of(responder, user.access_key_id)
+    assert e.state == "notified"
+    notification = None
+    seen: list[str] = []
+
+    # Email, to the member account's SECURITY alternate contact, text and HTML.
+    [(to, mail)] = smtp_server.messages
+    assert to == ["security+workloads-prod@example.com"]
+    assert user.access_key_id in mail["Subject"] and user.account_id in mail["Subject"]
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    for part in (text, html):
+        for fact in (
+            user.access_key_id,
+            user.arn,
+            commit,
+            "deploy/prod.env",
+            "Riley Rush",
+            "AWSCompromisedKeyQuarantineV3",
+        ):
+            assert fact in part, fact
+        assert "2026-11-20" in part  # first seen in public: the commit's time
+        assert f"/exposures/{e.id}" in part  # the link to the exposure
+        assert "Create a second access key" in part  # the remediation checklist
+    assert "Contained:" in text and "First seen in public:" in text and "Notified:" in text
+    seen += [text, html, mail.as_string()]
+
+    # The signed JSON webhook, Slack and PagerDuty.
+    [soc] = http_receiver.at("/signed/soc")
+    body = soc.json()
+    notification = body["notificationId"]
+    assert soc.headers["X-Keysentry-Delivery"] == notification
+    assert body["exposure"]["key_id"] == user.access_key_id and body["exposure"]["source"]["commit"] == commit
+    [slack] = http_receiver.at("/slack")
+    assert user.access_key_id in slack.json()["text"]
+    [pager] = http_receiver.at("/pagerduty")
+    pd = pager.json()
+    assert (pd["routing_key"], pd["event_action"], pd["dedup_key"]) == ("R0UT1NG", "trigger", notification)
+    assert pd["payload"]["custom_details"]["key_id"] == user.access_key_id
+    seen += [r.body.decode() for r in http_receiver.received]
+
+    # SNS: to the HTTP subscriber, and only to the SQS subscription whose filter matches the account.
+    [via_http] = [r.json() for r in http_receiver.at("/sns")]
+    assert via_http["Type"] == "Notification" and user.access_key_id in via_http["Message"]
+    [filtered] = drain_queue(admin_clients, mine)
+    assert filtered["MessageAttributes"]["severity"]["Value"] == e.severity == "critical"
+    assert filtered["MessageAttributes"]["key_type"]["Value"] == "aws_access_key"
+    assert drain_queue(admin_clients, other, attempts=1) == []
+    seen += [json.dumps(via_http), json.dumps(filtered)]
+
+    # EventBridge, through the rule existing Health automation uses (with our source), into SQS.
+    [event] = event_sink.events()
+    assert event["detail"]["keysentry"]["notificationId"] == notification
+    seen.append(json.dumps(event))
+
+    # The case, kept with the exposure.
+    with responder.store.session() as s:
+        rows = {m.channel: m for m in s.query(OutboxMessage)}
+    assert set(rows) == {
+        "case",
+        "eventbridge",
+        f"sns:{topic.rsplit(':', 1)[1]}",
+        "email",
+        "webhook:soc",
+        "webhook:slack",
+        "webhook:pager",
+    }
+    assert all(m.state == "sent" and m.attempts == 1 for m in rows.values())
+    assert user.access_key_id in rows["case"].payload["markdown"]
+    seen += [json.dumps(m.payload) for m in rows.values()]
+
+    for message in seen:
+        assert user.secret_access_key not in message
+
+    # Seen again elsewhere: still one message per channel.
+    commit_file(repo, "copy.env", env_pair(user), "copy")
+    respond(settings, repo)
+    with responder.store.session() as s:
+        assert Counter(m.channel for m in s.query(OutboxMessage)) == Counter({name: 1 for name in rows})
+
+
+def test_the_rule_existing_automation_uses_is_the_one_we_ship() -> None:
+    if not SHARED_PATTERN.exists():
+        pytest.skip("shared/data is not next to the project")
+    shipped = risk_event_pattern("keysentry")
+    expected = json.loads(SHARED_PATTERN.read_text())
+    assert {**expected, "source": ["keysentry"]} == shipped
+
+
+def test_a_tampered_or_stale_webhook_is_refused(http_receiver: HttpReceiver) -> None:
+    body = json.dumps({"type": "exposure", "key_id": "AKIAEXAMPLE"}).encode()
+    now = int(time.time())
+    good = sign(http_receiver.secret, body, now)
+    url = f"{http_receiver.url}/signed/x"
+    assert httpx.post(url, content=body, headers={SIGNATURE_HEADER: good}).status_code == 200
+    tampered = body.replace(b"AKIAEXAMPLE", b"AKIAOTHER00")
+    assert httpx.post(url, content=tampered, headers={SIGNATURE_HEADER: good}).status_code == 401
+    stale = sign(http_receiver.secret, body, now - 600)
+    assert httpx.post(url, content=body, headers={SIGNATURE_HEADER: stale}).status_code == 401
+    assert httpx.post(url, content=body).status_code == 401
+    assert len(http_receiver.received) == 1
+
+
+def test_a_receiver_that_is_down_for_30_s_gets_everything_once_it_is_back(
+    settings: Settings, new_user, tmp_path: Path
+) -> None:
+    receiver = HttpReceiver()  # not started: nothing listens on its port yet
+    settings = settings.model_copy(
+        update={
+            "notify": NotifySettings(eventbridge=False, webhooks=webhooks(receiver)[:1]),
+            "investigation_delays": [],
+            "delivery_backoff": timedelta(seconds=1),
+            "delivery_backoff_max": timedelta(seconds=4),
+            "delivery_max_attempts": 50,
+        }
+    )
+    users = [new_user("workloads-dev") for _ in range(4)]
+    for n, user in enumerate(users):
+        (tmp_path / f"leak{n}.env").write_text(env_pair(user))
+    responder, _ = respond(settings, tmp_path)
+    stop = threading.Event()
+    dispatcher = threading.Thread(target=responder.dispatcher.run, args=(stop, 0.2))
+    dispatcher.start()
+    try:
+        time.sleep(30)
+        assert receiver.received == []
+        receiver.start()
+        deadline = time.monotonic() + 30
+        while responder.dispatcher.waiting()[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        dispatcher.join()
+        receiver.stop()
+    delivered = Counter(r.headers["X-Keysentry-Delivery"] for r in receiver.at("/signed"))
+    assert len(delivered) == len(users) and set(delivered.values()) == {1}
+    for user in users:
+        assert exposure_of(responder, user.access_key_id).state == "notified"
+    with responder.store.session() as s:
+        tries = [m.attempts for m in s.query(OutboxMessage).filter_by(channel="webhook:soc")]
+    assert min(tries) > 3  # it really was retried while the receiver was down
+
+
+def test_a_permanent_refusal_is_dead_lettered_at_once_with_an_alert(
+    settings: Settings,
+    new_user,
+    http_receiver: HttpReceiver,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gone = WebhookTarget(name="gone", url=f"{http_receiver.url}/status/404", format="json")
+    settings = settings.model_copy(
+        update={"notify": NotifySettings(eventbridge=False, webhooks=[gone]), "investigation_delays": []}
+    )
+    user = new_user("workloads-dev")
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    with caplog.at_level(logging.ERROR):
+        responder, results = respond(settings, tmp_path)
+    [failed] = [r for r in results if r.step == "notify"]
+    assert failed.error and "404" in failed.error
+    with responder.store.session() as s:
+        [message] = s.query(OutboxMessage).filter_by(channel="webhook:gone").all()
+        assert (message.state, message.attempts) == ("dead", 1)
+    assert "notify.dead" in [t.kind for t in exposure_of(responder, user.access_key_id).timeline]
+    assert any("ALERT" in r.getMessage() for r in caplog.records)
+    assert build_responder(settings).advance_all() == []  # dead letters are not retried
+
+
+def test_email_falls_back_to_the_configured_address(
+    settings: Settings, new_user, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    email = EmailSettings(
+        enabled=True, smtp_port=smtp_server.port, use_security_contact=False, fallback_to="secops@example.org"
+    )
+    settings = settings.model_copy(
+        update={"notify": NotifySettings(eventbridge=False, email=email), "investigation_delays": []}
+    )
+    user = new_user("workloads-dev")
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    respond(settings, tmp_path)
+    [(to, mail)] = smtp_server.messages
+    assert to == ["secops@example.org"] and user.access_key_id in mail["Subject"]
