@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import EventSink
+from conftest import EventSink, member_credentials
 from helpers import commit_file, env_pair, exposure_of, respond
 from keysentry.authority.clients import AwsClients
 from keysentry.emulator.receivers import HttpReceiver, SmtpServer
@@ -302,3 +302,59 @@ def test_email_falls_back_to_the_configured_address(
     respond(settings, tmp_path)
     [(to, mail)] = smtp_server.messages
     assert to == ["secops@example.org"] and user.access_key_id in mail["Subject"]
+
+
+def test_the_event_can_go_to_the_affected_accounts_own_bus(
+    settings: Settings, new_user, admin_clients: AwsClients, tmp_path: Path
+) -> None:
+    user = new_user("workloads-dev")
+    member = member_credentials(admin_clients, user.account_id)
+    events, sqs = (
+        admin_clients.client("events", credentials=member),
+        admin_clients.client("sqs", credentials=member),
+    )
+    bus = f"security-{time.monotonic_ns()}"
+    events.create_event_bus(Name=bus)
+    queue = sqs.create_queue(QueueName=bus)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=bus, EventBusName=bus, EventPattern=json.dumps(risk_event_pattern("keysentry")))
+    events.put_targets(Rule=bus, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    settings = settings.model_copy(
+        update={
+            "event_bus_name": bus,  # exists only in the member account
+            "notify": NotifySettings(eventbridge_in_affected_account=True),
+            "investigation_delays": [],
+        }
+    )
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    responder, _ = respond(settings, tmp_path)
+    assert exposure_of(responder, user.access_key_id).state == "notified"
+    got = []
+    for _ in range(5):
+        answer = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        got += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+        if got:
+            break
+    [event] = got
+    # The bus exists only in the member account, so the event was put there (the emulator's delivered
+    # event has no top-level "account" to show it).
+    assert event["detail"]["affectedEntities"][0]["entityValue"] == user.access_key_id
+
+
+def test_email_can_go_through_ses(
+    settings: Settings, new_user, admin_clients: AwsClients, tmp_path: Path
+) -> None:
+    ses = admin_clients.client("ses")
+    ses.verify_email_identity(EmailAddress="keysentry@example.org")
+    before = ses.get_send_quota()["SentLast24Hours"]
+    email = EmailSettings(enabled=True, transport="ses", sender="keysentry@example.org")
+    settings = settings.model_copy(
+        update={"notify": NotifySettings(eventbridge=False, email=email), "investigation_delays": []}
+    )
+    user = new_user("workloads-dev")
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    responder, _ = respond(settings, tmp_path)
+    with responder.store.session() as s:
+        [message] = s.query(OutboxMessage).filter_by(channel="email").all()
+        assert message.state == "sent" and message.receipt
+    assert ses.get_send_quota()["SentLast24Hours"] == before + 1

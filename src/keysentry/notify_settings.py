@@ -52,6 +52,11 @@ class WebhookTarget(BaseModel):
 
 class NotifySettings(BaseModel):
     eventbridge: bool = True
+    eventbridge_in_affected_account: bool = Field(
+        default=False,
+        description="Put the event on the bus of the affected account (through the member role) rather "
+        "than on the central bus of keysentry's own account.",
+    )
     sns_topics: list[str] = Field(default_factory=list)
     email: EmailSettings = Field(default_factory=EmailSettings)
     webhooks: list[WebhookTarget] = Field(default_factory=list)

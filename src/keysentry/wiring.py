@@ -27,7 +27,7 @@ def build_channels(settings: Settings, authority: AwsAuthority) -> dict[str, Cha
     if notify.case:
         channels.append(CaseChannel(authority.clients, notify.aws_support_case))
     if notify.eventbridge:
-        channels.append(EventBridgeChannel(authority.clients))
+        channels.append(EventBridgeChannel(authority, notify.eventbridge_in_affected_account))
     channels.extend(SnsChannel(authority.clients, topic) for topic in notify.sns_topics)
     if notify.email.enabled:
         channels.append(EmailChannel(authority, notify.email))

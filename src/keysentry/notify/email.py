@@ -130,8 +130,9 @@ class EmailChannel:
     def _ses(self, payload: dict[str, Any], to: str, now: datetime) -> Sent:
         raw = self.message(payload, to, now).as_bytes()
         try:
+            # No Destinations: SES sends to the message's own To header, the one recipient.
             answer = self.authority.clients.client("ses").send_raw_email(
-                Source=self.settings.sender, Destinations=[to], RawMessage={"Data": raw}
+                Source=self.settings.sender, RawMessage={"Data": raw}
             )
         except (ClientError, BotoCoreError) as exc:
             return Sent(False, error=f"ses:SendRawEmail to {to} failed: {exc}")

@@ -1,4 +1,5 @@
-"""Health-compatible events on an EventBridge bus, under our own source, ten to a PutEvents call."""
+"""Health-compatible events on an EventBridge bus, under our own source, ten to a PutEvents call: on the
+central bus of keysentry's own account, or on the bus of the same name in each affected account."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keysentry.authority.clients import AwsClients
+from keysentry.authority.aws import AwsAuthority
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import DETAIL_TYPE, ExposureFacts, health_event_detail, stamp_notified
 
@@ -17,14 +18,37 @@ class EventBridgeChannel:
     name = "eventbridge"
     batch_size = 10  # the most entries PutEvents takes in one call
 
-    def __init__(self, clients: AwsClients) -> None:
-        self.clients = clients
-        self.settings = clients.settings
+    def __init__(self, authority: AwsAuthority, in_affected_account: bool = False) -> None:
+        self.authority = authority
+        self.settings = authority.clients.settings
+        self.in_affected_account = in_affected_account
 
     def render(self, facts: ExposureFacts, now: datetime) -> dict[str, Any]:
-        return {"resources": [facts.key_id], "detail": health_event_detail(facts, now)}
+        return {
+            "resources": [facts.key_id],
+            "account_id": facts.account_id,
+            "detail": health_event_detail(facts, now),
+        }
 
     def send(self, payloads: list[dict[str, Any]], now: datetime) -> list[Sent]:
+        if not self.in_affected_account:
+            return self._put(self.authority.clients.client("events"), payloads, now)
+        answers: dict[int, Sent] = {}
+        by_account: dict[str, list[int]] = {}
+        for n, payload in enumerate(payloads):
+            by_account.setdefault(payload["account_id"], []).append(n)
+        for account, indexes in by_account.items():
+            try:
+                events = self.authority.client_in(account, "events")
+            except Exception as exc:  # the member role could not be assumed: retry later
+                for n in indexes:
+                    answers[n] = Sent(False, error=f"cannot act in {account} to put the event: {exc}")
+                continue
+            for n, sent in zip(indexes, self._put(events, [payloads[n] for n in indexes], now), strict=True):
+                answers[n] = sent
+        return [answers[n] for n in range(len(payloads))]
+
+    def _put(self, events: Any, payloads: list[dict[str, Any]], now: datetime) -> list[Sent]:
         entries = [
             {
                 "Time": now,
@@ -37,7 +61,7 @@ class EventBridgeChannel:
             for payload in payloads
         ]
         try:
-            answer = self.clients.client("events").put_events(Entries=entries)
+            answer = events.put_events(Entries=entries)
         except (ClientError, BotoCoreError) as exc:
             error = f"events:PutEvents to {self.settings.event_bus_name} failed: {exc}"
             return [Sent(False, error=error) for _ in payloads]
