@@ -25,13 +25,12 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
 from keysentry.notify.channel import Channel, Sent
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.settings import Settings
 from keysentry.store.db import Store
-from keysentry.store.exposures import Db, append_event, dialect_of
+from keysentry.store.exposures import APPEND_EVENT, Db, dialect_of
 from keysentry.store.models import DeliveryAttempt, OutboxMessage
 from keysentry.store.types import utcnow
 
@@ -96,7 +95,7 @@ class Delivery:
     follow_up: Any = None  # what ``on_delivered`` answered (the responder's state change)
 
 
-OnDelivered = Callable[[Session, Delivery, datetime], Any]
+OnDelivered = Callable[[Db, Delivery, datetime], Any]
 
 
 def backoff(settings: Settings, attempt: int, rng: random.Random | None = None) -> timedelta:
@@ -147,7 +146,7 @@ class Dispatcher:
     def _claim(self, limit: int) -> list[dict[str, Any]]:
         """Take due messages for this dispatcher until its lease ends (their attempt is counted now)."""
         now = utcnow()
-        with self.store.session() as session:
+        with self.store.transaction() as session:
             query = (
                 select(OUTBOX)
                 .where(OUTBOX.c.state == PENDING, OUTBOX.c.next_attempt_at <= now)
@@ -187,26 +186,29 @@ class Dispatcher:
         return answers
 
     def _record(self, answers: list[tuple[dict[str, Any], Sent]], now: datetime) -> list[Delivery]:
-        deliveries = []
-        with self.store.session() as session:
-            for message, sent in answers:
-                delivery = self._record_one(session, message, sent, now)
-                if sent.ok and self.on_delivered is not None:
-                    delivery = _with_follow_up(delivery, self.on_delivered(session, delivery, now))
-                deliveries.append(delivery)
+        """One transaction for the round: every attempt, every message's new state and the timeline
+        entries are written in a few many-row statements."""
+        writes = _Writes()
+        deliveries = [self._outcome(writes, message, sent, now) for message, sent in answers]
+        with self.store.transaction() as db:
+            writes.flush(db)
+            if self.on_delivered is not None:
+                deliveries = [
+                    _with_follow_up(d, self.on_delivered(db, d, now)) if d.sent.ok else d for d in deliveries
+                ]
         return deliveries
 
-    def _record_one(self, session: Session, message: dict[str, Any], sent: Sent, now: datetime) -> Delivery:
+    def _outcome(self, writes: _Writes, message: dict[str, Any], sent: Sent, now: datetime) -> Delivery:
+        """What becomes of one message, written to ``writes``."""
         attempt = message["attempts"]
-        session.execute(
-            _RECORD_ATTEMPT,
+        writes.attempts.append(
             {
                 "message_id": message["id"],
                 "at": now,
                 "ok": sent.ok,
                 "receipt": sent.receipt,
                 "error": sent.error,
-            },
+            }
         )
         base = Delivery(
             message["id"],
@@ -219,21 +221,12 @@ class Dispatcher:
         )
         where = {"channel": message["channel"], "message": message["kind"], "attempt": attempt}
         if sent.ok:
-            session.execute(
-                _UPDATE,
-                {
-                    "mid": message["id"],
-                    "state": SENT,
-                    "sent_at": now,
-                    "receipt": sent.receipt,
-                    "last_error": None,
-                },
-            )
-            append_event(session, message["exposure_id"], "notify.sent", **where, receipt=sent.receipt)
+            writes.update(message["id"], state=SENT, sent_at=now, receipt=sent.receipt, last_error=None)
+            writes.event(message["exposure_id"], "notify.sent", now, **where, receipt=sent.receipt)
             return base
         if sent.permanent or attempt >= self.settings.delivery_max_attempts:
-            session.execute(_UPDATE, {"mid": message["id"], "state": DEAD, "last_error": sent.error})
-            append_event(session, message["exposure_id"], "notify.dead", **where, error=sent.error)
+            writes.update(message["id"], state=DEAD, last_error=sent.error)
+            writes.event(message["exposure_id"], "notify.dead", now, **where, error=sent.error)
             log.error(
                 "ALERT: notification %s of exposure %s on %s dead-lettered after %d tries: %s",
                 message["id"],
@@ -244,13 +237,11 @@ class Dispatcher:
             )
             return Delivery(**{**base.__dict__, "dead": True})
         retry_at = now + backoff(self.settings, attempt)
-        session.execute(
-            _UPDATE, {"mid": message["id"], "next_attempt_at": retry_at, "last_error": sent.error}
-        )
-        append_event(
-            session,
+        writes.update(message["id"], next_attempt_at=retry_at, last_error=sent.error)
+        writes.event(
             message["exposure_id"],
             "notify.failed",
+            now,
             **where,
             error=sent.error,
             retry_at=retry_at.isoformat(),
@@ -298,6 +289,31 @@ class Dispatcher:
                 log.exception("dispatch round failed")
             if self._wake.wait(idle):
                 stop.wait(linger)
+
+
+class _Writes:
+    """A dispatch round's rows, written together by :meth:`flush`."""
+
+    def __init__(self) -> None:
+        self.attempts: list[dict[str, Any]] = []
+        self.updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        self.events: list[dict[str, Any]] = []
+
+    def update(self, message_id: int, **values: Any) -> None:
+        self.updates[tuple(sorted(values))].append({"mid": message_id, **values})
+
+    def event(self, exposure_id: int, kind: str, at: datetime, **detail: Any) -> None:
+        self.events.append(
+            {"exposure_id": exposure_id, "kind": kind, "actor": "keysentry", "detail": detail, "at": at}
+        )
+
+    def flush(self, db: Db) -> None:
+        if self.attempts:
+            db.execute(_RECORD_ATTEMPT, self.attempts)
+        for rows in self.updates.values():
+            db.execute(_UPDATE, rows)
+        if self.events:
+            db.execute(APPEND_EVENT, self.events)
 
 
 def _with_follow_up(delivery: Delivery, follow_up: Any) -> Delivery:

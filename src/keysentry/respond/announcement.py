@@ -10,7 +10,6 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
 
 from keysentry.notify.channel import Channel
 from keysentry.notify.health_event import ExposureFacts
@@ -90,7 +89,7 @@ def queue_announcement(
     return changes
 
 
-def mark_notified(session: Session, delivery: Delivery, now: datetime) -> tuple[str, str] | None:
+def mark_notified(session: Db, delivery: Delivery, now: datetime) -> tuple[str, str] | None:
     """The dispatcher delivered a message: the first announcement of the exposure's current round to
     arrive anywhere makes it ``notified``.  Returns (from state, to state) when it moved."""
     if delivery.kind != EXPOSURE_KIND or delivery.channel == "case":  # the case is ours: nobody was told yet

@@ -51,7 +51,11 @@ def make_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     sqlite = parsed.get_backend_name() == "sqlite"
     # A file has no server connection to go stale: pinging it before each use only costs a query.
-    engine = create_engine(url, future=True, pool_pre_ping=not sqlite)
+    # Every transaction ends in a commit or a rollback of its own, so a SQLite connection going back to
+    # the pool needs no extra rollback.
+    engine = create_engine(
+        url, future=True, pool_pre_ping=not sqlite, pool_reset_on_return=None if sqlite else "rollback"
+    )
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -31,7 +31,7 @@ TIMELINE = cast(Table, TimelineEvent.__table__)
 
 # Statements built once and run with parameters: SQLAlchemy then compiles each of them once, where a
 # statement built per call would be keyed, looked up in the compiled cache and bound anew every time.
-_APPEND_EVENT = insert(TIMELINE)
+APPEND_EVENT = insert(TIMELINE)  # many rows at once: pass a list of dicts
 _INSERT_IGNORING_CONFLICTS = {
     (dialect, table.name): build(table).on_conflict_do_nothing().returning(table.c.id)
     for dialect, build in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
@@ -82,7 +82,7 @@ def append_event(
     """Append to the exposure's timeline (the first three are positional, so any detail name is free)."""
     exposure_id = exposure if isinstance(exposure, int) else exposure.id
     session.execute(
-        _APPEND_EVENT,
+        APPEND_EVENT,
         {"exposure_id": exposure_id, "kind": kind, "actor": actor, "detail": detail, "at": utcnow()},
     )
 
