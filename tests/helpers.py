@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from keysentry.emulator.seed import SeededUser
@@ -85,3 +86,13 @@ def exposure_of(responder, key_id: str):  # type: ignore[no-untyped-def]
         e = s.scalars(sa.select(Exposure).where(Exposure.key_id == key_id)).one()
         _ = e.sightings, e.timeline
         return e
+
+
+def wait_for(condition, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

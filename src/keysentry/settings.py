@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         default_factory=NotifySettings,
         description="Channels: EventBridge, SNS topics, email, webhooks, the case ([notify] in the toml).",
     )
+    github_partner_keys_file: Path | None = Field(
+        default=None,
+        description="GitHub's secret scanning public keys as a file in the meta endpoint's format; "
+        "unset, they are fetched from github_partner_keys_url.",
+    )
+    github_partner_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
     check_live: bool = Field(
         default=False,
         description="Ask AWS whether each leaked key pair still works (sts:GetCallerIdentity signed with it) "

@@ -1,4 +1,4 @@
-"""The ``keysentry`` command: scan, respond, exposures, emulator, demo, db."""
+"""The ``keysentry`` command: scan, respond, exposures, serve, emulator, demo, db."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from keysentry import __version__
 from keysentry.cli import emulator as emulator_cli
 from keysentry.cli import exposures as exposures_cli
 from keysentry.cli import scan as scan_cli
+from keysentry.cli import serve as serve_cli
+from keysentry.cli import tokens as tokens_cli
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, exits_cleanly, out, settings_from
 
 app = typer.Typer(
@@ -29,6 +31,8 @@ app.command()(scan_cli.scan)
 app.command()(scan_cli.respond)
 app.add_typer(exposures_cli.app, name="exposures")
 app.command()(emulator_cli.emulator)
+app.command()(serve_cli.serve)
+app.add_typer(tokens_cli.app, name="tokens")
 
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")

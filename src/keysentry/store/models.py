@@ -7,6 +7,7 @@
   changes the world is written here before and after it acts.  A database
   trigger refuses UPDATE and DELETE on it.
 * ``outbox`` and ``delivery_attempts``: notifications waiting to go out, and each try to send one.
+* ``reports``: what outside detectors reported (token hashes only); ``api_tokens``: who may use the API.
 """
 
 from __future__ import annotations
@@ -152,3 +153,37 @@ class DeliveryAttempt(Base):
     ok: Mapped[bool] = mapped_column(Boolean)
     receipt: Mapped[str | None] = mapped_column(String(256))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Report(Base):
+    """A report from an outside detector (GitHub's partner program …), kept once it was accepted.
+
+    The reported token is a secret: only its SHA-256 (``token_hash``, the protocol's feedback key) is
+    kept, with where it was found and the label we answered."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    channel: Mapped[str] = mapped_column(String(32))
+    token_type: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(16))
+    exposure_id: Mapped[int | None] = mapped_column(ForeignKey("exposures.id"))
+
+
+class ApiToken(Base):
+    """A token for the REST API, with a role (viewer, responder, admin).  Only its SHA-256 is kept: the
+    token is shown once, when it is created."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_token_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

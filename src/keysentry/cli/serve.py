@@ -1,0 +1,66 @@
+"""``keysentry serve``: the service under uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+
+from keysentry.cli.common import exits_cleanly, out, settings_from
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")] = None,
+    aws_endpoint_url: Annotated[
+        str | None, typer.Option(help="Send AWS calls here (the local emulator).")
+    ] = None,
+) -> None:
+    """Run keysentry as a service: intake endpoints, with containment and notification in the background.
+
+    Endpoints: POST /v1/partners/github/secret-scanning (GitHub's secret scanning
+    partner protocol, signature checked against GitHub's public keys, or the file
+    in KEYSENTRY_GITHUB_PARTNER_KEYS_FILE), GET /healthz, and the OpenAPI
+    documentation at /docs.  Every accepted report is committed before it is
+    acknowledged; Ctrl-C (or SIGTERM) stops taking requests, finishes the step in
+    hand and exits; anything left resumes at the next start.
+
+    Examples:
+
+      keysentry serve                                 # SQLite in .keysentry/, port 8080
+
+      keysentry serve --host 0.0.0.0 --database-url postgresql+psycopg://keysentry@db/keysentry
+    """
+    run_serve(host, port, database_url, aws_endpoint_url)
+
+
+@exits_cleanly
+def run_serve(host: str, port: int, database_url: str | None, endpoint: str | None) -> None:
+    import uvicorn  # the service's libraries load only for this command
+
+    from keysentry.service.app import create_app
+
+    class Server(uvicorn.Server):
+        """uvicorn, but a SIGTERM or Ctrl-C after a graceful shutdown ends with exit code 0 (uvicorn
+        itself raises the signal again, so the process would die of it)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
+    out.print(f"keysentry serving on http://{host}:{port}  (store: {settings.resolved_database_url()})")
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30
+    )
+    Server(config).run()
+    out.print("keysentry stopped; anything unfinished resumes at the next start")

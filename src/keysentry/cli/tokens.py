@@ -1,0 +1,76 @@
+"""``keysentry tokens``: API tokens for the service, with roles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from keysentry.cli.common import exits_cleanly, out, settings_from
+
+app = typer.Typer(help="API tokens for `keysentry serve` (viewer, responder, admin).", no_args_is_help=True)
+DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")]
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Who or what will use it (recorded on every action it takes).")],
+    role: Annotated[
+        str, typer.Option(help="viewer (read), responder (report and act), admin (everything).")
+    ] = "viewer",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a token and print it once; only its SHA-256 is stored.
+
+    Example:
+
+      keysentry tokens create ci-pipeline --role responder
+    """
+    run_create(name, role, database_url)
+
+
+@exits_cleanly
+def run_create(name: str, role: str, database_url: str | None) -> None:
+    from keysentry.store.tokens import create_token
+    from keysentry.wiring import build_store
+
+    store = build_store(settings_from(database_url=database_url))
+    token = create_token(store, name, role)
+    store.dispose()
+    out.print(token, highlight=False)
+
+
+@app.command("list")
+def list_(database_url: DatabaseUrl = None) -> None:
+    """List tokens (names, roles, when created or revoked; never the tokens)."""
+    run_list(database_url)
+
+
+@exits_cleanly
+def run_list(database_url: str | None) -> None:
+    from keysentry.store.tokens import list_tokens
+    from keysentry.wiring import build_store
+
+    store = build_store(settings_from(database_url=database_url))
+    for t in list_tokens(store):
+        revoked = f"  revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else ""
+        out.print(f"{t.name:<24} {t.role:<10} created {t.created_at:%Y-%m-%d %H:%M}{revoked}")
+    store.dispose()
+
+
+@app.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")], database_url: DatabaseUrl = None
+) -> None:
+    """Revoke every token of that name."""
+    run_revoke(name, database_url)
+
+
+@exits_cleanly
+def run_revoke(name: str, database_url: str | None) -> None:
+    from keysentry.store.tokens import revoke_token
+    from keysentry.wiring import build_store
+
+    store = build_store(settings_from(database_url=database_url))
+    out.print(f"revoked {revoke_token(store, name)} token(s) named {name}")
+    store.dispose()

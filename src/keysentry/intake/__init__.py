@@ -1,0 +1,1 @@
+"""Reports from outside detectors: GitHub's secret scanning partner protocol, and more to come."""

@@ -1,0 +1,123 @@
+"""Accept reports: scan what was reported in memory, record what it reveals, keep the report (by hash
+only), and say whether it held a real credential (GitHub's partner feedback; the report API's answer).
+
+Tokens reported for the same URL are scanned together, so that an access key ID and its secret that
+GitHub reports as two tokens are paired as they would be in the file.  Everything is committed before
+the caller answers GitHub: an accepted report is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import insert
+
+from keysentry.detect.findings import Finding
+from keysentry.detect.scanner import FindingFolder, ScanReport, engine_for
+from keysentry.intake.formats import Reported
+from keysentry.intake.github_partner import PartnerReport
+from keysentry.respond.responder import Responder
+from keysentry.sources.blob import Provenance
+from keysentry.store.models import Report
+
+CHANNEL = "github-partner"
+TRUE_POSITIVE, FALSE_POSITIVE = "true_positive", "false_positive"
+_GITHUB_BLOB = re.compile(r"^https://github\.com/([^/]+/[^/]+)/blob/([0-9a-f]{40})/(.+)$")
+
+
+def provenance_of(url: str | None, source: str) -> Provenance:
+    """Where GitHub saw it: repository, commit and path when the URL is a blob URL."""
+    found = _GITHUB_BLOB.match(url or "")
+    if found:
+        repository, commit, path = found.groups()
+        return Provenance(
+            "github", path=path, repository=f"https://github.com/{repository}", commit=commit, url=url
+        )
+    return Provenance("github", path=f"<{source}>", url=url)
+
+
+def _belongs(report: PartnerReport, finding: Finding) -> bool:
+    return finding.key_id in report.token or finding.secret_fingerprint == report.token_hash
+
+
+def accept_github_batch(responder: Responder, reports: list[PartnerReport]) -> list[dict[str, Any]]:
+    """Record what the batch reveals and keep each report; the feedback GitHub's protocol defines."""
+    by_url: dict[tuple[str | None, str], list[PartnerReport]] = defaultdict(list)
+    for report in reports:
+        by_url[(report.url, report.source)].append(report)
+    labelled: list[tuple[PartnerReport, str, int | None]] = []
+    for (url, source), group in by_url.items():
+        folder = FindingFolder()
+        text = "\n".join(r.token for r in group).encode()
+        folder.add(provenance_of(url, source), engine_for().scan(text))
+        found = folder.into(ScanReport())
+        exposure_of: dict[tuple[str, str, str], int] = {}
+        for finding in found.findings + found.suppressed:
+            recorded = responder.record([finding])  # durable once this returns
+            if recorded:
+                exposure_of[finding.identity()] = recorded[0]
+        real = [f for f in found.findings if f.has_secret]
+        for report in group:
+            mine = [f for f in real if _belongs(report, f)]
+            label = TRUE_POSITIVE if mine else FALSE_POSITIVE
+            labelled.append((report, label, exposure_of.get(mine[0].identity()) if mine else None))
+    with responder.store.transaction() as db:
+        db.execute(
+            insert(Report),
+            [
+                {
+                    "channel": CHANNEL,
+                    "token_type": r.type,
+                    "token_hash": r.token_hash,
+                    "url": r.url,
+                    "source": r.source,
+                    "label": label,
+                    "exposure_id": exposure_id,
+                }
+                for r, label, exposure_id in labelled
+            ],
+        )
+    return [{"token_hash": r.token_hash, "token_type": r.type, "label": label} for r, label, _ in labelled]
+
+
+def accept_report(responder: Responder, items: list[Reported], reporter: str) -> dict[str, Any]:
+    """Record what a report from another scanner (or a person) reveals; keep each item by hash."""
+    credentials: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    ignored = 0
+    for item in items:
+        folder = FindingFolder()
+        folder.add(item.provenance, engine_for().scan(item.text))
+        found = folder.into(ScanReport())
+        exposure_id = None
+        for finding in found.findings + found.suppressed:
+            recorded = responder.record([finding])  # durable once this returns
+            if recorded and finding in found.findings:
+                exposure_id = recorded[0]
+                credentials.append(
+                    {
+                        "key_id": finding.key_id,
+                        "credential_type": finding.credential_type,
+                        "exposure_id": recorded[0],
+                    }
+                )
+        usable = [f for f in found.findings if f.has_secret]
+        if not usable:
+            ignored += 1
+        rows.append(
+            {
+                "channel": f"api:{reporter}"[:32],
+                "token_type": item.detector[:128],
+                "token_hash": hashlib.sha256(item.text).hexdigest(),
+                "url": item.provenance.url,
+                "source": item.provenance.path,
+                "label": TRUE_POSITIVE if usable else FALSE_POSITIVE,
+                "exposure_id": exposure_id,
+            }
+        )
+    with responder.store.transaction() as db:
+        db.execute(insert(Report), rows)
+    return {"accepted": len(items), "credentials": credentials, "without_a_usable_credential": ignored}

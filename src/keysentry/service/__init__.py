@@ -1,0 +1,1 @@
+"""``keysentry serve``: the long-running service (FastAPI under uvicorn)."""

@@ -1,0 +1,115 @@
+"""The FastAPI application: intake endpoints and health, with the response worker running beside.
+
+No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at run time,
+and the dependencies in them are made inside :func:`create_app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from keysentry import __version__
+from keysentry.intake.accept import accept_github_batch, accept_report
+from keysentry.intake.formats import UnreadableReport, read_report
+from keysentry.intake.github_partner import (
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    MalformedReport,
+    parse_batch,
+    signature_is_valid,
+)
+from keysentry.respond.responder import Responder
+from keysentry.service.auth import require
+from keysentry.service.partner_keys import PartnerKeys
+from keysentry.service.worker import ResponseWorker
+from keysentry.settings import Settings
+from keysentry.store.tokens import Caller
+from keysentry.wiring import build_responder
+
+PARTNER_PATH = "/v1/partners/github/secret-scanning"
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+
+
+def create_app(settings: Settings, responder: Responder | None = None, background: bool = True) -> FastAPI:
+    """The service.  With ``background``, the response worker and the dispatcher run while it serves."""
+    responder = responder or build_responder(settings)
+    keys = PartnerKeys(settings.github_partner_keys_file, settings.github_partner_keys_url)
+    worker = ResponseWorker(responder)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if background:
+            worker.start()
+        try:
+            yield
+        finally:  # uvicorn stops taking requests first; every accepted report is already committed
+            if background:
+                worker.stop()
+            responder.store.dispose()
+
+    app = FastAPI(
+        title="keysentry",
+        version=__version__,
+        description="Finds exposed cloud credentials, contains them, and tells the owner.",
+        lifespan=lifespan,
+    )
+    app.state.responder = responder
+    app.state.worker = worker
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> JSONResponse:
+        try:
+            with responder.store.transaction() as db:
+                db.execute(text("SELECT 1"))
+        except Exception as exc:  # the store is what every request needs
+            return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.post(PARTNER_PATH, tags=["intake"], summary="GitHub secret scanning partner endpoint")
+    async def github_partner(request: Request) -> JSONResponse:
+        """GitHub's batched report, signed with ECDSA P-256 over the raw body.  401 without a valid
+        signature and 400 for a malformed body, both with no side effect; otherwise every report is
+        committed before the answer, which carries the protocol's feedback labels by token hash."""
+        body = await request.body()
+        identifier = request.headers.get(KEY_ID_HEADER)
+        known = await run_in_threadpool(keys.get, identifier)
+        if not signature_is_valid(known, identifier, request.headers.get(SIGNATURE_HEADER), body):
+            return JSONResponse({"error": "missing or invalid GitHub signature"}, status_code=401)
+        try:
+            reports = parse_batch(body)
+        except MalformedReport as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        feedback = await run_in_threadpool(accept_github_batch, responder, reports)
+        worker.wake()
+        return JSONResponse(feedback)
+
+    @app.post(
+        "/v1/reports",
+        tags=["intake"],
+        summary="Report exposed credentials: trufflehog, gitleaks or betterleaks JSON, or our own format",
+        status_code=202,
+    )
+    async def report(
+        request: Request, caller: Annotated[Caller, Depends(require("responder", responder.store))]
+    ) -> JSONResponse:
+        """Accepts trufflehog ``--json`` (JSON Lines), gitleaks / betterleaks ``--report-format json``, or
+        ``{"key_id", "secret", "url", "repository", "commit", "path", "line"}`` (one or a list).  Every
+        credential found is recorded (committed) before the answer, and responded to in the background."""
+        body = await request.body()
+        if len(body) > MAX_REPORT_BYTES:
+            return JSONResponse(
+                {"error": f"a report may hold {MAX_REPORT_BYTES} bytes at most"}, status_code=413
+            )
+        try:
+            items = read_report(body)
+        except UnreadableReport as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        summary = await run_in_threadpool(accept_report, responder, items, caller.name)
+        worker.wake()
+        return JSONResponse(summary, status_code=202)
+
+    return app

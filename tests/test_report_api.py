@@ -1,0 +1,172 @@
+"""The report API: other scanners' output accepted as it is (trufflehog, gitleaks/betterleaks) and our
+own format, behind API tokens with roles; recorded before the answer, contained in the background."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from helpers import KEYSENTRY, exposure_of, wait_for
+from keysentry.service.app import create_app
+from keysentry.settings import Settings
+from keysentry.store import open_store
+from keysentry.store.models import Exposure, Report
+from keysentry.store.tokens import create_token
+
+COMMIT = "9fceb02d0ae598e95dc970b74767f19372d61af8"
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"investigation_delays": []})
+
+
+@pytest.fixture
+def tokens(api_settings: Settings) -> dict[str, str]:
+    store = open_store(api_settings.resolved_database_url())
+    made = {role: create_token(store, f"{role}-bot", role) for role in ("viewer", "responder", "admin")}
+    store.dispose()
+    return made
+
+
+@pytest.fixture
+def client(api_settings: Settings, tokens: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_app(api_settings, background=True)) as c:
+        yield c
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def trufflehog_line(user) -> str:  # type: ignore[no-untyped-def]
+    return json.dumps(
+        {
+            "SourceMetadata": {
+                "Data": {
+                    "Git": {
+                        "commit": COMMIT,
+                        "file": "config/.env",
+                        "email": "Dev One <dev@example.com>",
+                        "repository": "https://github.com/acme/app.git",
+                        "timestamp": "2026-11-20 08:00:00 +0000 UTC",
+                        "line": 3,
+                    }
+                }
+            },
+            "SourceName": "trufflehog - git",
+            "DetectorType": 2,
+            "DetectorName": "AWS",
+            "DecoderName": "PLAIN",
+            "Verified": False,
+            "Raw": user.access_key_id,
+            "RawV2": user.access_key_id + user.secret_access_key,
+            "Redacted": user.access_key_id,
+        }
+    )
+
+
+def test_reports_need_a_responder_token(client: TestClient, tokens: dict[str, str]) -> None:
+    body = json.dumps({"text": "nothing"})
+    assert client.post("/v1/reports", content=body).status_code == 401
+    assert client.post("/v1/reports", content=body, headers=bearer("ks_forged")).status_code == 401
+    assert client.post("/v1/reports", content=body, headers=bearer(tokens["viewer"])).status_code == 403
+    assert client.post("/v1/reports", content=body, headers=bearer(tokens["responder"])).status_code == 202
+    assert client.post("/v1/reports", content=body, headers=bearer(tokens["admin"])).status_code == 202
+
+
+def test_trufflehog_output_as_it_is_goes_to_containment(
+    client: TestClient, tokens: dict[str, str], api_settings: Settings, new_user
+) -> None:
+    user = new_user("workloads-dev")
+    answer = client.post(
+        "/v1/reports", content=trufflehog_line(user) + "\n", headers=bearer(tokens["responder"])
+    )
+    assert answer.status_code == 202, answer.text
+    summary = answer.json()
+    assert summary["accepted"] == 1 and [c["key_id"] for c in summary["credentials"]] == [user.access_key_id]
+    responder = client.app.state.responder
+    assert wait_for(lambda: exposure_of(responder, user.access_key_id).state == "notified")
+    e = exposure_of(responder, user.access_key_id)
+    [sighting] = e.sightings
+    assert (sighting.commit, sighting.path, sighting.repository) == (
+        COMMIT,
+        "config/.env:3",
+        "https://github.com/acme/app.git",
+    )
+    assert e.first_seen_at is not None and e.first_seen_at.isoformat().startswith("2026-11-20T08:00:00")
+
+
+def test_gitleaks_and_manual_reports_and_what_cannot_be_used(
+    client: TestClient, tokens: dict[str, str], api_settings: Settings, new_user
+) -> None:
+    user = new_user("workloads-prod")
+    gitleaks = [
+        {  # gitleaks reports an AWS key ID alone: recorded nowhere as a usable credential
+            "RuleID": "aws-access-token",
+            "Match": f"aws_access_key_id = {user.access_key_id}",
+            "Secret": user.access_key_id,
+            "File": "deploy/settings.py",
+            "StartLine": 12,
+            "Commit": COMMIT,
+            "Author": "Dev Two",
+            "Email": "two@example.com",
+            "Date": "2026-11-21T09:00:00Z",
+        }
+    ]
+    answer = client.post("/v1/reports", content=json.dumps(gitleaks), headers=bearer(tokens["responder"]))
+    assert answer.status_code == 202 and answer.json()["without_a_usable_credential"] == 1
+    manual = {
+        "key_id": user.access_key_id,
+        "secret": user.secret_access_key,
+        "url": "https://pastebin.example/abc",
+        "path": "paste",
+    }
+    answer = client.post("/v1/reports", content=json.dumps(manual), headers=bearer(tokens["responder"]))
+    assert answer.status_code == 202 and answer.json()["credentials"][0]["key_id"] == user.access_key_id
+    responder = client.app.state.responder
+    assert wait_for(lambda: exposure_of(responder, user.access_key_id).state == "notified")
+    store = open_store(api_settings.resolved_database_url())
+    with store.session() as s:
+        labels = [r.label for r in s.query(Report).order_by(Report.id)]
+        assert labels == ["false_positive", "true_positive"]
+    store.dispose()
+    database = Path(api_settings.resolved_database_url().removeprefix("sqlite:///"))
+    if database.exists():
+        assert user.secret_access_key.encode() not in database.read_bytes()
+
+
+def test_an_unreadable_report_is_refused_and_nothing_is_recorded(
+    client: TestClient, tokens: dict[str, str], api_settings: Settings
+) -> None:
+    for body in (b"\xff\xfe", b"not json at all", b"[]", b"[1, 2]", b'{"some": "thing"}'):
+        answer = client.post("/v1/reports", content=body, headers=bearer(tokens["responder"]))
+        assert answer.status_code == 400 and answer.json()["error"], body
+    store = open_store(api_settings.resolved_database_url())
+    with store.session() as s:
+        assert (s.query(Report).count(), s.query(Exposure).count()) == (0, 0)
+    store.dispose()
+
+
+def test_tokens_from_the_command_line(api_settings: Settings, tmp_path: Path) -> None:
+    url = api_settings.resolved_database_url()
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [KEYSENTRY, "tokens", *args, "--database-url", url], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    token = run("create", "pipeline", "--role", "responder")
+    assert token.startswith("ks_")
+    with TestClient(create_app(api_settings, background=False)) as c:
+        assert c.post("/v1/reports", content=b'{"text": "x"}', headers=bearer(token)).status_code == 202
+        assert "pipeline" in run("list") and "responder" in run("list")
+        assert run("revoke", "pipeline") == "revoked 1 token(s) named pipeline"
+        assert c.post("/v1/reports", content=b'{"text": "x"}', headers=bearer(token)).status_code == 401
+    assert token not in run("list")
