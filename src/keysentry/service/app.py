@@ -24,6 +24,7 @@ from keysentry.intake.github_partner import (
 )
 from keysentry.respond.responder import Responder
 from keysentry.service.auth import require
+from keysentry.service.exposures_api import exposures_router
 from keysentry.service.partner_keys import PartnerKeys
 from keysentry.service.worker import ResponseWorker
 from keysentry.settings import Settings
@@ -59,6 +60,7 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     )
     app.state.responder = responder
     app.state.worker = worker
+    app.include_router(exposures_router(responder))
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> JSONResponse:

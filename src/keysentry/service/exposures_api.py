@@ -1,0 +1,263 @@
+"""The exposures REST API: list (cursor pagination, filters), detail, operator actions (one or many),
+CSV export.  Reading needs the viewer role, acting the responder role; every action is recorded on the
+exposure's timeline with the token's name as the actor.
+
+No ``from __future__ import annotations``: FastAPI reads these annotations at run time."""
+
+import base64
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from keysentry.errors import KeysentryError
+from keysentry.respond.responder import Responder
+from keysentry.service.auth import require
+from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, Sighting
+from keysentry.store.tokens import Caller
+
+MAX_PAGE = 500
+CSV_COLUMNS = (
+    "id", "key_id", "credential_type", "state", "account_id", "account_name", "principal_arn",
+    "first_seen_at", "detected_at", "contained_at", "notified_at", "source", "url",
+)  # fmt: skip
+
+
+class Action(BaseModel):
+    reason: str | None = Field(
+        default=None, description="Why (required for false_positive, reopen, release)."
+    )
+
+
+class BulkAction(Action):
+    ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _cursor(exposure_id: int) -> str:
+    return base64.urlsafe_b64encode(str(exposure_id).encode()).decode()
+
+
+def _after(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    except ValueError:
+        raise HTTPException(400, "not a cursor this API gave out") from None
+
+
+def summary(e: Exposure) -> dict[str, Any]:
+    first = e.sightings[0] if e.sightings else None
+    return {
+        "id": e.id,
+        "key_id": e.key_id,
+        "credential_type": e.credential_type,
+        "state": e.state,
+        "state_reason": e.state_reason,
+        "severity": e.severity,
+        "account_id": e.account_id,
+        "account_name": e.account_name,
+        "principal_type": e.principal_type,
+        "principal_arn": e.principal_arn,
+        "source": first.source_kind if first else None,
+        "url": (first.url or first.repository) if first else None,
+        "first_seen_at": _iso(e.first_seen_at),
+        "detected_at": _iso(e.detected_at),
+        "contained_at": _iso(e.contained_at),
+        "notified_at": _iso(e.notified_at),
+        "secret_sha256": e.secret_fingerprint or None,
+    }
+
+
+def _sighting(s: Sighting) -> dict[str, Any]:
+    return {
+        "source": s.source_kind,
+        "repository": s.repository,
+        "url": s.url,
+        "commit": s.commit,
+        "path": s.path,
+        "line": s.line,
+        "author": s.author,
+        "committed_at": _iso(s.committed_at),
+        "decoding": s.decoding,
+        "seen_at": _iso(s.seen_at),
+    }
+
+
+def detail(session: Session, e: Exposure) -> dict[str, Any]:
+    messages = list(session.scalars(select(OutboxMessage).where(OutboxMessage.exposure_id == e.id)))
+    attempts: dict[int, list[DeliveryAttempt]] = {}
+    if messages:
+        for a in session.scalars(
+            select(DeliveryAttempt).where(DeliveryAttempt.message_id.in_([m.id for m in messages]))
+        ):
+            attempts.setdefault(a.message_id, []).append(a)
+    case = next((m for m in messages if m.channel == "case"), None)
+    return {
+        **summary(e),
+        "containment": e.containment,
+        "key_status": e.key_status,
+        "key_last_used": e.key_last_used,
+        "secret_live": e.secret_live,
+        "mode": e.mode,
+        "investigation": e.investigation,
+        "reopened": e.reopened,
+        "sightings": [_sighting(s) for s in e.sightings],
+        "timeline": [
+            {"at": _iso(t.at), "kind": t.kind, "actor": t.actor, "detail": t.detail} for t in e.timeline
+        ],
+        "case": case.payload.get("markdown") if case else None,
+        "deliveries": [
+            {
+                "channel": m.channel,
+                "kind": m.kind,
+                "round": m.round,
+                "state": m.state,
+                "attempts": m.attempts,
+                "sent_at": _iso(m.sent_at),
+                "receipt": m.receipt,
+                "last_error": m.last_error,
+                "tries": [
+                    {"at": _iso(a.at), "ok": a.ok, "receipt": a.receipt, "error": a.error}
+                    for a in attempts.get(m.id, [])
+                ],
+            }
+            for m in messages
+        ],
+    }
+
+
+def exposures_router(responder: Responder) -> APIRouter:
+    router = APIRouter(prefix="/v1/exposures", tags=["exposures"])
+    store = responder.store
+    Viewer = Annotated[Caller, Depends(require("viewer", store))]
+    Acting = Annotated[Caller, Depends(require("responder", store))]
+
+    def query(
+        state: list[str] | None,
+        account: str | None,
+        credential_type: str | None,
+        source: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Any:
+        stmt = select(Exposure).options(selectinload(Exposure.sightings))
+        if state:
+            stmt = stmt.where(Exposure.state.in_(state))
+        if account:
+            stmt = stmt.where(Exposure.account_id == account)
+        if credential_type:
+            stmt = stmt.where(Exposure.credential_type == credential_type)
+        if source:
+            stmt = stmt.where(Exposure.sightings.any(Sighting.source_kind == source))
+        if since:
+            stmt = stmt.where(Exposure.detected_at >= since)
+        if until:
+            stmt = stmt.where(Exposure.detected_at < until)
+        return stmt
+
+    Filters = dict[str, Any]
+
+    def filters(
+        state: Annotated[list[str] | None, Query(description="Only these states (repeat it).")] = None,
+        account: Annotated[str | None, Query(description="Only this account ID.")] = None,
+        credential_type: Annotated[str | None, Query(description="e.g. aws_access_key")] = None,
+        source: Annotated[
+            str | None, Query(description="Seen in this kind of source: git, github, report …")
+        ] = None,
+        since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601).")] = None,
+        until: Annotated[datetime | None, Query(description="Detected before (ISO 8601).")] = None,
+    ) -> Filters:
+        return {
+            "state": state,
+            "account": account,
+            "credential_type": credential_type,
+            "source": source,
+            "since": since,
+            "until": until,
+        }
+
+    @router.get("", summary="List exposures, newest first, a page at a time")
+    def list_exposures(
+        _caller: Viewer,
+        chosen: Annotated[Filters, Depends(filters)],
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    ) -> dict[str, Any]:
+        stmt = query(**chosen).order_by(Exposure.id.desc()).limit(limit + 1)
+        after = _after(cursor)
+        if after is not None:
+            stmt = stmt.where(Exposure.id < after)
+        with store.session() as session:
+            rows = list(session.scalars(stmt))
+            items = [summary(e) for e in rows[:limit]]
+        more = len(rows) > limit
+        return {"items": items, "next_cursor": _cursor(items[-1]["id"]) if more else None}
+
+    @router.get(".csv", summary="Every exposure that matches the filters, as CSV")
+    def export_csv(_caller: Viewer, chosen: Annotated[Filters, Depends(filters)]) -> Response:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        with store.session() as session:
+            for e in session.scalars(query(**chosen).order_by(Exposure.id)):
+                writer.writerow(summary(e))
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="exposures.csv"'},
+        )
+
+    @router.get("/{exposure_id}", summary="One exposure: sightings, timeline, investigation, deliveries")
+    def get_exposure(exposure_id: int, _caller: Viewer) -> dict[str, Any]:
+        with store.session() as session:
+            e = session.get(Exposure, exposure_id)
+            if e is None:
+                raise HTTPException(404, f"no exposure {exposure_id}")
+            return detail(session, e)
+
+    def act(exposure_id: int, action: str, caller: Caller, reason: str | None) -> dict[str, Any]:
+        try:
+            state = responder.act(exposure_id, action, actor=f"api:{caller.name}", reason=reason)
+        except KeysentryError as exc:
+            code = 404 if str(exc).startswith("no exposure") else 409
+            if "needs a reason" in str(exc) or "unknown action" in str(exc):
+                code = 400
+            raise HTTPException(code, str(exc)) from None
+        return {"id": exposure_id, "state": state}
+
+    @router.post("/bulk/{action}", summary="The same action on many exposures; each answered on its own")
+    async def many(action: str, body: BulkAction, caller: Acting) -> dict[str, Any]:
+        results = []
+        for exposure_id in body.ids:
+            try:
+                results.append(
+                    await run_in_threadpool(act, exposure_id, _action(action), caller, body.reason)
+                )
+            except HTTPException as exc:
+                results.append({"id": exposure_id, "error": exc.detail, "status": exc.status_code})
+        return {"results": results}
+
+    @router.post(
+        "/{exposure_id}/{action}",
+        summary="acknowledge, remediate, close, false_positive, reopen or release (takes the quarantine off)",
+    )
+    async def one(exposure_id: int, action: str, body: Action, caller: Acting) -> dict[str, Any]:
+        return await run_in_threadpool(act, exposure_id, _action(action), caller, body.reason)
+
+    return router
+
+
+def _action(name: str) -> str:
+    return {"ack": "acknowledge", "false-positive": "false_positive"}.get(name, name)
