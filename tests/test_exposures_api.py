@@ -141,3 +141,14 @@ def test_csv_export(api, world) -> None:  # type: ignore[no-untyped-def]
     assert sorted(r["key_id"] for r in rows) == sorted(u.access_key_id for u in users)
     assert {r["state"] for r in rows} == {"notified"}
     assert all(u.secret_access_key not in answer.text for u in users)
+
+
+def test_metrics_for_prometheus(api, world) -> None:  # type: ignore[no-untyped-def]
+    client, _headers = api
+    text = client.get("/metrics").text
+    assert 'keysentry_exposures{state="notified"} 3.0' in text
+    assert "keysentry_containment_seconds_count 3.0" in text
+    assert 'keysentry_containment_seconds_bucket{le="+Inf"} 3.0' in text
+    assert "keysentry_notification_seconds_count 3.0" in text
+    assert 'keysentry_outbox_messages{channel="eventbridge",state="sent"} 3.0' in text
+    assert client.get("/healthz").json()["status"] == "ok"

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
 from keysentry import __version__
@@ -25,6 +26,7 @@ from keysentry.intake.github_partner import (
 from keysentry.respond.responder import Responder
 from keysentry.service.auth import require
 from keysentry.service.exposures_api import exposures_router
+from keysentry.service.metrics import StoreCollector
 from keysentry.service.partner_keys import PartnerKeys
 from keysentry.service.worker import ResponseWorker
 from keysentry.settings import Settings
@@ -61,6 +63,12 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     app.state.responder = responder
     app.state.worker = worker
     app.include_router(exposures_router(responder))
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(responder.store))
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> JSONResponse:

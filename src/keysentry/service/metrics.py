@@ -1,0 +1,75 @@
+"""``/metrics`` for Prometheus, read from the store at each scrape, so that every process of the
+service reports the same figures: exposures by state, containment and notification latency
+(histograms), the outbox by channel and state, and failed delivery attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from keysentry.store.db import Store
+from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage
+
+BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+
+
+def _histogram(name: str, doc: str, seconds: list[float]) -> HistogramMetricFamily:
+    counts = [sum(1 for s in seconds if s <= bound) for bound in BUCKETS]
+    buckets = [(str(bound), count) for bound, count in zip(BUCKETS, counts, strict=True)]
+    buckets.append(("+Inf", len(seconds)))
+    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=sum(seconds))
+
+
+class StoreCollector(Collector):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Any]:
+        with self.store.transaction() as db:
+            states = db.execute(select(Exposure.state, func.count()).group_by(Exposure.state)).all()
+            times = db.execute(
+                select(Exposure.detected_at, Exposure.contained_at, Exposure.notified_at).where(
+                    Exposure.contained_at.is_not(None) | Exposure.notified_at.is_not(None)
+                )
+            ).all()
+            outbox = db.execute(
+                select(OutboxMessage.channel, OutboxMessage.state, func.count()).group_by(
+                    OutboxMessage.channel, OutboxMessage.state
+                )
+            ).all()
+            failed = db.execute(
+                select(OutboxMessage.channel, func.count())
+                .join(DeliveryAttempt, DeliveryAttempt.message_id == OutboxMessage.id)
+                .where(DeliveryAttempt.ok.is_(False))
+                .group_by(OutboxMessage.channel)
+            ).all()
+        by_state = GaugeMetricFamily("keysentry_exposures", "Exposures by state.", labels=["state"])
+        for state, count in states:
+            by_state.add_metric([state], count)
+        yield by_state
+        yield _histogram(
+            "keysentry_containment_seconds",
+            "From detection to the quarantine being in place.",
+            [(c - d).total_seconds() for d, c, _ in times if c is not None],
+        )
+        yield _histogram(
+            "keysentry_notification_seconds",
+            "From detection to the owner being told.",
+            [(n - d).total_seconds() for d, _, n in times if n is not None],
+        )
+        queue = GaugeMetricFamily(
+            "keysentry_outbox_messages", "Notifications by channel and state.", labels=["channel", "state"]
+        )
+        for channel, state, count in outbox:
+            queue.add_metric([channel, state], count)
+        yield queue
+        failures = CounterMetricFamily(
+            "keysentry_delivery_failures", "Failed delivery attempts by channel.", labels=["channel"]
+        )
+        for channel, count in failed:
+            failures.add_metric([channel], count)
+        yield failures
