@@ -151,3 +151,21 @@ def settings(
         event_bus_name=event_sink.bus,
         log_file=tmp_path / "keysentry.log",
     )
+
+
+@pytest.fixture(scope="session")
+def signing_key():  # type: ignore[no-untyped-def]
+    """A P-256 key pair standing in for GitHub's secret scanning key."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def partner_settings(settings: Settings, signing_key, tmp_path: Path) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings whose GitHub partner keys file holds ``signing_key``'s public half."""
+    from helpers import meta_document
+
+    keys = tmp_path / "github-keys.json"
+    keys.write_text(json.dumps(meta_document(signing_key)))
+    return settings.model_copy(update={"github_partner_keys_file": keys, "investigation_delays": []})

@@ -96,3 +96,38 @@ def wait_for(condition, timeout: float = 30.0) -> bool:  # type: ignore[no-untyp
             return True
         time.sleep(0.1)
     return False
+
+
+# --- GitHub's secret scanning partner protocol, signed with a test key ---------------------------
+PARTNER_KEY_ID = "keysentry-test-key-1"
+
+
+def meta_document(key):  # type: ignore[no-untyped-def]
+    """GitHub's meta endpoint answer (``public_keys``) for ``key``'s public half."""
+    from cryptography.hazmat.primitives import serialization
+
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {"public_keys": [{"key_identifier": PARTNER_KEY_ID, "key": pem.decode(), "is_current": True}]}
+
+
+def signed(key, body: bytes, identifier: str = PARTNER_KEY_ID) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The headers GitHub sends: ECDSA P-256 / SHA-256 over the raw body, base64 DER."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from keysentry.intake.github_partner import KEY_ID_HEADER, SIGNATURE_HEADER
+
+    signature = base64.b64encode(key.sign(body, ec.ECDSA(hashes.SHA256()))).decode()
+    return {"Content-Type": "application/json", KEY_ID_HEADER: identifier, SIGNATURE_HEADER: signature}
+
+
+def partner_body(
+    user, url: str = "https://github.com/acme/payments/blob/" + "ab" * 20 + "/config/prod.env"
+) -> bytes:  # type: ignore[no-untyped-def]
+    """A partner batch with one token holding ``user``'s key pair, found in a commit."""
+    import json
+
+    text = f"AWS_ACCESS_KEY_ID={user.access_key_id}\nAWS_SECRET_ACCESS_KEY={user.secret_access_key}"
+    return json.dumps([{"token": text, "type": "aws_credentials", "url": url, "source": "Commit"}]).encode()

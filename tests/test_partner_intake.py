@@ -4,7 +4,6 @@ the protocol's feedback, and a partner report carried through to containment by 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -17,12 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from conftest import member_credentials
-from helpers import KEYSENTRY, exposure_of, wait_for
+from helpers import KEYSENTRY, exposure_of, meta_document, partner_body, signed, wait_for
 from keysentry.authority.clients import AwsClients
 from keysentry.emulator.receivers import free_port
 from keysentry.emulator.server import Emulator
@@ -38,32 +36,7 @@ from keysentry.settings import Settings
 from keysentry.store.models import Exposure, Report
 
 SHARED = Path(__file__).parents[2] / "shared/data/github_secret_scanning_partner.json"
-KEY_ID = "keysentry-test-key-1"
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def meta_document(key: ec.EllipticCurvePrivateKey) -> dict:
-    pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return {"public_keys": [{"key_identifier": KEY_ID, "key": pem.decode(), "is_current": True}]}
-
-
-def signed(key: ec.EllipticCurvePrivateKey, body: bytes, identifier: str = KEY_ID) -> dict[str, str]:
-    signature = base64.b64encode(key.sign(body, ec.ECDSA(hashes.SHA256()))).decode()
-    return {"Content-Type": "application/json", KEY_ID_HEADER: identifier, SIGNATURE_HEADER: signature}
-
-
-@pytest.fixture
-def partner_settings(settings: Settings, signing_key: ec.EllipticCurvePrivateKey, tmp_path: Path) -> Settings:
-    keys = tmp_path / "github-keys.json"
-    keys.write_text(json.dumps(meta_document(signing_key)))
-    return settings.model_copy(update={"github_partner_keys_file": keys, "investigation_delays": []})
 
 
 @pytest.fixture
@@ -145,13 +118,6 @@ def test_a_report_is_durable_before_it_is_answered_and_the_feedback_labels_each_
     database = Path(partner_settings.resolved_database_url().removeprefix("sqlite:///"))
     if database.exists():
         assert user.secret_access_key.encode() not in database.read_bytes()
-
-
-def partner_body(
-    user, url: str = "https://github.com/acme/payments/blob/" + "ab" * 20 + "/config/prod.env"
-) -> bytes:  # type: ignore[no-untyped-def]
-    text = f"AWS_ACCESS_KEY_ID={user.access_key_id}\nAWS_SECRET_ACCESS_KEY={user.secret_access_key}"
-    return json.dumps([{"token": text, "type": "aws_credentials", "url": url, "source": "Commit"}]).encode()
 
 
 def test_the_running_service_takes_a_partner_report_to_containment_and_notification(

@@ -25,6 +25,7 @@ from keysentry.intake.github_partner import (
 )
 from keysentry.respond.responder import Responder
 from keysentry.service.auth import require
+from keysentry.service.dashboard import dashboard_router
 from keysentry.service.exposures_api import exposures_router
 from keysentry.service.metrics import StoreCollector
 from keysentry.service.partner_keys import PartnerKeys
@@ -63,6 +64,7 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     app.state.responder = responder
     app.state.worker = worker
     app.include_router(exposures_router(responder))
+    app.include_router(dashboard_router(responder))
     registry = CollectorRegistry()
     registry.register(StoreCollector(responder.store))
 

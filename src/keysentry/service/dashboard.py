@@ -1,0 +1,240 @@
+"""The dashboard: server-rendered pages (Jinja2, plain forms; no front-end build).
+
+Log in with an API token (kept in an HTTP-only, SameSite=Strict cookie and checked on every request);
+open exposures at a glance and per account, how fast leaks were contained and announced (per source
+and per day), and each exposure's page, which shows what the notifications say, the messages sent and
+the timeline, with the operator's actions.  Form posts must come from the dashboard's own origin.
+
+No ``from __future__ import annotations``: FastAPI reads these annotations at run time."""
+
+import statistics
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from keysentry.errors import KeysentryError
+from keysentry.notify.message import context as message_context
+from keysentry.respond.announcement import facts_of
+from keysentry.respond.responder import Responder
+from keysentry.respond.states import OPERATOR_ACTIONS, RESOLVED
+from keysentry.respond.view import ExposureView
+from keysentry.service.exposures_api import detail
+from keysentry.store.models import Exposure
+from keysentry.store.tokens import Caller, check_token
+from keysentry.store.types import utcnow
+
+COOKIE = "keysentry_token"
+CLOSED = frozenset({*RESOLVED, "false_positive", "example", "canary", "not_ours"})
+ACTIONS = [  # (name, label, needs a reason)
+    ("acknowledge", "Acknowledge", False),
+    ("release", "Release quarantine", True),
+    ("remediate", "Mark remediated", False),
+    ("false_positive", "Mark false positive", True),
+    ("close", "Close", False),
+    ("reopen", "Reopen", True),
+]
+
+
+def _seconds(td: timedelta | None) -> str:
+    if td is None:
+        return "-"
+    s = td.total_seconds()
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def _median(values: list[timedelta]) -> str:
+    if not values:
+        return "-"
+    return _seconds(timedelta(seconds=statistics.median(v.total_seconds() for v in values)))
+
+
+def figures(exposures: list[Exposure]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per source and per day: how many, and how fast they were contained and announced."""
+    by_source: dict[str, list[Exposure]] = defaultdict(list)
+    by_day: dict[str, list[Exposure]] = defaultdict(list)
+    for e in exposures:
+        source = e.sightings[0].source_kind if e.sightings else "unknown"
+        by_source[source].append(e)
+        by_day[e.detected_at.strftime("%Y-%m-%d")].append(e)
+    per_source = [
+        {
+            "source": source,
+            "count": len(rows),
+            "contained": sum(1 for e in rows if e.contained_at),
+            "leak_to_contained": _median(
+                [e.contained_at - e.first_seen_at for e in rows if e.contained_at and e.first_seen_at]
+            ),
+            "detect_to_contained": _median([e.contained_at - e.detected_at for e in rows if e.contained_at]),
+            "detect_to_notified": _median([e.notified_at - e.detected_at for e in rows if e.notified_at]),
+        }
+        for source, rows in sorted(by_source.items())
+    ]
+    per_day = [
+        {
+            "day": day,
+            "detected": len(rows),
+            "contained": sum(1 for e in rows if e.contained_at),
+            "median": _median([e.contained_at - e.detected_at for e in rows if e.contained_at]),
+        }
+        for day, rows in sorted(by_day.items(), reverse=True)[:30]
+    ]
+    return per_source, per_day
+
+
+def dashboard_router(responder: Responder) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    store = responder.store
+
+    def caller_of(request: Request) -> Caller | None:
+        return check_token(store, request.cookies.get(COOKIE))
+
+    def page(request: Request, name: str, caller: Caller | None, **values: Any) -> HTMLResponse:
+        flash = request.query_params.get("flash")
+        error = request.query_params.get("error")
+        return templates.TemplateResponse(
+            request,
+            name,
+            {"caller": caller, "flash": error or flash, "flash_error": bool(error), **values},
+        )
+
+    def to_login() -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> HTMLResponse:
+        return page(request, "login.html", None)
+
+    @router.post("/login")
+    async def login(request: Request, token: str = Form("")) -> Response:
+        caller = await run_in_threadpool(check_token, store, token.strip())
+        if caller is None:
+            return page(request, "login.html", None, flash="That token is not valid.", flash_error=True)
+        answer = RedirectResponse("/", status_code=303)
+        answer.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600)
+        return answer
+
+    @router.get("/logout")
+    def logout() -> Response:
+        answer = to_login()
+        answer.delete_cookie(COOKIE)
+        return answer
+
+    @router.get("/", response_class=HTMLResponse)
+    def index(request: Request, account: str | None = None) -> Response:
+        caller = caller_of(request)
+        if caller is None:
+            return to_login()
+        with store.session() as session:
+            everything = list(session.scalars(select(Exposure).options(selectinload(Exposure.sightings))))
+            shown = [e for e in everything if not account or e.account_id == account]
+            open_ = sorted((e for e in shown if e.state not in CLOSED), key=lambda e: -e.id)
+            per_source, per_day = figures(shown)
+            rows = [
+                {
+                    "id": e.id,
+                    "key_id": e.key_id,
+                    "state": e.state,
+                    "account_id": e.account_id,
+                    "account_name": e.account_name,
+                    "principal_arn": e.principal_arn,
+                    "principal_type": e.principal_type,
+                    "source": e.sightings[0].source_kind if e.sightings else None,
+                    "first_seen_at": _when(e.first_seen_at),
+                    "contained_at": _when(e.contained_at),
+                    "notified_at": _when(e.notified_at),
+                }
+                for e in open_
+            ]
+        return page(
+            request, "index.html", caller, open=rows, figures=per_source, per_day=per_day, account=account
+        )
+
+    @router.get("/exposures/{exposure_id}", response_class=HTMLResponse)
+    def exposure_page(request: Request, exposure_id: int) -> Response:
+        caller = caller_of(request)
+        if caller is None:
+            return to_login()
+        settings = responder.context.settings
+        with store.session() as session:
+            e = session.get(Exposure, exposure_id)
+            if e is None:
+                return page(
+                    request, "login.html", caller, flash=f"No exposure {exposure_id}.", flash_error=True
+                )
+            view = ExposureView.of(e)
+            described = detail(session, e)
+            m = message_context(facts_of(view, settings), e.notified_at or utcnow())
+            allowed = [
+                {"name": name, "label": label, "needs_reason": reason}
+                for name, label, reason in ACTIONS
+                if (name == "release" and _releasable(e))
+                or (name in OPERATOR_ACTIONS and e.state in OPERATOR_ACTIONS[name].allowed_from)
+            ]
+            return page(
+                request,
+                "exposure.html",
+                caller,
+                e=described | {"id": e.id, "state": e.state},
+                m=m,
+                notified=_when(e.notified_at) or "not yet",
+                containment_text=_containment_text(m, e),
+                actions=allowed,
+                deliveries=described["deliveries"],
+            )
+
+    @router.post("/exposures/{exposure_id}/{action}")
+    async def act(request: Request, exposure_id: int, action: str, reason: str = Form("")) -> Response:
+        caller = await run_in_threadpool(caller_of, request)
+        if caller is None:
+            return to_login()
+        if not _same_origin(request):
+            return Response("cross-site form posts are refused", status_code=403)
+        where = f"/exposures/{exposure_id}"
+        if not caller.may("responder"):
+            return RedirectResponse(
+                f"{where}?error={quote('This needs the responder role.')}", status_code=303
+            )
+        try:
+            state = await run_in_threadpool(
+                responder.act, exposure_id, action, f"dashboard:{caller.name}", reason.strip() or None
+            )
+        except KeysentryError as exc:
+            return RedirectResponse(f"{where}?error={quote(str(exc))}", status_code=303)
+        return RedirectResponse(f"{where}?flash={quote(f'{action}: now {state}')}", status_code=303)
+
+    return router
+
+
+def _when(t: datetime | None) -> str | None:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else None
+
+
+def _releasable(e: Exposure) -> bool:
+    c = e.containment or {}
+    return bool(c.get("applied")) and not c.get("released_at")
+
+
+def _containment_text(m: dict[str, Any], e: Exposure) -> str:
+    c = e.containment or {}
+    if c.get("released_at"):
+        return f"released at {c['released_at']} by {c.get('released_by')}: {c.get('release_reason')}"
+    text = str(m["containment"]["what"])
+    return f"{text}. It blocks: {m['containment']['blocks']}" if m["containment"]["blocks"] else text
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post must come from a page of ours: its Origin (or Referer) names this host."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed:
+        return False
+    return urlsplit(claimed).netloc == request.headers.get("host")

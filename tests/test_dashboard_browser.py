@@ -1,0 +1,136 @@
+"""The dashboard in a real browser: Debian's Chromium (/usr/bin/chromium) driven by Playwright, against
+the running service.  An exposure arrives through the GitHub partner endpoint, is contained and
+announced; the operator logs in, opens it, acknowledges it and releases its quarantine, and the page
+says so after each step.  Screenshots go to test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from conftest import member_credentials
+from helpers import exposure_of, partner_body, signed, wait_for
+from keysentry.authority.clients import AwsClients
+from keysentry.emulator.receivers import free_port
+from keysentry.service.app import PARTNER_PATH, create_app
+from keysentry.settings import Settings
+from keysentry.store import open_store
+from keysentry.store.tokens import create_token
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parents[1] / "test-artifacts" / "browser"
+V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+
+if shutil.which(CHROMIUM) is None:
+    if os.environ.get("KEYSENTRY_REQUIRE_BROWSER") == "1":  # .ci/run installs it: missing is a failure
+        raise RuntimeError(
+            f"{CHROMIUM} is missing but KEYSENTRY_REQUIRE_BROWSER=1 (apt-get install chromium)"
+        )
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture
+def service(partner_settings: Settings) -> Iterator[tuple[str, object]]:
+    """The whole service (intake, worker, dispatcher, API, dashboard) on a port of its own."""
+    app = create_app(partner_settings, background=True)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    assert wait_for(lambda: _up(base)), "the service did not start"
+    yield base, app.state.responder
+    server.should_exit = True
+    thread.join(30)
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(base + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_an_operator_follows_a_partner_report_to_release_in_the_browser(
+    service, partner_settings: Settings, signing_key, new_user, admin_clients: AwsClients
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect, sync_playwright
+
+    base, responder = service
+    user = new_user("workloads-prod")
+    body = partner_body(user)
+    assert httpx.post(base + PARTNER_PATH, content=body, headers=signed(signing_key, body)).status_code == 200
+    assert wait_for(lambda: exposure_of(responder, user.access_key_id).state == "notified")
+    exposure = exposure_of(responder, user.access_key_id)
+    store = open_store(partner_settings.resolved_database_url())
+    token = create_token(store, "dana", "responder")
+    store.dispose()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "/")
+        expect(page).to_have_url(base + "/login")
+        page.get_by_label("API token").fill(token)
+        page.get_by_role("button", name="Log in").click()
+        table = page.locator("#open-exposures")
+        expect(table).to_contain_text(user.access_key_id)
+        expect(table).to_contain_text("notified")
+        expect(page.locator("#figures")).to_contain_text("github")
+        page.screenshot(path=str(ARTIFACTS / "1-open-exposures.png"), full_page=True)
+
+        page.get_by_role("link", name=user.access_key_id).click()
+        expect(page).to_have_url(f"{base}/exposures/{exposure.id}")
+        expect(page.locator("#state")).to_have_text("notified")
+        expect(page.locator("#containment")).to_contain_text("AWSCompromisedKeyQuarantineV3")
+        expect(page.locator("#summary")).to_contain_text(user.access_key_id)
+        expect(page.locator("#remediation li").first).to_contain_text("Create a second access key")
+        expect(page.locator("#deliveries")).to_contain_text("eventbridge")
+        expect(page.get_by_text("config/prod.env", exact=True)).to_be_visible()
+        assert user.secret_access_key not in page.content()
+        page.screenshot(path=str(ARTIFACTS / "2-exposure.png"), full_page=True)
+
+        page.get_by_role("button", name="Acknowledge").click()
+        expect(page.locator("#state")).to_have_text("acknowledged")
+        expect(page.get_by_role("status")).to_contain_text("acknowledge: now acknowledged")
+        page.screenshot(path=str(ARTIFACTS / "3-acknowledged.png"), full_page=True)
+
+        page.get_by_label("reason for Release quarantine").fill("key rotated, workloads moved")
+        page.get_by_role("button", name="Release quarantine").click()
+        expect(page.locator("#containment")).to_contain_text("released at")
+        expect(page.locator("#containment")).to_contain_text("dashboard:dana")
+        expect(page.locator("#timeline")).to_contain_text("release.succeeded")
+        expect(page.get_by_role("button", name="Release quarantine")).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "4-released.png"), full_page=True)
+        browser.close()
+
+    iam = admin_clients.client("iam", credentials=member_credentials(admin_clients, user.account_id))
+    attached = [
+        p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user.user_name)["AttachedPolicies"]
+    ]
+    assert V3 not in attached
+
+
+def test_forms_refuse_cross_site_posts_and_viewers(service, partner_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    base, _ = service
+    store = open_store(partner_settings.resolved_database_url())
+    viewer = create_token(store, "auditor", "viewer")
+    store.dispose()
+    cookies = {"keysentry_token": viewer}
+    forged = httpx.post(
+        base + "/exposures/1/acknowledge", cookies=cookies, headers={"Origin": "https://evil.example"}
+    )
+    assert forged.status_code == 403
+    assert httpx.get(base + "/", follow_redirects=False).headers["location"] == "/login"
+    own = httpx.post(
+        base + "/exposures/1/acknowledge", cookies=cookies, headers={"Origin": base}, follow_redirects=False
+    )
+    assert own.status_code == 303 and "responder" in httpx.URL(own.headers["location"]).params["error"]
