@@ -30,6 +30,7 @@ from keysentry.sources.git import (
     GitBlobRef,
     attribute,
     introducing_commits,
+    is_bare_repository,
     is_git_repository,
     is_remote,
     iter_blob_refs,
@@ -56,6 +57,7 @@ class ScanOptions:
     jobs: int = 1  # 0: one per CPU for large inputs, one for small ones
     archives: ArchiveLimits = field(default_factory=ArchiveLimits)
     live_check: Settings | None = None  # ask AWS whether each key pair still works (where to ask)
+    git_revisions: tuple[str, ...] = ("--all",)  # what of a repository's history: new tips --not old ones
 
 
 Item = FileRef | GitBlobRef | Blob | Skipped
@@ -218,7 +220,8 @@ class Target:
             self.kind = "remote"
             return
         path = Path(spec)
-        if (options.history or options.staged) and is_git_repository(path) and (path / ".git").exists():
+        top = (path / ".git").exists() or is_bare_repository(path)  # not a folder inside a work tree
+        if (options.history or options.staged) and top and is_git_repository(path):
             self.repo = path
             self.kind = "staged" if options.staged else "repository"
         elif options.staged:
@@ -232,13 +235,13 @@ class Target:
             yield read_stdin(options.max_file_size)
         elif self.kind == "remote":
             assert self.repo is not None
-            yield from iter_blob_refs(self.repo, options.max_file_size)
+            yield from iter_blob_refs(self.repo, options.max_file_size, options.git_revisions)
         elif self.kind == "staged":
             assert self.repo is not None
             yield from iter_staged(self.repo, options.max_file_size)
         elif self.kind == "repository":
             assert self.repo is not None
-            yield from iter_blob_refs(self.repo, options.max_file_size)
+            yield from iter_blob_refs(self.repo, options.max_file_size, options.git_revisions)
             for extra in uncommitted_paths(self.repo):
                 yield from walk_relative(extra, self.repo, options.max_file_size)
         elif self.kind == "not-a-repository":

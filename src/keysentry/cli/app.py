@@ -13,6 +13,7 @@ from keysentry.cli import exposures as exposures_cli
 from keysentry.cli import scan as scan_cli
 from keysentry.cli import serve as serve_cli
 from keysentry.cli import tokens as tokens_cli
+from keysentry.cli import watch as watch_cli
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, exits_cleanly, out, settings_from
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(exposures_cli.app, name="exposures")
 app.command()(emulator_cli.emulator)
 app.command()(serve_cli.serve)
 app.add_typer(tokens_cli.app, name="tokens")
+app.command()(watch_cli.watch)
 
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -63,6 +63,11 @@ def is_git_repository(path: Path) -> bool:
     return _git(path, "rev-parse", "--git-dir").returncode == 0
 
 
+def is_bare_repository(path: Path) -> bool:
+    """A bare repository (a mirror, ``repo.git``): its history is scanned like a work tree's."""
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+
+
 def is_remote(target: str) -> bool:
     return target.startswith(REMOTE_PREFIXES)
 
@@ -197,8 +202,11 @@ class GitBlobRef:
     size: int
 
 
-def iter_blob_refs(repo: Path, max_size: int) -> Iterator[GitBlobRef | Skipped]:
-    """Every distinct blob reachable from any ref, once, without reading its content.
+def iter_blob_refs(
+    repo: Path, max_size: int, revisions: tuple[str, ...] = ("--all",)
+) -> Iterator[GitBlobRef | Skipped]:
+    """Every distinct blob reachable from any ref (or from ``revisions``, e.g. new tips ``--not`` the old
+    ones), once, without reading its content.
 
     ``rev-list --objects --all`` piped into ``cat-file --batch-check`` gives each object's type and
     size; blobs too large, missing or corrupt become ``Skipped`` here, and a history walk that git
@@ -209,7 +217,7 @@ def iter_blob_refs(repo: Path, max_size: int) -> Iterator[GitBlobRef | Skipped]:
     where = str(repo.resolve())
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the walk
     listing = subprocess.Popen(
-        ["git", "-C", str(repo), "rev-list", "--objects", "--all"],
+        ["git", "-C", str(repo), "rev-list", "--objects", *revisions, "--"],
         stdout=subprocess.PIPE,
         stderr=errors,
         env=_env(),
