@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,23 +98,27 @@ def _secret_index(truth: Truth) -> dict[str, str]:
 # --- keysentry ------------------------------------------------------------------------------------
 
 
-def parse_keysentry(out: Path, truth: Truth, tree: Path) -> list[Record]:
-    planted_hash = {p.key_id: p.secret_sha256 for p in truth.planted}
-    records = []
+def json_lines(out: Path) -> Iterator[dict]:
+    """The JSON objects of a tool's JSON Lines output (other lines, such as banners, skipped)."""
     with open(out) as f:
         for line in f:
             line = line.strip()
-            if not line.startswith("{"):
-                continue
-            d = json.loads(line)
-            kid = d.get("key_id") or ""
-            sha = d.get("secret_sha256")
-            for loc in d.get("locations") or [{}]:
-                rec = Record(d.get("rule") or "", relpath(loc.get("path"), tree), {loc.get("line") or 0})
-                rec.ids.update(KEY_ID_RE.findall(kid))  # other credential types count as "other"
-                if sha and planted_hash.get(kid) == sha:
-                    rec.secret_of.add(kid)
-                records.append(rec)
+            if line.startswith("{"):
+                yield json.loads(line)
+
+
+def parse_keysentry(out: Path, truth: Truth, tree: Path) -> list[Record]:
+    planted_hash = {p.key_id: p.secret_sha256 for p in truth.planted}
+    records = []
+    for d in json_lines(out):
+        kid = d.get("key_id") or ""
+        sha = d.get("secret_sha256")
+        for loc in d.get("locations") or [{}]:
+            rec = Record(d.get("rule") or "", relpath(loc.get("path"), tree), {loc.get("line") or 0})
+            rec.ids.update(KEY_ID_RE.findall(kid))  # other credential types count as "other"
+            if sha and planted_hash.get(kid) == sha:
+                rec.secret_of.add(kid)
+            records.append(rec)
     return records
 
 
@@ -159,22 +163,17 @@ def betterleaks_bytes(out: Path) -> int | None:
 def parse_kingfisher(out: Path, truth: Truth, tree: Path) -> list[Record]:
     secrets = _secret_index(truth)
     records = []
-    with open(out) as f:
-        for line in f:
-            line = line.strip()
-            if not line.startswith("{"):
-                continue
-            d = json.loads(line)
-            fi = d.get("finding")
-            if not isinstance(fi, dict):
-                continue  # the closing "audit" object
-            rule = (d.get("rule") or {}).get("id", "")
-            values = [fi.get("snippet") or ""]
-            captures = fi.get("dependent_captures") or {}
-            if isinstance(captures, dict):
-                values.extend(v for v in captures.values() if isinstance(v, str))
-            lines = {fi["line"]} if isinstance(fi.get("line"), int) else set()
-            records.append(_values_record(rule, relpath(fi.get("path"), tree), lines, values, truth, secrets))
+    for d in json_lines(out):
+        fi = d.get("finding")
+        if not isinstance(fi, dict):
+            continue  # the closing "audit" object
+        rule = (d.get("rule") or {}).get("id", "")
+        values = [fi.get("snippet") or ""]
+        captures = fi.get("dependent_captures") or {}
+        if isinstance(captures, dict):
+            values.extend(v for v in captures.values() if isinstance(v, str))
+        lines = {fi["line"]} if isinstance(fi.get("line"), int) else set()
+        records.append(_values_record(rule, relpath(fi.get("path"), tree), lines, values, truth, secrets))
     return records
 
 

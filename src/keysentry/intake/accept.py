@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert
@@ -43,6 +44,38 @@ def _belongs(report: PartnerReport, finding: Finding) -> bool:
     return finding.key_id in report.token or finding.secret_fingerprint == report.token_hash
 
 
+@dataclass
+class RecordedText:
+    """What one reported text held, once recorded: the credentials, and the exposure of each."""
+
+    found: ScanReport
+    exposure_of: dict[tuple[str, str, str], int]
+
+    @property
+    def usable(self) -> list[Finding]:
+        """Credentials with their secret: what can be contained."""
+        return [f for f in self.found.findings if f.has_secret]
+
+
+def record_text(responder: Responder, text: bytes, provenance: Provenance) -> RecordedText:
+    """Scan ``text`` in memory and record every finding (each durable once this returns)."""
+    folder = FindingFolder()
+    folder.add(provenance, engine_for().scan(text))
+    found = folder.into(ScanReport())
+    exposure_of: dict[tuple[str, str, str], int] = {}
+    for finding in found.findings + found.suppressed:
+        recorded = responder.record([finding])
+        if recorded:
+            exposure_of[finding.identity()] = recorded[0]
+    return RecordedText(found, exposure_of)
+
+
+def _keep(responder: Responder, rows: list[dict[str, Any]]) -> None:
+    """The reports themselves (hashes only), committed before the caller answers."""
+    with responder.store.transaction() as db:
+        db.execute(insert(Report), rows)
+
+
 def accept_github_batch(responder: Responder, reports: list[PartnerReport]) -> list[dict[str, Any]]:
     """Record what the batch reveals and keep each report; the feedback GitHub's protocol defines."""
     by_url: dict[tuple[str | None, str], list[PartnerReport]] = defaultdict(list)
@@ -50,36 +83,27 @@ def accept_github_batch(responder: Responder, reports: list[PartnerReport]) -> l
         by_url[(report.url, report.source)].append(report)
     labelled: list[tuple[PartnerReport, str, int | None]] = []
     for (url, source), group in by_url.items():
-        folder = FindingFolder()
         text = "\n".join(r.token for r in group).encode()
-        folder.add(provenance_of(url, source), engine_for().scan(text))
-        found = folder.into(ScanReport())
-        exposure_of: dict[tuple[str, str, str], int] = {}
-        for finding in found.findings + found.suppressed:
-            recorded = responder.record([finding])  # durable once this returns
-            if recorded:
-                exposure_of[finding.identity()] = recorded[0]
-        real = [f for f in found.findings if f.has_secret]
+        got = record_text(responder, text, provenance_of(url, source))
         for report in group:
-            mine = [f for f in real if _belongs(report, f)]
+            mine = [f for f in got.usable if _belongs(report, f)]
             label = TRUE_POSITIVE if mine else FALSE_POSITIVE
-            labelled.append((report, label, exposure_of.get(mine[0].identity()) if mine else None))
-    with responder.store.transaction() as db:
-        db.execute(
-            insert(Report),
-            [
-                {
-                    "channel": CHANNEL,
-                    "token_type": r.type,
-                    "token_hash": r.token_hash,
-                    "url": r.url,
-                    "source": r.source,
-                    "label": label,
-                    "exposure_id": exposure_id,
-                }
-                for r, label, exposure_id in labelled
-            ],
-        )
+            labelled.append((report, label, got.exposure_of.get(mine[0].identity()) if mine else None))
+    _keep(
+        responder,
+        [
+            {
+                "channel": CHANNEL,
+                "token_type": r.type,
+                "token_hash": r.token_hash,
+                "url": r.url,
+                "source": r.source,
+                "label": label,
+                "exposure_id": exposure_id,
+            }
+            for r, label, exposure_id in labelled
+        ],
+    )
     return [{"token_hash": r.token_hash, "token_type": r.type, "label": label} for r, label, _ in labelled]
 
 
@@ -89,22 +113,19 @@ def accept_report(responder: Responder, items: list[Reported], reporter: str) ->
     rows: list[dict[str, Any]] = []
     ignored = 0
     for item in items:
-        folder = FindingFolder()
-        folder.add(item.provenance, engine_for().scan(item.text))
-        found = folder.into(ScanReport())
+        got = record_text(responder, item.text, item.provenance)
         exposure_id = None
-        for finding in found.findings + found.suppressed:
-            recorded = responder.record([finding])  # durable once this returns
-            if recorded and finding in found.findings:
-                exposure_id = recorded[0]
+        for finding in got.found.findings:
+            if finding.identity() in got.exposure_of:
+                exposure_id = got.exposure_of[finding.identity()]
                 credentials.append(
                     {
                         "key_id": finding.key_id,
                         "credential_type": finding.credential_type,
-                        "exposure_id": recorded[0],
+                        "exposure_id": exposure_id,
                     }
                 )
-        usable = [f for f in found.findings if f.has_secret]
+        usable = got.usable
         if not usable:
             ignored += 1
         rows.append(
@@ -118,6 +139,5 @@ def accept_report(responder: Responder, items: list[Reported], reporter: str) ->
                 "exposure_id": exposure_id,
             }
         )
-    with responder.store.transaction() as db:
-        db.execute(insert(Report), rows)
+    _keep(responder, rows)
     return {"accepted": len(items), "credentials": credentials, "without_a_usable_credential": ignored}

@@ -96,6 +96,13 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
 
 
 # --- contain ---------------------------------------------------------------------------------
+# Response modes that change nothing, and what the exposure's containment then says.
+NOT_APPLIED = {
+    "notify_only": "response settings say notify only",
+    "dry_run": "dry run: nothing was changed",
+}
+
+
 def contain(ctx: StepContext, x: ExposureView) -> Outcome:
     assert x.account_id is not None
     decision = ctx.settings.response.decide(x.account_id, x.principal_arn)
@@ -109,24 +116,15 @@ def contain(ctx: StepContext, x: ExposureView) -> Outcome:
             containment,
         )
     planned = _plan(ctx, x)
-    if decision.mode == "notify_only":
+    if decision.mode in NOT_APPLIED:  # the mode is also the state it leads to
         containment = {
             "applied": False,
-            "mode": "notify_only",
-            "reason": "response settings say notify only",
+            "mode": decision.mode,
+            "reason": NOT_APPLIED[decision.mode],
             "rule": decision.rule,
             "would": planned,
         }
-        return Outcome("notify_only", {"containment": containment, "mode": decision.mode}, containment)
-    if decision.mode == "dry_run":
-        containment = {
-            "applied": False,
-            "mode": "dry_run",
-            "reason": "dry run: nothing was changed",
-            "rule": decision.rule,
-            "would": planned,
-        }
-        return Outcome("dry_run", {"containment": containment, "mode": decision.mode}, containment)
+        return Outcome(decision.mode, {"containment": containment, "mode": decision.mode}, containment)
     if x.principal_type == "role-session":
         already = ctx.authority.revoke_role_sessions(x.account_id, x.principal_name, now)
         containment = {
