@@ -169,3 +169,13 @@ def partner_settings(settings: Settings, signing_key, tmp_path: Path) -> Setting
     keys = tmp_path / "github-keys.json"
     keys.write_text(json.dumps(meta_document(signing_key)))
     return settings.model_copy(update={"github_partner_keys_file": keys, "investigation_delays": []})
+
+
+@pytest.fixture
+def public_source():  # type: ignore[no-untyped-def]
+    """A local HTTP server answering like GitHub's API, PyPI or the npm registry (tests/public_sources.py)."""
+    from public_sources import PublicSource
+
+    source = PublicSource()
+    yield source
+    source.close()

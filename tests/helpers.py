@@ -66,6 +66,12 @@ def secret_for(rng: random.Random) -> str:
             return s
 
 
+def planted_pair(seed: int, account: str = "123456789012") -> tuple[str, str]:
+    """A key ID of ``account`` and a secret, the same for the same seed (not a key AWS knows)."""
+    rng = random.Random(seed)
+    return key_for(account, rng), secret_for(rng)
+
+
 def respond(settings, *targets: Path):  # type: ignore[no-untyped-def]
     """Scan ``targets``, record what is found and respond to it; (responder, step results)."""
     from keysentry.scanning import scan_targets

@@ -37,7 +37,7 @@ def test_only_what_is_new_is_scanned(tmp_path: Path) -> None:
     git(upstream, "checkout", "-q", "-b", "feature")
     third = commit_file(upstream, "feature.env", env(a, a_secret) + "# again\n", "same key, new file")
     poll = watch.poll()
-    assert poll.report is not None and poll.new_tips == 2
+    assert poll.report is not None and poll.items == 2
     found = {f.key_id: f for f in poll.report.findings}
     assert set(found) == {a, b}  # a only because a new file carries it
     assert found[b].locations[0].provenance.commit == second

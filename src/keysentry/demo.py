@@ -161,7 +161,7 @@ def _story(
         event_bus_name="keysentry-security",
         dashboard_url="http://127.0.0.1:8080",
     )
-    configure_logging(settings.log_level, settings.log_file)
+    configure_logging(settings.log_level, settings.log_file, settings.log_format)
     console.rule("[bold]keysentry demo: one leaked key, found, contained and announced")
     console.print(f"[bold]1. Emulator[/]  moto on {emulator.endpoint}, AWS managed policies loaded")
 

@@ -340,6 +340,18 @@ def scan_targets(
         finally:
             close_readers()  # before a temporary mirror is removed
         _place_git_objects(folder.by_identity.values(), report.skipped, repos)
+    return _finish(report, folder)
+
+
+def scan_blobs(blobs: Iterable[Blob | Skipped], options: ScanOptions | None = None) -> ScanReport:
+    """Scan content already in memory (a download, a fetched patch): archives are expanded with their
+    limits, binary content is skipped with a reason, and what a source skipped is reported as such."""
+    options = replace(options or ScanOptions(), jobs=1)
+    report = ScanReport()
+    return _finish(report, fold(report, run_batches(blobs, options)))
+
+
+def _finish(report: ScanReport, folder: FindingFolder) -> ScanReport:
     for finding in folder.by_identity.values():
         finding.locations.sort(key=_sort_key)
     folder.into(report)

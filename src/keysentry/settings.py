@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -19,6 +20,7 @@ from pydantic_settings import (
 
 from keysentry.notify_settings import NotifySettings
 from keysentry.response_policy import ResponsePolicy, parse_duration
+from keysentry.watch_settings import WatchSettings
 
 
 def default_data_dir() -> Path:
@@ -93,6 +95,10 @@ class Settings(BaseSettings):
         "unset, they are fetched from github_partner_keys_url.",
     )
     github_partner_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    watch: WatchSettings = Field(
+        default_factory=WatchSettings,
+        description="Public sources to watch: git repositories, GitHub's events, PyPI, npm ([watch]).",
+    )
     check_live: bool = Field(
         default=False,
         description="Ask AWS whether each leaked key pair still works (sts:GetCallerIdentity signed with it) "
@@ -119,6 +125,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_file: Path | None = None
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object a line, for a log pipeline."
+    )
 
     @field_validator("investigation_delays", mode="before")
     @classmethod

@@ -29,7 +29,7 @@ R = TypeVar("R")
 def settings_from(**overrides: object) -> Settings:
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = load_settings(**given)
-    configure_logging(settings.log_level, settings.log_file)
+    configure_logging(settings.log_level, settings.log_file, settings.log_format)
     return settings
 
 

@@ -19,15 +19,21 @@ def serve(
     aws_endpoint_url: Annotated[
         str | None, typer.Option(help="Send AWS calls here (the local emulator).")
     ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="text, or json: one JSON object a line for a log pipeline.")
+    ] = None,
 ) -> None:
     """Run keysentry as a service: intake endpoints, with containment and notification in the background.
 
     Endpoints: POST /v1/partners/github/secret-scanning (GitHub's secret scanning
     partner protocol, signature checked against GitHub's public keys, or the file
-    in KEYSENTRY_GITHUB_PARTNER_KEYS_FILE), GET /healthz, and the OpenAPI
-    documentation at /docs.  Every accepted report is committed before it is
-    acknowledged; Ctrl-C (or SIGTERM) stops taking requests, finishes the step in
-    hand and exits; anything left resumes at the next start.
+    in KEYSENTRY_GITHUB_PARTNER_KEYS_FILE), POST /v1/reports (trufflehog, gitleaks,
+    betterleaks output; API token), /v1/exposures (list, detail, actions, CSV), the
+    dashboard at /, GET /healthz, GET /metrics, and the OpenAPI documentation at
+    /docs.  The watchers enabled in [watch] of keysentry.toml (git repositories,
+    GitHub's public events, PyPI, npm) run beside.  Every accepted report is
+    committed before it is acknowledged; Ctrl-C (or SIGTERM) stops taking requests,
+    finishes the step in hand and exits; anything left resumes at the next start.
 
     Examples:
 
@@ -35,11 +41,13 @@ def serve(
 
       keysentry serve --host 0.0.0.0 --database-url postgresql+psycopg://keysentry@db/keysentry
     """
-    run_serve(host, port, database_url, aws_endpoint_url)
+    run_serve(host, port, database_url, aws_endpoint_url, log_format)
 
 
 @exits_cleanly
-def run_serve(host: str, port: int, database_url: str | None, endpoint: str | None) -> None:
+def run_serve(
+    host: str, port: int, database_url: str | None, endpoint: str | None, log_format: str | None
+) -> None:
     import uvicorn  # the service's libraries load only for this command
 
     from keysentry.service.app import create_app
@@ -57,7 +65,7 @@ def run_serve(host: str, port: int, database_url: str | None, endpoint: str | No
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
+    settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint, log_format=log_format)
     out.print(f"keysentry serving on http://{host}:{port}  (store: {settings.resolved_database_url()})")
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30

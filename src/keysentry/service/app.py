@@ -32,6 +32,10 @@ from keysentry.service.partner_keys import PartnerKeys
 from keysentry.service.worker import ResponseWorker
 from keysentry.settings import Settings
 from keysentry.store.tokens import Caller
+from keysentry.watch.base import Watcher, WatchPoll
+from keysentry.watch.build import build_watchers
+from keysentry.watch.cursor import Cursors
+from keysentry.watch.runner import WatchRunner
 from keysentry.wiring import build_responder
 
 PARTNER_PATH = "/v1/partners/github/secret-scanning"
@@ -39,19 +43,29 @@ MAX_REPORT_BYTES = 16 * 1024 * 1024
 
 
 def create_app(settings: Settings, responder: Responder | None = None, background: bool = True) -> FastAPI:
-    """The service.  With ``background``, the response worker and the dispatcher run while it serves."""
+    """The service.  With ``background``, the response worker, the dispatcher and the watchers enabled in
+    ``[watch]`` run while it serves."""
     responder = responder or build_responder(settings)
     keys = PartnerKeys(settings.github_partner_keys_file, settings.github_partner_keys_url)
     worker = ResponseWorker(responder)
+
+    def record_found(_watcher: Watcher, poll: WatchPoll) -> None:
+        """What a watcher found is recorded (committed) before its cursor moves on."""
+        if poll.report is not None and responder.record_report(poll.report):
+            worker.wake()
+
+    watchers = WatchRunner(build_watchers(settings), Cursors(responder.store), record_found)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if background:
             worker.start()
+            watchers.start()
         try:
             yield
         finally:  # uvicorn stops taking requests first; every accepted report is already committed
             if background:
+                watchers.stop()
                 worker.stop()
             responder.store.dispose()
 
@@ -63,6 +77,7 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     )
     app.state.responder = responder
     app.state.worker = worker
+    app.state.watchers = watchers
     app.include_router(exposures_router(responder))
     app.include_router(dashboard_router(responder))
     registry = CollectorRegistry()

@@ -1,6 +1,7 @@
 """``/metrics`` for Prometheus, read from the store at each scrape, so that every process of the
 service reports the same figures: exposures by state, containment and notification latency
-(histograms), the outbox by channel and state, and failed delivery attempts."""
+(histograms), the outbox by channel and state, failed delivery attempts, and each watcher's last
+successful poll and the work it has waiting (a stalled watcher shows as an old timestamp)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from keysentry.store.db import Store
-from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage
+from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, WatchCursor
 
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 
@@ -47,6 +48,7 @@ class StoreCollector(Collector):
                 .where(DeliveryAttempt.ok.is_(False))
                 .group_by(OutboxMessage.channel)
             ).all()
+            cursors = db.execute(select(WatchCursor.name, WatchCursor.state, WatchCursor.updated_at)).all()
         by_state = GaugeMetricFamily("keysentry_exposures", "Exposures by state.", labels=["state"])
         for state, count in states:
             by_state.add_metric([state], count)
@@ -73,3 +75,18 @@ class StoreCollector(Collector):
         for channel, count in failed:
             failures.add_metric([channel], count)
         yield failures
+        polled = GaugeMetricFamily(
+            "keysentry_watch_last_poll_timestamp_seconds",
+            "When each watcher last polled its source successfully.",
+            labels=["watcher"],
+        )
+        waiting = GaugeMetricFamily(
+            "keysentry_watch_pending",
+            "Commits, releases or packages a watcher has yet to read.",
+            labels=["watcher"],
+        )
+        for name, state, updated_at in cursors:
+            polled.add_metric([name], updated_at.timestamp())
+            waiting.add_metric([name], len((state or {}).get("pending") or []))
+        yield polled
+        yield waiting

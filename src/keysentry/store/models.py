@@ -187,3 +187,14 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WatchCursor(Base):
+    """Where a watcher of a public source stands (an ETag, a sequence number, what it has seen), so that a
+    restart neither misses what arrived meanwhile nor scans the same release twice."""
+
+    __tablename__ = "watch_cursors"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

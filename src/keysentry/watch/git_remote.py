@@ -7,20 +7,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from keysentry.detect.scanner import ScanReport
 from keysentry.errors import SourceError
 from keysentry.scanning import ScanOptions, scan_targets
+from keysentry.watch.base import WatchPoll
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Poll:
-    new_tips: int
-    report: ScanReport | None  # None when nothing changed
+KIND = "git"
 
 
 def _git(*args: str, cwd: Path | None = None) -> str:
@@ -39,8 +35,12 @@ def _git(*args: str, cwd: Path | None = None) -> str:
 
 
 class RepositoryWatch:
-    def __init__(self, source: str, state_dir: Path, options: ScanOptions | None = None) -> None:
+    def __init__(
+        self, source: str, state_dir: Path, options: ScanOptions | None = None, interval: float = 60.0
+    ) -> None:
         self.source = source
+        self.name = f"{KIND}:{source}"
+        self.interval = interval
         self.options = options or ScanOptions()
         digest = hashlib.sha256(source.encode()).hexdigest()[:16]
         self.mirror = state_dir / "mirrors" / f"{digest}.git"
@@ -49,19 +49,34 @@ class RepositoryWatch:
         out = _git("--git-dir", str(self.mirror), "for-each-ref", "--format=%(objectname)")
         return {line for line in out.split() if line}
 
-    def poll(self) -> Poll:
-        """Fetch, and scan what the fetch brought."""
+    def _existing(self, commits: set[str]) -> set[str]:
+        """Those of ``commits`` the mirror still holds (a force push and a gc can remove them)."""
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.mirror), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+            input="\n".join(sorted(commits)) + "\n",
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        return {line.split()[0] for line in done.stdout.splitlines() if line.endswith(" commit")}
+
+    def poll(self, state: dict[str, Any] | None = None) -> WatchPoll:
+        """Fetch, and scan what the fetch brought since the tips in ``state`` (the tips scanned last
+        time, saved only once their findings were recorded), or since the mirror's tips without one."""
         if not self.mirror.exists():
             self.mirror.parent.mkdir(parents=True, exist_ok=True)
             _git("clone", "--mirror", "--quiet", self.source, str(self.mirror))
-            old: set[str] = set()
+            old: set[str] = set(state.get("tips") or []) if state else set()
         else:
-            old = self._tips()
+            old = set(state["tips"]) if state and "tips" in state else self._tips()
             _git("--git-dir", str(self.mirror), "fetch", "--prune", "--quiet")
-        new = self._tips() - old
+        old = self._existing(old) if old else old
+        tips = self._tips()
+        new = tips - old
         if not new:
-            return Poll(0, None)
+            return WatchPoll(None, self.interval, "nothing new", {"tips": sorted(tips)})
         revisions = (*sorted(new), "--not", *sorted(old)) if old else ("--all",)
         report = scan_targets([str(self.mirror)], replace(self.options, git_revisions=revisions))
-        log.info("%s: %d new tip(s), %d blob(s) scanned", self.source, len(new), report.blobs_scanned)
-        return Poll(len(new), report)
+        summary = f"{len(new)} new tip(s), {report.blobs_scanned} blob(s) scanned"
+        return WatchPoll(report, self.interval, summary, {"tips": sorted(tips)}, items=len(new))

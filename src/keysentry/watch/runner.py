@@ -1,0 +1,74 @@
+"""Run watchers: each in its own thread, at the pace its source sets, handing what it finds to a sink
+(record and respond) before its cursor moves on.  A failing source backs off and never stops the others."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from keysentry.detect.scanner import ScanReport
+from keysentry.errors import SourceError
+from keysentry.watch.base import Watcher, WatchPoll
+from keysentry.watch.cursor import Cursors
+from keysentry.watch.http import Throttled
+
+log = logging.getLogger(__name__)
+Sink = Callable[[Watcher, WatchPoll], None]
+FIRST_BACKOFF = 5.0
+MAX_BACKOFF = 600.0
+
+
+def found_anything(report: ScanReport | None) -> bool:
+    return report is not None and bool(report.findings or report.suppressed)
+
+
+class WatchRunner:
+    def __init__(self, watchers: list[Watcher], cursors: Cursors, sink: Sink) -> None:
+        self.watchers = watchers
+        self.cursors = cursors
+        self.sink = sink
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.failures: dict[str, int] = {}
+
+    def poll(self, watcher: Watcher) -> WatchPoll:
+        """One poll: what is new is handed to the sink, and only then is the cursor saved."""
+        poll = watcher.poll(self.cursors.get(watcher.name))
+        self.sink(watcher, poll)
+        self.cursors.put(watcher.name, poll.state)
+        return poll
+
+    def _loop(self, watcher: Watcher) -> None:
+        backoff = FIRST_BACKOFF
+        while not self._stop.is_set():
+            try:
+                poll = self.poll(watcher)
+                wait, backoff = poll.next_poll, FIRST_BACKOFF
+                if poll.items:
+                    log.info("%s: %s", watcher.name, poll.summary)
+            except Throttled as exc:
+                wait = exc.wait
+                log.warning("%s: %s", watcher.name, exc)
+            except Exception as exc:  # a source or the store failing must not end the others
+                self.failures[watcher.name] = self.failures.get(watcher.name, 0) + 1
+                wait, backoff = backoff, min(backoff * 2, MAX_BACKOFF)
+                if isinstance(exc, SourceError):
+                    log.warning("%s: %s; next try in %.0f s", watcher.name, exc, wait)
+                else:
+                    log.exception("%s: poll failed; next try in %.0f s", watcher.name, wait)
+            self._stop.wait(wait)
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._loop, args=(w,), name=f"keysentry-watch-{w.name}", daemon=True)
+            for w in self.watchers
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the poll in hand; its cursor is saved only if its findings were recorded."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
