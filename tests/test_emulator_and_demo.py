@@ -108,6 +108,11 @@ def test_demo_contains_the_leak_proves_it_and_never_reveals_the_secret(tmp_path:
     ):
         assert re.search(rf"{re.escape(channel)}\s+x1 ", output), channel
     assert "to security+workloads-prod@example.com" in output and "signature valid" in output
+    # The service: the partner POST is labelled, the key contained and told, the dashboard page shown.
+    assert re.search(r'secret-scanning \(signed as GitHub\) → 200 .*"label": "true_positive"', output)
+    served = re.search(r"exposure #(\d+) notified: detected .*, contained .*, notified ", output)
+    assert served, output
+    assert f"Exposure #{served.group(1)} AKIA" in output and "│ webhook:soc sent 1" in output
     port = int(re.search(r"moto on http://127\.0\.0\.1:(\d+)", output).group(1))  # type: ignore[union-attr]
     assert not port_open(port), "the demo left its emulator running"
 

@@ -26,6 +26,7 @@ from rich.console import Console
 from keysentry.authority.clients import AwsClients, Credentials
 from keysentry.cli.render import print_exposure, print_report, print_steps
 from keysentry.demo_channels import receivers, show_messages
+from keysentry.demo_service import show_service
 from keysentry.emulator.seed import SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.logging_setup import configure_logging
@@ -39,6 +40,7 @@ DOC_EXAMPLE_ID = "AKIAIOSFODNN7EXAMPLE"
 DOC_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 AUTHOR = ("Dana Developer", "dana@example.com")
 LEAKED = ("workloads-prod", "deploy-bot")
+SERVICE_LEAK = ("workloads-prod", "data-pipeline")  # reported to the service in the last act
 
 
 @dataclass
@@ -255,8 +257,17 @@ def _story(
     )
     responder.store.dispose()
 
+    console.print(
+        "[bold]12. Service[/]  keysentry serve; GitHub's secret scanning reports "
+        f"{SERVICE_LEAK[1]}'s key ({SERVICE_LEAK[0]}) to the partner endpoint"
+    )
+    served = show_service(
+        console, settings, build_responder(settings, own_credentials=ours), seed.user(*SERVICE_LEAK)
+    )
+
     ok = (
-        contained
+        served
+        and contained
         and all(p.holds for p in proofs)
         and announced
         and messages_ok
