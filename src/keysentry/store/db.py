@@ -70,9 +70,13 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # SQLite has one writer at a time.  Threads of this process queue here and are woken the moment
         # the transaction before them ends; left to SQLite they would poll, sleeping up to 100 ms a try.
+        self._sqlite = engine.dialect.name == "sqlite"
         self._one_at_a_time: AbstractContextManager[Any] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+            threading.Lock() if self._sqlite else contextlib.nullcontext()
         )
+        # With one writer at a time anyway, SQLite's plain transactions share one connection, used only
+        # under the lock: no pool checkout and check-in around each (a tenth of the response's CPU).
+        self._shared: Connection | None = None
 
     @property
     def url(self) -> str:
@@ -105,10 +109,29 @@ class Store:
     def transaction(self) -> Iterator[Connection]:
         """A transaction on a plain connection, for SQL statements only (no ORM objects): cheaper than
         :meth:`session`, for the hot paths.  Committed when the block ends, rolled back if it raises."""
-        with self._one_at_a_time, self.engine.begin() as connection:
-            yield connection
+        with self._one_at_a_time:
+            if not self._sqlite:
+                with self.engine.begin() as connection:
+                    yield connection
+                return
+            if self._shared is None or self._shared.closed or self._shared.invalidated:
+                self._shared = self.engine.connect()
+            try:
+                with self._shared.begin():
+                    yield self._shared
+            except BaseException:
+                self._drop_shared()  # whatever went wrong, the next transaction starts afresh
+                raise
+
+    def _drop_shared(self) -> None:
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                shared.close()
 
     def dispose(self) -> None:
+        with self._one_at_a_time:
+            self._drop_shared()
         self.engine.dispose()
 
 
