@@ -170,3 +170,25 @@ def test_tokens_from_the_command_line(api_settings: Settings, tmp_path: Path) ->
         assert run("revoke", "pipeline") == "revoked 1 token(s) named pipeline"
         assert c.post("/v1/reports", content=b'{"text": "x"}', headers=bearer(token)).status_code == 401
     assert token not in run("list")
+
+
+def test_many_reports_at_once_are_each_contained_once(
+    client: TestClient, tokens: dict[str, str], new_user
+) -> None:
+    """The worker responds to several exposures at once, each by one thread: a list of 24 credentials
+    (three accounts) is contained and announced, every one exactly once."""
+    users = [new_user(("workloads-prod", "workloads-dev", "management")[n % 3]) for n in range(24)]
+    manual = [
+        {"key_id": u.access_key_id, "secret": u.secret_access_key, "url": f"https://paste.example/{n}"}
+        for n, u in enumerate(users)
+    ]
+    answer = client.post("/v1/reports", content=json.dumps(manual), headers=bearer(tokens["responder"]))
+    assert answer.status_code == 202 and answer.json()["accepted"] == 24
+    responder = client.app.state.responder
+    assert wait_for(
+        lambda: all(exposure_of(responder, u.access_key_id).state == "notified" for u in users), 60
+    )
+    for u in users:
+        kinds = [t.kind for t in exposure_of(responder, u.access_key_id).timeline]
+        assert kinds.count("contain.succeeded") == 1 and kinds.count("attribute.succeeded") == 1
+        assert not any(k.endswith(".failed") for k in kinds)

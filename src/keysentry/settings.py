@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         "while the secret is in memory during the scan; never for canary accounts.",
     )
 
+    response_threads: int = Field(
+        default=8,
+        ge=1,
+        description="Exposures the service responds to at once (each waits on AWS most of the time).",
+    )
     delivery_max_attempts: int = Field(
         default=8,
         ge=1,

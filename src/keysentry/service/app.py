@@ -47,7 +47,7 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     ``[watch]`` run while it serves."""
     responder = responder or build_responder(settings)
     keys = PartnerKeys(settings.github_partner_keys_file, settings.github_partner_keys_url)
-    worker = ResponseWorker(responder)
+    worker = ResponseWorker(responder, threads=settings.response_threads)
 
     def record_found(_watcher: Watcher, poll: WatchPoll) -> None:
         """What a watcher found is recorded (committed) before its cursor moves on."""

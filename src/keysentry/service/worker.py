@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from keysentry.respond.responder import Responder
 
@@ -11,19 +12,26 @@ log = logging.getLogger(__name__)
 
 
 class ResponseWorker:
-    """Two threads: one advances every pending exposure (woken at once by intake, else every
-    ``interval`` seconds for timed steps), one runs the outbox's dispatcher."""
+    """A scheduling thread hands every pending exposure to a pool of ``threads`` responders (woken at
+    once by intake, else every ``interval`` seconds for timed steps and retries); each exposure is
+    advanced by one thread at a time, so its steps stay in order.  Another thread runs the outbox's
+    dispatcher.  Most of a response is waiting for AWS, so a few threads contain many keys at once."""
 
-    def __init__(self, responder: Responder, interval: float = 1.0) -> None:
+    def __init__(self, responder: Responder, interval: float = 1.0, threads: int = 8) -> None:
         self.responder = responder
         self.interval = interval
+        self.threads = threads
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: set[int] = set()
+        self._lock = threading.Lock()
 
     def start(self) -> None:
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="keysentry-respond")
         self._threads = [
-            threading.Thread(target=self._respond, name="keysentry-respond", daemon=True),
+            threading.Thread(target=self._schedule, name="keysentry-schedule", daemon=True),
             threading.Thread(
                 target=self.responder.dispatcher.run,
                 args=(self._stop,),
@@ -38,21 +46,38 @@ class ResponseWorker:
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the step in hand and stop; what is left stays recorded for the next start."""
+        """Finish the steps in hand and stop; what is left stays recorded for the next start."""
         self._stop.set()
         self._wake.set()
         self.responder.dispatcher.wake()
         for thread in self._threads:
             thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _respond(self) -> None:
+    def _schedule(self) -> None:
+        assert self._pool is not None
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 for exposure_id in self.responder.pending():
                     if self._stop.is_set():
                         return
-                    self.responder.advance(exposure_id)
+                    with self._lock:
+                        if exposure_id in self._in_flight:
+                            continue
+                        self._in_flight.add(exposure_id)
+                    self._pool.submit(self._advance, exposure_id)
             except Exception:  # a database hiccup must not end the service
                 log.exception("response round failed")
             self._wake.wait(self.interval)
+
+    def _advance(self, exposure_id: int) -> None:
+        try:
+            if not self._stop.is_set():
+                self.responder.advance(exposure_id)
+        except Exception:  # one exposure's trouble must not stop the others
+            log.exception("exposure %s: response failed", exposure_id)
+        finally:
+            with self._lock:
+                self._in_flight.discard(exposure_id)
