@@ -163,7 +163,7 @@ def wait_until(responder, column: str, total: int, started: float, limit: float 
 
     field = getattr(Exposure, column)
     while time.perf_counter() - started < limit:
-        with responder.store.engine.connect() as db:  # a reader: SQLite's WAL lets it run beside writers
+        with responder.store.read() as db:  # a reader: it does not hold up the writers
             done = db.execute(select(func.count()).where(field.is_not(None))).scalar_one()
         if done >= total:
             break

@@ -329,14 +329,14 @@ class Responder:
 
     def pending(self) -> list[int]:
         """Exposures with a step to run now: unfinished, failed (they resume) or with a timed step due."""
-        with self.store.session() as session:
-            states = [*TRANSITIONS, FAILED]
-            query = (
-                select(Exposure.id)
-                .where(or_(Exposure.state.in_(states), Exposure.next_due_at <= utcnow()))
-                .order_by(Exposure.id)
-            )
-            return list(session.scalars(query))
+        states = [*TRANSITIONS, FAILED]
+        query = (
+            select(EXPOSURES.c.id)
+            .where(or_(EXPOSURES.c.state.in_(states), EXPOSURES.c.next_due_at <= utcnow()))
+            .order_by(EXPOSURES.c.id)
+        )
+        with self.store.read() as db:
+            return list(db.scalars(query))
 
     def advance_all(self, exposure_ids: list[int] | None = None, workers: int = 1) -> list[StepResult]:
         """Advance every given (or pending) exposure; with ``workers`` > 1, several at once in threads.

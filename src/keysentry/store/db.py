@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keysentry.errors import StoreError
 
 MIGRATIONS = "keysentry.store:migrations"
+READ_ONLY = "keysentry_read_only"
 
 
 def alembic_config() -> Config:
@@ -41,8 +42,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     """Take SQLite's write lock when the transaction starts.  A deferred transaction that reads and
     then writes can be refused at once (SQLITE_BUSY_SNAPSHOT) when another process wrote in between;
-    an immediate one waits its turn (busy_timeout) and then sees the latest data."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    an immediate one waits its turn (busy_timeout) and then sees the latest data.  A transaction that
+    only reads (:meth:`Store.read`) takes no lock: under WAL it runs beside the writer."""
+    reading = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -122,6 +125,15 @@ class Store:
             except BaseException:
                 self._drop_shared()  # whatever went wrong, the next transaction starts afresh
                 raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads: on SQLite it neither queues for the writer lock nor holds
+        SQLite's, so polling (what is pending, what is done) does not slow the writers down."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                yield connection
 
     def _drop_shared(self) -> None:
         shared, self._shared = self._shared, None
