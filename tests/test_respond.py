@@ -229,3 +229,37 @@ def test_a_failed_delivery_is_retried_after_its_backoff_and_sent_once(
     assert tries == [(False, True), (True, False)]
     assert build_responder(settings).advance_all() == []  # sent once, never again
     assert event_sink.events(attempts=2) == []
+
+
+def test_the_service_backs_off_a_failing_step_and_an_operator_retries_at_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    """AWS unreachable: the service's worker retries after 2, 4, 8 … seconds, not at every round;
+    `keysentry respond` (an operator) retries at once."""
+    from keysentry.scanning import scan_targets
+    from keysentry.service.worker import ResponseWorker
+
+    nowhere = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        aws_endpoint_url="http://127.0.0.1:9",
+        aws_max_attempts=1,
+    )
+    rng = random.Random(41)
+    kid = key_for("123456789012", rng)
+    (tmp_path / "leak.env").write_text(f"AWS_ACCESS_KEY_ID={kid}\nAWS_SECRET_ACCESS_KEY={secret_for(rng)}\n")
+    responder = build_responder(nowhere)
+    responder.record_report(scan_targets([str(tmp_path / "leak.env")]))
+    worker = ResponseWorker(responder, interval=0.2)
+    worker.start()
+    time.sleep(3.5)  # 17 rounds of the scheduler
+    worker.stop()
+
+    def failures() -> int:
+        return [t.kind for t in exposure_of(responder, kid).timeline].count("attribute.failed")
+
+    assert exposure_of(responder, kid).state == "failed"
+    before = failures()
+    assert 1 <= before <= 3  # at 0 s and 2 s (then 6 s), not every round
+    responder.advance_all()  # what `keysentry respond` does: at once, whatever the backoff
+    assert failures() == before + 1

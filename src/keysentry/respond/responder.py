@@ -223,10 +223,12 @@ class Responder:
             if timed:  # retried later, backing off: 2, 4, 8 … minutes, an hour at most
                 delay = timedelta(minutes=min(2 ** min(exposure.attempts, 6), 60))
                 exposure.next_due_at = utcnow() + delay
-            else:
+            else:  # the service retries after 2, 4, 8 … seconds, five minutes at most; an operator at once
                 exposure.state = FAILED
                 exposure.resume_state = from_state
                 exposure.state_reason = f"{step} failed: {error}"
+                exposure.next_due_at = utcnow() + timedelta(seconds=min(2 ** min(exposure.attempts, 9), 300))
+                exposure.next_due_step = None
             append_event(session, exposure, f"{step}.failed", error=error, attempt=exposure.attempts)
 
     def _run(
@@ -327,12 +329,16 @@ class Responder:
                 break
         return results
 
-    def pending(self) -> list[int]:
-        """Exposures with a step to run now: unfinished, failed (they resume) or with a timed step due."""
-        states = [*TRANSITIONS, FAILED]
+    def pending(self, backoff: bool = False) -> list[int]:
+        """Exposures with a step to run now: unfinished, failed (they resume) or with a timed step due.
+        With ``backoff`` (the service), a failed exposure only once its retry is due."""
+        now = utcnow()
+        failed = EXPOSURES.c.state == FAILED
+        if backoff:
+            failed = failed & EXPOSURES.c.next_due_at.is_(None)  # else due like a timed step, below
         query = (
             select(EXPOSURES.c.id)
-            .where(or_(EXPOSURES.c.state.in_(states), EXPOSURES.c.next_due_at <= utcnow()))
+            .where(or_(EXPOSURES.c.state.in_(list(TRANSITIONS)), failed, EXPOSURES.c.next_due_at <= now))
             .order_by(EXPOSURES.c.id)
         )
         with self.store.read() as db:

@@ -13,9 +13,10 @@ log = logging.getLogger(__name__)
 
 class ResponseWorker:
     """A scheduling thread hands every pending exposure to a pool of ``threads`` responders (woken at
-    once by intake, else every ``interval`` seconds for timed steps and retries); each exposure is
-    advanced by one thread at a time, so its steps stay in order.  Another thread runs the outbox's
-    dispatcher.  Most of a response is waiting for AWS, so a few threads contain many keys at once."""
+        once by intake, else every ``interval`` seconds for timed steps and retries, a failed step backing
+    off 2, 4, 8 … seconds up to five minutes); each exposure is
+        advanced by one thread at a time, so its steps stay in order.  Another thread runs the outbox's
+        dispatcher.  Most of a response is waiting for AWS, so a few threads contain many keys at once."""
 
     def __init__(self, responder: Responder, interval: float = 1.0, threads: int = 8) -> None:
         self.responder = responder
@@ -60,7 +61,7 @@ class ResponseWorker:
         while not self._stop.is_set():
             self._wake.clear()
             try:
-                for exposure_id in self.responder.pending():
+                for exposure_id in self.responder.pending(backoff=True):
                     if self._stop.is_set():
                         return
                     with self._lock:
