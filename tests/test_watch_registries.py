@@ -62,7 +62,7 @@ def publish_pypi(
                 "packagetype": "sdist" if filename.endswith(".tar.gz") else "bdist_wheel",
                 "python_version": "source" if filename.endswith(".tar.gz") else "py3",
                 "digests": {"sha256": (digests or {}).get(filename, sha256(data)), "md5": "0" * 32},
-                "upload_time_iso_8601": "2026-12-02T09:00:00.123456Z",
+                "upload_time_iso_8601": "2026-12-02T09:00:00.123456",  # some mirrors drop the "Z"
                 "yanked": False,
                 "requires_python": ">=3.9",
             }
@@ -108,6 +108,7 @@ def test_new_pypi_releases_are_downloaded_checked_and_scanned(registry: PublicSo
     assert where.kind == "pypi"
     assert where.path == "acme_client-1.4.0.tar.gz!acme_client-1.4.0/acme/settings.py"
     assert where.repository == f"{registry.url}/project/acme-client/1.4.0/"
+    assert where.committed_at is not None and where.committed_at.tzinfo is not None
     assert [s.reason for s in poll.report.skipped] == [
         "the download does not match the SHA-256 PyPI publishes"
     ]

@@ -35,3 +35,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An ISO 8601 time from a public source ("Z" accepted; without a zone, UTC), or None if it is not
+    one.  Always aware: the store refuses naive times."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

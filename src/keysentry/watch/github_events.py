@@ -13,13 +13,13 @@ import binascii
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from keysentry.errors import SourceError
 from keysentry.scanning import scan_blobs
 from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.store.types import parse_timestamp
 from keysentry.watch.base import WatchPoll
 from keysentry.watch.http import SourceClient, Throttled
 
@@ -52,15 +52,6 @@ def new_side(patch: str) -> bytes:
         out.append(row[1:] if row[:1] in ("+", " ") else row)
         line += 1
     return "\n".join(out).encode("utf-8", "surrogateescape")
-
-
-def _when(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class GitHubEventsWatch:
@@ -163,7 +154,7 @@ class GitHubEventsWatch:
                 repository=f"https://github.com/{repo}",
                 commit=sha,
                 author=author.get("name"),
-                committed_at=_when(author.get("date")),
+                committed_at=parse_timestamp(author.get("date")),
                 url=f"https://github.com/{repo}/blob/{sha}/{quote(path)}",
             )
             if isinstance(entry.get("patch"), str):

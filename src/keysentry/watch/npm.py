@@ -19,6 +19,7 @@ from urllib.parse import quote
 from keysentry.errors import SourceError
 from keysentry.scanning import scan_blobs
 from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.store.types import parse_timestamp
 from keysentry.watch.base import WatchPoll, remember
 from keysentry.watch.http import SourceClient, Throttled, TooLarge
 
@@ -26,14 +27,6 @@ log = logging.getLogger(__name__)
 KIND = "npm"
 SEEN_KEPT = 20000
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a package document with thousands of versions is large
-
-
-def _when(value: object) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
-    return when if when is None or when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def integrity_holds(data: bytes, dist: dict[str, Any]) -> bool | None:
@@ -87,7 +80,7 @@ class NpmWatch:
         times = document.get("time") or {}
         cutoff = datetime.now(UTC) - self.lookback
         for version, meta in (document.get("versions") or {}).items():
-            published = _when(times.get(version))
+            published = parse_timestamp(times.get(version))
             key = f"{name}@{version}"
             if key in seen or published is None or published < cutoff or not isinstance(meta, dict):
                 continue

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -20,6 +19,7 @@ from defusedxml.common import DefusedXmlException
 from keysentry.errors import SourceError
 from keysentry.scanning import scan_blobs
 from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.store.types import parse_timestamp
 from keysentry.watch.base import WatchPoll, remember
 from keysentry.watch.http import SourceClient, Throttled, TooLarge
 
@@ -48,13 +48,6 @@ def releases_in_feed(xml: bytes) -> list[tuple[str, str]]:
     return found
 
 
-def _when(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
-
-
 class PyPIWatch:
     name = KIND
 
@@ -80,7 +73,7 @@ class PyPIWatch:
                 KIND,
                 path=str(entry["filename"]),
                 repository=f"{self.index}/project/{project}/{version}/",
-                committed_at=_when(entry.get("upload_time_iso_8601")),
+                committed_at=parse_timestamp(entry.get("upload_time_iso_8601")),
                 url=str(entry["url"]),
             )
             size = int(entry.get("size") or 0)
