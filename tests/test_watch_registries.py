@@ -156,6 +156,13 @@ def test_hostile_pypi_answers(registry: PublicSource) -> None:
     assert "larger than the 1024" in poll.report.skipped[0].reason
     assert registry.got("/packages/ab/cd/big-1.0.tar.gz") == []  # the size PyPI states is enough
 
+    kid, secret = planted_pair(9)
+    registry.routes["/pypi/odd/1/json"] = json_reply(["not", "a", "release"])
+    publish_pypi(registry, "fine", "1", {"fine-1.tar.gz": tar_gz({"f/.env": env(kid, secret)})})
+    registry.routes["/rss/updates.xml"] = rss(registry.url, [("fine", "1"), ("odd", "1")])
+    poll = PyPIWatch(registry.url).poll({})  # the malformed release is logged and passed over
+    assert [f.key_id for f in poll.report.findings] == [kid] and poll.state["pending"] == []
+
 
 # --- npm ----------------------------------------------------------------------------------------
 def publish_npm(

@@ -209,7 +209,7 @@ class GitHubEventsWatch:
             except Throttled as exc:
                 interval = max(interval, exc.wait)
                 break  # the rest waits in the cursor
-            except (SourceError, ValueError) as exc:
+            except Exception as exc:  # a malformed answer for one item must not block the rest
                 log.warning("%s: %s@%s not read: %s", KIND, item.get("repo"), item.get("sha", "?")[:12], exc)
             pending.pop(0)
         state["pending"] = pending

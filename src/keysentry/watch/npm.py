@@ -144,7 +144,7 @@ class NpmWatch:
             except Throttled as exc:
                 interval = exc.wait  # back as soon as allowed: work is waiting
                 break
-            except SourceError as exc:
+            except Exception as exc:  # a malformed answer for one item must not block the rest
                 log.warning("%s: %s not read: %s", KIND, name, exc)
             done.append(name)
             pending.remove(name)

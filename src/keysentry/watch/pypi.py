@@ -117,7 +117,7 @@ class PyPIWatch:
             except Throttled as exc:
                 interval = exc.wait  # back as soon as allowed: work is waiting
                 break
-            except (SourceError, ValueError) as exc:
+            except Exception as exc:  # a malformed answer for one item must not block the rest
                 log.warning("%s: %s not read: %s", KIND, key, exc)
             done.append(key)
             pending.remove(key)
