@@ -16,8 +16,9 @@ contained twice (one ``contain.succeeded`` each, the policy attached once per us
 
     python bench/respond_latency.py [--exposures 1000] [--workers 8] [--rates 0,50,100]
 
-Each round also times a fixed pure-Python workload ("machine ms"): on a shared machine the CPU's speed
-varies from minute to minute, and this column says how fast it was during the round.
+Each round also times a fixed pure-Python workload ("machine ms") and reads /proc/stat: the share of
+the machine's time the hypervisor gave to others ("steal %") and the CPU other processes here used
+("others %"): on a shared machine the speed varies from minute to minute, and these say how it was.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def run(emulator: Emulator, seed, users, workers: int, rate: float, workdir: Pat
         authority.credentials_for(account)
     findings = [finding(kid, sec, n) for n, (_, _, kid, sec) in enumerate(users)]
     machine = calibrate()
+    system_before = system_cpu()
     cpu_before, emulator_before = time.process_time(), process_cpu(emulator.pid)
     # The service's response worker: a scheduling thread, ``workers`` responder threads, and the outbox's
     # dispatcher (woken by each containment, it sends the announcements ten to a PutEvents call).
@@ -152,6 +154,7 @@ def run(emulator: Emulator, seed, users, workers: int, rate: float, workdir: Pat
         "contained_twice": sum(1 for n in contained.values() if n > 1),
         "errors": failures,
         "machine_ms": machine,
+        **machine_share(system_before, system_cpu(), our_cpu + emulator_cpu),
         "cpu_ms": 1000 * our_cpu / len(rows),
         "emulator_cpu_ms": 1000 * emulator_cpu / len(rows),
     }
@@ -169,6 +172,21 @@ def wait_until(responder, column: str, total: int, started: float, limit: float 
             break
         time.sleep(0.02)
     return time.perf_counter() - started
+
+
+def system_cpu() -> tuple[float, float, float]:
+    """(busy, steal, total) seconds of every CPU so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = user + nice + system + irq + softirq
+    return busy / tick, steal / tick, (busy + idle + iowait + steal) / tick
+
+
+def machine_share(before: tuple[float, float, float], after: tuple[float, float, float], ours: float) -> dict:
+    """Steal and other processes' CPU during the round, as percentages of the machine's time."""
+    busy, steal, total = (a - b for a, b in zip(after, before, strict=True))
+    return {"steal_pct": 100 * steal / total, "others_pct": 100 * max(0.0, busy - ours) / total}
 
 
 def calibrate() -> float:
@@ -238,7 +256,7 @@ def main() -> int:
         )
         print(
             "  ".join(f"{h:>9}" for h in header)
-            + "  lost/twice/errors  CPU ms/exposure: ours, emulator's  machine ms"
+            + "  lost/twice/errors  CPU ms/exposure: ours, emulator's  machine ms  steal %  others %"
         )
         for r in rows:
             lost = args.exposures - r["states"].get("notified", 0)  # type: ignore[union-attr]
@@ -261,7 +279,7 @@ def main() -> int:
                 "  ".join(f"{c:>9}" for c in cells)
                 + f"  {lost}/{r['contained_twice']}/{r['errors']}"
                 + f"  {r['cpu_ms']:.1f}, {r['emulator_cpu_ms']:.1f}"
-                + f"  {r['machine_ms']:.1f}"
+                + f"  {r['machine_ms']:.1f}  {r['steal_pct']:.1f}  {r['others_pct']:.1f}"
             )
         print("after every round each user carried the quarantine policy exactly once (read back from IAM)")
     return 0

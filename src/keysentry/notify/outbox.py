@@ -277,17 +277,22 @@ class Dispatcher:
         """Tell a running :meth:`run` loop that there is something new to send."""
         self._wake.set()
 
-    def run(self, stop: threading.Event, idle: float = 0.5, linger: float = 0.02) -> None:
-        """Deliver until ``stop`` is set: ``linger`` seconds after being woken (so that what else arrives
-        meanwhile goes in the same batch), else every ``idle`` seconds."""
+    def run(
+        self, stop: threading.Event, idle: float = 0.5, linger: float = 0.05, limit: int = 200
+    ) -> None:
+        """Deliver until ``stop`` is set: ``linger`` seconds after being woken or after a round (so that
+        what else arrives meanwhile goes in the same batch: ten events to a PutEvents call, not one),
+        at once when a round was full, else every ``idle`` seconds."""
         while not stop.is_set():
             self._wake.clear()
             try:
-                if self.deliver_due():
-                    continue
+                delivered = len(self.deliver_due(limit))
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("dispatch round failed")
-            if self._wake.wait(idle):
+                delivered = 0
+            if delivered >= limit:
+                continue  # behind: on at once
+            if delivered or self._wake.wait(idle):
                 stop.wait(linger)
 
 
