@@ -277,9 +277,7 @@ class Dispatcher:
         """Tell a running :meth:`run` loop that there is something new to send."""
         self._wake.set()
 
-    def run(
-        self, stop: threading.Event, idle: float = 0.5, linger: float = 0.05, limit: int = 200
-    ) -> None:
+    def run(self, stop: threading.Event, idle: float = 0.5, linger: float = 0.05, limit: int = 200) -> None:
         """Deliver until ``stop`` is set: ``linger`` seconds after being woken or after a round (so that
         what else arrives meanwhile goes in the same batch: ten events to a PutEvents call, not one),
         at once when a round was full, else every ``idle`` seconds."""
