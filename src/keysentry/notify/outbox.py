@@ -95,7 +95,8 @@ class Delivery:
     follow_up: Any = None  # what ``on_delivered`` answered (the responder's state change)
 
 
-OnDelivered = Callable[[Db, Delivery, datetime], Any]
+# Called once per round, in its transaction, with the messages delivered: a follow-up per message ID.
+OnDelivered = Callable[[Db, list[Delivery], datetime], dict[int, Any]]
 
 
 def backoff(settings: Settings, attempt: int, rng: random.Random | None = None) -> timedelta:
@@ -193,8 +194,10 @@ class Dispatcher:
         with self.store.transaction() as db:
             writes.flush(db)
             if self.on_delivered is not None:
+                follow_ups = self.on_delivered(db, [d for d in deliveries if d.sent.ok], now)
                 deliveries = [
-                    _with_follow_up(d, self.on_delivered(db, d, now)) if d.sent.ok else d for d in deliveries
+                    _with_follow_up(d, follow_ups[d.message_id]) if d.message_id in follow_ups else d
+                    for d in deliveries
                 ]
         return deliveries
 

@@ -17,12 +17,14 @@ from keysentry.notify.outbox import Delivery, enqueue
 from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED
 from keysentry.respond.view import ExposureView
 from keysentry.settings import Settings
-from keysentry.store.exposures import EXPOSURES, SIGHTINGS, Db, append_event
+from keysentry.store.exposures import APPEND_EVENT, EXPOSURES, SIGHTINGS, Db, append_event
 
 EXPOSURE_KIND = "exposure"  # the one announcement per exposure and round
 
 _SIGHTINGS_OF = select(SIGHTINGS).where(SIGHTINGS.c.exposure_id == bindparam("eid")).order_by(SIGHTINGS.c.id)
-_STATE_OF = select(EXPOSURES.c.state, EXPOSURES.c.reopened).where(EXPOSURES.c.id == bindparam("eid"))
+_STATES_OF = select(EXPOSURES.c.id, EXPOSURES.c.state, EXPOSURES.c.reopened).where(
+    EXPOSURES.c.id.in_(bindparam("ids", expanding=True))
+)
 _MARK_NOTIFIED = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 
 
@@ -89,24 +91,37 @@ def queue_announcement(
     return changes
 
 
-def mark_notified(session: Db, delivery: Delivery, now: datetime) -> tuple[str, str] | None:
-    """The dispatcher delivered a message: the first announcement of the exposure's current round to
-    arrive anywhere makes it ``notified``.  Returns (from state, to state) when it moved."""
-    if delivery.kind != EXPOSURE_KIND or delivery.channel == "case":  # the case is ours: nobody was told yet
-        return None
-    current = session.execute(_STATE_OF, {"eid": delivery.exposure_id}).one_or_none()
-    if current is None or current.state not in ANNOUNCED_FROM or (current.reopened or 0) != delivery.round:
-        return None
-    session.execute(
-        _MARK_NOTIFIED,
-        {"eid": delivery.exposure_id, "state": NOTIFIED, "notified_at": now, "updated_at": now},
-    )
-    append_event(
-        session,
-        delivery.exposure_id,
-        "notified",
-        from_state=current.state,
-        channel=delivery.channel,
-        receipt=delivery.sent.receipt,
-    )
-    return current.state, NOTIFIED
+def mark_notified(session: Db, deliveries: list[Delivery], now: datetime) -> dict[int, tuple[str, str]]:
+    """The dispatcher delivered messages: for each exposure, the first announcement of its current round
+    to arrive anywhere makes it ``notified``.  Returns (from state, to state) by the message that moved
+    it.  A few statements for the whole round, whatever its size."""
+    told = [d for d in deliveries if d.kind == EXPOSURE_KIND and d.channel != "case"]  # the case is ours
+    if not told:
+        return {}
+    current = {
+        row.id: (row.state, row.reopened or 0)
+        for row in session.execute(_STATES_OF, {"ids": sorted({d.exposure_id for d in told})})
+    }
+    moved: dict[int, tuple[str, str]] = {}
+    updates, events = [], []
+    for d in told:
+        state, reopened = current.get(d.exposure_id, (None, None))
+        if state not in ANNOUNCED_FROM or reopened != d.round:
+            continue
+        current[d.exposure_id] = (NOTIFIED, reopened)  # a second channel's message changes nothing
+        moved[d.message_id] = (state, NOTIFIED)
+        updates.append({"eid": d.exposure_id, "state": NOTIFIED, "notified_at": now, "updated_at": now})
+        detail = {"from_state": state, "channel": d.channel, "receipt": d.sent.receipt}
+        events.append(
+            {
+                "exposure_id": d.exposure_id,
+                "kind": "notified",
+                "actor": "keysentry",
+                "detail": detail,
+                "at": now,
+            }
+        )
+    if updates:
+        session.execute(_MARK_NOTIFIED, updates)
+        session.execute(APPEND_EVENT, events)
+    return moved
