@@ -20,6 +20,7 @@ from typing import Any
 
 from keysentry.errors import KeysentryError
 from keysentry.sources.blob import Provenance
+from keysentry.store.types import parse_timestamp
 
 MAX_ITEMS = 10_000
 
@@ -39,13 +40,7 @@ class Reported:
 
 
 def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
+    return parse_timestamp(value, naive_is_utc=False)  # a scanner's time without a zone is unknown
 
 
 def _text(*parts: Any) -> bytes:

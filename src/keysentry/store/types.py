@@ -37,13 +37,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_timestamp(value: object) -> datetime | None:
-    """An ISO 8601 time from a public source ("Z" accepted; without a zone, UTC), or None if it is not
-    one.  Always aware: the store refuses naive times."""
+def parse_timestamp(value: object, naive_is_utc: bool = True) -> datetime | None:
+    """An ISO 8601 time from a public source ("Z" accepted), or None if it is not one.  A time without
+    a zone is UTC, or unknown (None) with ``naive_is_utc=False``.  Always aware: the store refuses naive
+    times."""
     if not isinstance(value, str) or not value:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    if when.tzinfo:
+        return when
+    return when.replace(tzinfo=UTC) if naive_is_utc else None

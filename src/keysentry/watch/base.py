@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from keysentry.detect.scanner import ScanReport
+from keysentry.watch.http import Throttled
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,3 +36,22 @@ def remember(seen: list[str], new: list[str], keep: int) -> list[str]:
     already = set(seen)
     merged = seen + [n for n in new if n not in already]
     return merged[-keep:]
+
+
+def read_pending(
+    kind: str, pending: list[str], read: Callable[[str], None]
+) -> tuple[list[str], float | None]:
+    """``read`` each pending item in turn, removing it from ``pending``, until the source asks us to
+    wait; an item whose answer is malformed is logged and passed over, never retried forever.  Returns
+    the items done and how long the source asked us to wait (None if it did not)."""
+    done: list[str] = []
+    for item in list(pending):
+        try:
+            read(item)
+        except Throttled as exc:
+            return done, exc.wait  # the rest stays pending
+        except Exception as exc:  # a malformed answer for one item must not block the rest
+            log.warning("%s: %s not read: %s", kind, item, exc)
+        done.append(item)
+        pending.remove(item)
+    return done, None

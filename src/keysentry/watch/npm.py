@@ -20,7 +20,7 @@ from keysentry.errors import SourceError
 from keysentry.scanning import scan_blobs
 from keysentry.sources.blob import Blob, Provenance, Skipped
 from keysentry.store.types import parse_timestamp
-from keysentry.watch.base import WatchPoll, remember
+from keysentry.watch.base import WatchPoll, read_pending, remember
 from keysentry.watch.http import SourceClient, Throttled, TooLarge
 
 log = logging.getLogger(__name__)
@@ -136,18 +136,9 @@ class NpmWatch:
             interval = exc.wait
         seen = set(seen_list)
         found: list[Blob | Skipped] = []
-        done: list[str] = []
         before = set(seen)
-        for name in list(pending):
-            try:
-                self._new_versions(name, seen, found)
-            except Throttled as exc:
-                interval = exc.wait  # back as soon as allowed: work is waiting
-                break
-            except Exception as exc:  # a malformed answer for one item must not block the rest
-                log.warning("%s: %s not read: %s", KIND, name, exc)
-            done.append(name)
-            pending.remove(name)
+        done, wait = read_pending(KIND, pending, lambda name: self._new_versions(name, seen, found))
+        interval = interval if wait is None else wait  # back as soon as allowed: work is waiting
         scanned = [key for key in seen if key not in before]
         state = {"since": since, "pending": pending, "seen": remember(seen_list, sorted(scanned), SEEN_KEPT)}
         report = scan_blobs(found) if found else None

@@ -20,7 +20,7 @@ from keysentry.errors import SourceError
 from keysentry.scanning import scan_blobs
 from keysentry.sources.blob import Blob, Provenance, Skipped
 from keysentry.store.types import parse_timestamp
-from keysentry.watch.base import WatchPoll, remember
+from keysentry.watch.base import WatchPoll, read_pending, remember
 from keysentry.watch.http import SourceClient, Throttled, TooLarge
 
 log = logging.getLogger(__name__)
@@ -109,18 +109,8 @@ class PyPIWatch:
                 pending.append(key)
                 known.add(key)
         found: list[Blob | Skipped] = []
-        done: list[str] = []
-        for key in list(pending):
-            project, _, version = key.partition("==")
-            try:
-                found.extend(self._release(project, version))
-            except Throttled as exc:
-                interval = exc.wait  # back as soon as allowed: work is waiting
-                break
-            except Exception as exc:  # a malformed answer for one item must not block the rest
-                log.warning("%s: %s not read: %s", KIND, key, exc)
-            done.append(key)
-            pending.remove(key)
+        done, wait = read_pending(KIND, pending, lambda key: found.extend(self._release(*key.split("==", 1))))
+        interval = interval if wait is None else wait  # back as soon as allowed: work is waiting
         state = {"seen": remember(seen, done, SEEN_KEPT), "pending": pending}
         report = scan_blobs(found) if found else None
         files = sum(isinstance(f, Blob) for f in found)
