@@ -2,19 +2,21 @@
 """Containment latency and throughput: 1,000 exposures of seeded keys in three accounts, against the
 local emulator, from one process.
 
-The exposures are responded to as ``keysentry serve`` does it: each report is committed (intake) and
-the service's response worker is woken; its scheduling thread hands pending exposures to a pool of
-responder threads, and the outbox's dispatcher runs beside them.
+The exposures are responded to as ``keysentry serve`` does it: each report is committed (intake, by a
+few threads at once, as the service's HTTP server accepts reports) and the service's response worker
+is woken; its scheduling thread hands pending exposures to a pool of responder threads, and the
+outbox's dispatcher runs beside them.
 
 For each exposure: the time from the report being accepted (the exposure's row committed, its
 ``detected_at``) to the quarantine policy being attached (``contained_at``, recorded right after
 iam:AttachUserPolicy returned), and to its announcement being delivered (``notified_at``: the
 outbox's dispatcher, running beside the responders, sent the event to EventBridge).  Reports arrive
 open-loop at each given rate (0: all at once, a burst), so queueing counts.  Prints p50/p95/p99/max,
-throughput, the CPU we and the emulator spent per exposure, and checks that no exposure was lost or
+throughput (reports accepted per second, and exposures contained per second), the CPU we and the
+emulator spent per exposure, and checks that no exposure was lost or
 contained twice (one ``contain.succeeded`` each, the policy attached once per user, read back from IAM).
 
-    python bench/respond_latency.py [--exposures 1000] [--workers 8] [--rates 0,50,100]
+    python bench/respond_latency.py [--exposures 1000] [--workers 8] [--rates 0,50,100] [--intake-threads 4]
 
 Each round also times a fixed pure-Python workload ("machine ms") and reads /proc/stat: the share of
 the machine's time the hypervisor gave to others ("steal %") and the CPU other processes here used
@@ -94,11 +96,14 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run(emulator: Emulator, seed, users, workers: int, rate: float, workdir: Path) -> dict[str, object]:
-    """Reports arrive at ``rate`` per second (open loop; 0 = all at once); ``workers`` threads respond."""
+def run(
+    emulator: Emulator, seed, users, workers: int, rate: float, workdir: Path, intake_threads: int = 4
+) -> dict[str, object]:
+    """Reports arrive at ``rate`` per second (open loop; 0 = all at once) and are accepted by
+    ``intake_threads`` threads, as the service's HTTP server accepts them; ``workers`` threads respond."""
     settings = Settings(
         data_dir=workdir,
-        database_url=f"sqlite:///{workdir}/bench-{workers}-{rate}.db",
+        database_url=f"sqlite:///{tempfile.mkdtemp(dir=workdir)}/bench.db",  # a store of its own each round
         aws_endpoint_url=emulator.endpoint,
         aws_service_endpoints=emulator.service_endpoints,
         event_bus_name=BENCH_BUS,
@@ -116,14 +121,20 @@ def run(emulator: Emulator, seed, users, workers: int, rate: float, workdir: Pat
     # dispatcher (woken by each containment, it sends the announcements ten to a PutEvents call).
     worker = ResponseWorker(responder, threads=workers)
     worker.start()
-    started = time.perf_counter()
-    for n, one in enumerate(findings):
-        if rate:
-            delay = started + n / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+
+    def accept(one: Finding) -> None:
         responder.record([one])  # accepted: the report is committed
         worker.wake()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(intake_threads, thread_name_prefix="intake") as intake:
+        for n, one in enumerate(findings):
+            if rate:
+                delay = started + n / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            intake.submit(accept, one)
+    accepted_wall = time.perf_counter() - started
     contained_wall = wait_until(responder, "contained_at", len(findings), started)
     wall = wait_until(responder, "notified_at", len(findings), started)
     worker.stop()
@@ -142,6 +153,7 @@ def run(emulator: Emulator, seed, users, workers: int, rate: float, workdir: Pat
         "exposures": len(rows),
         "wall": contained_wall,
         "per_s": len(rows) / contained_wall,
+        "accepted_per_s": len(rows) / accepted_wall,
         "notified_per_s": len(told) / wall,
         "notified_p50": pct(told, 50),
         "notified_p99": pct(told, 99),
@@ -220,6 +232,9 @@ def main() -> int:
     ap.add_argument("--exposures", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--rates", default="0,50,100", help="arrivals per second; 0 = all at once")
+    ap.add_argument(
+        "--intake-threads", type=int, default=4, help="threads accepting reports (the HTTP server's)"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, Emulator(log_path=Path(tmp) / "emulator.log") as emulator:
         admin = AwsClients(Settings(aws_endpoint_url=emulator.endpoint))
@@ -235,7 +250,7 @@ def main() -> int:
         print(f"the emulator answers about {ceiling:.0f} IAM calls/s with 8 client threads")
         rows = []
         for rate in (float(r) for r in args.rates.split(",")):
-            rows.append(run(emulator, seed, users, args.workers, rate, Path(tmp)))
+            rows.append(run(emulator, seed, users, args.workers, rate, Path(tmp), args.intake_threads))
             # Read back from IAM: each user carries the policy exactly once; then detach it, so that the
             # next round starts from unquarantined users.
             check_and_detach(admin, seed, users)
@@ -245,6 +260,7 @@ def main() -> int:
             "workers",
             "exposures",
             "wall s",
+            "accepted/s",
             "contained/s",
             "p50 s",
             "p95 s",
@@ -266,6 +282,7 @@ def main() -> int:
                 r["workers"],
                 r["exposures"],
                 f"{r['wall']:.2f}",
+                f"{r['accepted_per_s']:.0f}",
                 f"{r['per_s']:.0f}",
                 f"{r['p50']:.3f}",
                 f"{r['p95']:.3f}",

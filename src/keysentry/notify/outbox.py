@@ -40,9 +40,11 @@ OUTBOX = cast(Table, OutboxMessage.__table__)
 ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 
+# Every channel's message in one statement; those already queued (the same dedup key) are skipped, and
+# the channels written come back.
 _QUEUE = {
-    "postgresql": pg_insert(OUTBOX).on_conflict_do_nothing(index_elements=["dedup_key"]),
-    "sqlite": sqlite_insert(OUTBOX).on_conflict_do_nothing(index_elements=["dedup_key"]),
+    dialect: build(OUTBOX).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(OUTBOX.c.channel)
+    for dialect, build in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 _RECORD_ATTEMPT = insert(ATTEMPTS)
 _UPDATE = update(OUTBOX).where(OUTBOX.c.id == bindparam("mid"))
@@ -56,27 +58,25 @@ def enqueue(
     session: Db, facts: ExposureFacts, kind: str, channels: Mapping[str, Channel], now: datetime
 ) -> list[str]:
     """Queue one message per channel about ``facts`` in the caller's transaction; the channels queued."""
-    statement = _QUEUE[dialect_of(session)]
-    queued = []
-    for name, channel in channels.items():
-        written = session.execute(
-            statement.returning(OUTBOX.c.id),
-            {
-                "exposure_id": facts.exposure_id,
-                "channel": name,
-                "kind": kind,
-                "round": facts.round,
-                "dedup_key": dedup_key(facts.exposure_id, facts.round, kind, name),
-                "payload": channel.render(facts, now),
-                "state": PENDING,
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            },
-        ).scalar_one_or_none()
-        if written is not None:
-            queued.append(name)
-    return queued
+    messages = [
+        {
+            "exposure_id": facts.exposure_id,
+            "channel": name,
+            "kind": kind,
+            "round": facts.round,
+            "dedup_key": dedup_key(facts.exposure_id, facts.round, kind, name),
+            "payload": channel.render(facts, now),
+            "state": PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for name, channel in channels.items()
+    ]
+    if not messages:
+        return []
+    written = set(session.execute(_QUEUE[dialect_of(session)], messages).scalars())
+    return [name for name in channels if name in written]
 
 
 @dataclass(frozen=True)

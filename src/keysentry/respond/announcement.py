@@ -17,7 +17,7 @@ from keysentry.notify.outbox import Delivery, enqueue
 from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED
 from keysentry.respond.view import ExposureView
 from keysentry.settings import Settings
-from keysentry.store.exposures import APPEND_EVENT, EXPOSURES, SIGHTINGS, Db, append_event
+from keysentry.store.exposures import APPEND_EVENT, EXPOSURES, SIGHTINGS, Db, timeline_row
 
 EXPOSURE_KIND = "exposure"  # the one announcement per exposure and round
 
@@ -72,14 +72,14 @@ def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
 
 def queue_announcement(
     session: Db, row: dict[str, Any], settings: Settings, channels: dict[str, Channel], now: datetime
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Queue the exposure's announcement on every channel, in the caller's transaction (``row`` is the
-    exposure as that transaction leaves it).  Returns the changes to make to the exposure with it: the
-    times at which to read CloudTrail."""
+    exposure as that transaction leaves it).  Returns the changes to make to the exposure with it (the
+    times at which to read CloudTrail) and the ``notify.queued`` event for its timeline."""
     sightings: list[Any] = list(session.execute(_SIGHTINGS_OF, {"eid": row["id"]}).mappings())
     facts = facts_of(ExposureView.from_row(row, sightings), settings)
     queued = enqueue(session, facts, EXPOSURE_KIND, channels, now)
-    append_event(session, row["id"], "notify.queued", channels=queued, notification_id=facts.notification_id)
+    event = timeline_row(row["id"], "notify.queued", channels=queued, notification_id=facts.notification_id)
     changes: dict[str, Any] = {}
     if row["account_id"] and row["state"] != "not_ours":
         previous = row["investigation"] or {}
@@ -88,7 +88,7 @@ def queue_announcement(
             "due": [(now + delay).isoformat() for delay in settings.investigation_delays],
             "runs": previous.get("runs", []),
         }
-    return changes
+    return changes, event
 
 
 def mark_notified(session: Db, deliveries: list[Delivery], now: datetime) -> dict[int, tuple[str, str]]:

@@ -48,7 +48,7 @@ from keysentry.respond.states import (
 from keysentry.respond.steps import STEPS, TIMED_STEPS, Outcome, StepContext, next_due
 from keysentry.respond.view import ExposureView
 from keysentry.store.db import Store
-from keysentry.store.exposures import EXPOSURES, append_event, record_finding
+from keysentry.store.exposures import EXPOSURES, append_event, append_events, record_finding, timeline_row
 from keysentry.store.models import Exposure
 from keysentry.store.types import utcnow
 
@@ -167,13 +167,16 @@ class Responder:
             found = next_step(row["state"], row["resume_state"])
             if found is None:
                 return None
-            return self._start(session, row, *found)
+            begun, started = self._start(row, *found)
+            append_events(session, [started])
+            return begun
 
     def _start(
-        self, session: Any, row: dict[str, Any], state: str, transition: Any
-    ) -> tuple[str, str, ExposureView]:
-        append_event(session, row["id"], f"{transition.step}.started", from_state=state)
-        return state, transition.step, ExposureView.from_row(row)
+        self, row: dict[str, Any], state: str, transition: Any
+    ) -> tuple[tuple[str, str, ExposureView], dict[str, Any]]:
+        """The step to begin, and its ``started`` event for the caller's transaction."""
+        started = timeline_row(row["id"], f"{transition.step}.started", from_state=state)
+        return (state, transition.step, ExposureView.from_row(row)), started
 
     def _finish(
         self, exposure_id: int, step: str, from_state: str, outcome: Outcome, begin_next: bool = False
@@ -196,19 +199,27 @@ class Responder:
                 "updated_at": utcnow(),
             }
             row.update(changes)
-            append_event(session, exposure_id, f"{step}.succeeded", to_state=outcome.state, **outcome.detail)
+            events = [
+                timeline_row(exposure_id, f"{step}.succeeded", to_state=outcome.state, **outcome.detail)
+            ]
             if outcome.state in ANNOUNCED_FROM:
-                queued = queue_announcement(
+                queued, event = queue_announcement(
                     session, row, self.context.settings, dict(self.context.channels), changes["updated_at"]
                 )
                 changes.update(queued)
                 row.update(queued)
+                events.append(event)
             changes["next_due_at"], changes["next_due_step"] = row["next_due_at"], row["next_due_step"] = (
                 next_due(SimpleNamespace(**row))
             )
             session.execute(_UPDATE, {"eid": exposure_id, **changes})
             found = next_step(row["state"], None) if begin_next else None
-            return (self._start(session, row, *found) if found else None), row["next_due_at"]
+            begun = None
+            if found is not None:
+                begun, started = self._start(row, *found)
+                events.append(started)
+            append_events(session, events)  # in the order they happened, in one statement
+            return begun, row["next_due_at"]
 
     def _apply(self, exposure: Exposure, changes: dict[str, Any]) -> None:
         for name, value in changes.items():

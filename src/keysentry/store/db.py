@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from keysentry.errors import StoreError
+from keysentry.store.group_commit import GroupCommit
 
 MIGRATIONS = "keysentry.store:migrations"
 READ_ONLY = "keysentry_read_only"
@@ -45,7 +45,8 @@ def _sqlite_begin(connection: Any) -> None:
     an immediate one waits its turn (busy_timeout) and then sees the latest data.  A transaction that
     only reads (:meth:`Store.read`) takes no lock: under WAL it runs beside the writer."""
     reading = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
+    # Straight to the driver: a statement through SQLAlchemy costs more than SQLite's own work here.
+    connection.connection.driver_connection.execute("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -71,15 +72,15 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        # SQLite has one writer at a time.  Threads of this process queue here and are woken the moment
-        # the transaction before them ends; left to SQLite they would poll, sleeping up to 100 ms a try.
+        # SQLite has one writer at a time.  Threads of this process queue for it here and are woken the
+        # moment the one before them is done (left to SQLite they would poll, sleeping up to 100 ms a
+        # try); plain transactions share one connection and commit in groups (store/group_commit.py).
         self._sqlite = engine.dialect.name == "sqlite"
-        self._one_at_a_time: AbstractContextManager[Any] = (
-            threading.Lock() if self._sqlite else contextlib.nullcontext()
-        )
-        # With one writer at a time anyway, SQLite's plain transactions share one connection, used only
-        # under the lock: no pool checkout and check-in around each (a tenth of the response's CPU).
-        self._shared: Connection | None = None
+        self._writes: GroupCommit | None = GroupCommit(engine) if self._sqlite else None
+
+    def _one_at_a_time(self) -> AbstractContextManager[Any]:
+        """The writer's turn, for a writer with a connection of its own (SQLite only)."""
+        return self._writes.turn() if self._writes is not None else contextlib.nullcontext()
 
     @property
     def url(self) -> str:
@@ -105,26 +106,19 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction: committed when the block ends, rolled back if it raises."""
-        with self._one_at_a_time, self._sessions.begin() as session:
+        with self._one_at_a_time(), self._sessions.begin() as session:
             yield session
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A transaction on a plain connection, for SQL statements only (no ORM objects): cheaper than
         :meth:`session`, for the hot paths.  Committed when the block ends, rolled back if it raises."""
-        with self._one_at_a_time:
-            if not self._sqlite:
-                with self.engine.begin() as connection:
-                    yield connection
-                return
-            if self._shared is None or self._shared.closed or self._shared.invalidated:
-                self._shared = self.engine.connect()
-            try:
-                with self._shared.begin():
-                    yield self._shared
-            except BaseException:
-                self._drop_shared()  # whatever went wrong, the next transaction starts afresh
-                raise
+        if self._writes is not None:
+            with self._writes.block() as connection:
+                yield connection
+            return
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -135,15 +129,10 @@ class Store:
             with connection.begin():
                 yield connection
 
-    def _drop_shared(self) -> None:
-        shared, self._shared = self._shared, None
-        if shared is not None:
-            with contextlib.suppress(SQLAlchemyError):
-                shared.close()
-
     def dispose(self) -> None:
-        with self._one_at_a_time:
-            self._drop_shared()
+        if self._writes is not None:
+            with self._writes.turn():
+                self._writes.close()
         self.engine.dispose()
 
 

@@ -76,15 +76,25 @@ class Recorded:
     new_sightings: int
 
 
+def timeline_row(
+    exposure: Exposure | int, kind: str, /, actor: str = "keysentry", **detail: Any
+) -> dict[str, Any]:
+    """One timeline event, to write with others in one statement (:func:`append_events`)."""
+    exposure_id = exposure if isinstance(exposure, int) else exposure.id
+    return {"exposure_id": exposure_id, "kind": kind, "actor": actor, "detail": detail, "at": utcnow()}
+
+
 def append_event(
     session: Db, exposure: Exposure | int, kind: str, /, actor: str = "keysentry", **detail: Any
 ) -> None:
     """Append to the exposure's timeline (the first three are positional, so any detail name is free)."""
-    exposure_id = exposure if isinstance(exposure, int) else exposure.id
-    session.execute(
-        APPEND_EVENT,
-        {"exposure_id": exposure_id, "kind": kind, "actor": actor, "detail": detail, "at": utcnow()},
-    )
+    session.execute(APPEND_EVENT, timeline_row(exposure, kind, actor=actor, **detail))
+
+
+def append_events(session: Db, rows: list[dict[str, Any]]) -> None:
+    """Append several events (:func:`timeline_row`) in one statement, in the order given."""
+    if rows:
+        session.execute(APPEND_EVENT, rows)
 
 
 def find_exposure(
@@ -141,16 +151,18 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
         exposure_id, state = row.id, row.state
         if finding.live is not None:  # checked again now: the latest answer counts
             session.execute(_UPDATE_EXPOSURE, {"eid": exposure_id, "secret_live": finding.live})
+    events = []
     if created_id is not None:
-        append_event(
-            session,
-            exposure_id,
-            "detected",
-            key_id=finding.key_id,
-            rule=finding.rule_id,
-            account_offline=finding.account_id,
-            suppressed=finding.suppressed,
-            live=finding.live,
+        events.append(
+            timeline_row(
+                exposure_id,
+                "detected",
+                key_id=finding.key_id,
+                rule=finding.rule_id,
+                account_offline=finding.account_id,
+                suppressed=finding.suppressed,
+                live=finding.live,
+            )
         )
     new = 0
     earliest: datetime | None = None
@@ -176,18 +188,20 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
         )
         if written is not None:
             new += 1
-            append_event(
-                session,
-                exposure_id,
-                "sighted",
-                source=p.kind,
-                where=location.describe(),
-                commit=p.commit,
-                author=p.author,
-                decoding=location.decoding,
+            events.append(
+                timeline_row(
+                    exposure_id,
+                    "sighted",
+                    source=p.kind,
+                    where=location.describe(),
+                    commit=p.commit,
+                    author=p.author,
+                    decoding=location.decoding,
+                )
             )
             if p.committed_at is not None and (earliest is None or p.committed_at < earliest):
                 earliest = p.committed_at
+    append_events(session, events)
     if new and created_id is None:  # a known exposure seen somewhere new: perhaps earlier than we knew
         current = session.execute(_FIRST_SEEN, {"id": exposure_id}).one()
         candidates = [t for t in (current.first_seen_at, earliest) if t is not None]
