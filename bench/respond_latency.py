@@ -118,13 +118,13 @@ def run(
     system_before = system_cpu()
     cpu_before, emulator_before = time.process_time(), process_cpu(emulator.pid)
     # The service's response worker: a scheduling thread, ``workers`` responder threads, and the outbox's
-    # dispatcher (woken by each containment, it sends the announcements ten to a PutEvents call).
+    # dispatcher (woken by each containment, it sends the announcements ten to a PutEvents call).  What
+    # is recorded is handed to it as it is committed.
     worker = ResponseWorker(responder, threads=workers)
     worker.start()
 
     def accept(one: Finding) -> None:
-        responder.record([one])  # accepted: the report is committed
-        worker.wake()
+        responder.record([one])  # accepted: the report is committed, and handed to the worker
 
     started = time.perf_counter()
     with ThreadPoolExecutor(intake_threads, thread_name_prefix="intake") as intake:

@@ -263,3 +263,35 @@ def test_the_service_backs_off_a_failing_step_and_an_operator_retries_at_once(
     assert 1 <= before <= 3  # at 0 s and 2 s (then 6 s), not every round
     responder.advance_all()  # what `keysentry respond` does: at once, whatever the backoff
     assert failures() == before + 1
+
+
+def test_the_service_responds_to_what_is_recorded_without_waiting_for_its_next_round(
+    settings: Settings, new_user, admin_clients: AwsClients, seeded: SeedManifest, tmp_path: Path
+) -> None:
+    """Intake hands what it commits to the running worker: contained long before the worker would next
+    ask the database (an hour here), and a key recorded while its response runs is not dropped."""
+    from keysentry.scanning import scan_targets
+    from keysentry.service.worker import ResponseWorker
+
+    responder = build_responder(settings)
+    worker = ResponseWorker(responder, interval=3600)
+    worker.start()
+    try:
+        time.sleep(0.5)  # the worker's first round (the database is empty) is over
+        users = [new_user("workloads-prod"), new_user("workloads-dev")]
+        for n, user in enumerate(users):
+            (tmp_path / f"leak-{n}.env").write_text(env_pair(user))
+            responder.record_report(scan_targets([str(tmp_path / f"leak-{n}.env")]))
+            responder.record_report(scan_targets([str(tmp_path / f"leak-{n}.env")]))  # reported twice
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(exposure_of(responder, u.access_key_id).state == "notified" for u in users):
+                break
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    for user in users:
+        e = exposure_of(responder, user.access_key_id)
+        assert e.state == "notified"
+        assert [t.kind for t in e.timeline].count("contain.succeeded") == 1
+        assert attached(admin_clients, seeded, user.account_id, user.user_name).count(V3) == 1

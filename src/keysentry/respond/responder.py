@@ -61,6 +61,7 @@ CRASH_ENV = "KEYSENTRY_CRASH_AT"
 # The hot path's statements, built once (see keysentry.store.exposures).
 _LOAD = select(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 _UPDATE = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
+_NEXT_DUE = select(EXPOSURES.c.next_due_at).where(EXPOSURES.c.id == bindparam("eid"))
 
 
 class ActionError(KeysentryError):
@@ -90,12 +91,19 @@ class Responder:
         self.dispatcher = Dispatcher(
             store, context.channels, context.settings, on_delivered=mark_notified, crash_point=crash_point
         )
+        self._on_recorded: list[Callable[[list[int]], None]] = []
+
+    def on_recorded(self, callback: Callable[[list[int]], None]) -> None:
+        """Call ``callback`` with the exposures each :meth:`record` left with a step to run (new or
+        reopened), once they are committed: the service's response worker takes them from there,
+        without polling the database."""
+        self._on_recorded.append(callback)
 
     # --- intake ----------------------------------------------------------------------------
     def record(self, findings: list[Finding]) -> list[int]:
         """Store findings (each durable once its transaction commits); examples and canaries are settled at
         once, and a resolved exposure seen somewhere new is reopened.  Returns the exposure IDs."""
-        ids = []
+        ids, to_respond = [], []
         for finding in findings:
             if not finding.has_secret or finding.credential_type not in AUTHORITIES:
                 continue  # a key ID alone cannot be used or contained; others have no authority yet
@@ -116,7 +124,13 @@ class Responder:
                         "keysentry",
                         "seen again in public after it was resolved",
                     )
+                    to_respond.append(recorded.exposure_id)
+                if recorded.state in TRANSITIONS:
+                    to_respond.append(recorded.exposure_id)
                 ids.append(recorded.exposure_id)
+        if to_respond:
+            for callback in self._on_recorded:
+                callback(to_respond)
         return ids
 
     def record_report(self, report: ScanReport) -> list[int]:
@@ -282,12 +296,14 @@ class Responder:
     # --- timed steps -----------------------------------------------------------------------
     def run_due(self, exposure_id: int) -> StepResult | None:
         """Run the exposure's timed step if it is due (investigation, deactivation)."""
+        with self.store.read() as db:  # the common case, answered without the writer's turn
+            due = db.execute(_NEXT_DUE, {"eid": exposure_id}).scalar()
+        if due is None or due > utcnow():
+            return None
         with self.store.session() as session:
-            due = session.execute(
-                select(EXPOSURES.c.next_due_at).where(EXPOSURES.c.id == exposure_id)
-            ).scalar()
+            due = session.execute(_NEXT_DUE, {"eid": exposure_id}).scalar()
             if due is None or due > utcnow():
-                return None  # the common case, answered without loading the exposure
+                return None  # another run took it meanwhile
             exposure = session.get(Exposure, exposure_id)
             if exposure is None:
                 return None

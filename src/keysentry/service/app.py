@@ -50,9 +50,10 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     worker = ResponseWorker(responder, threads=settings.response_threads)
 
     def record_found(_watcher: Watcher, poll: WatchPoll) -> None:
-        """What a watcher found is recorded (committed) before its cursor moves on."""
-        if poll.report is not None and responder.record_report(poll.report):
-            worker.wake()
+        """What a watcher found is recorded (committed) before its cursor moves on; the response worker
+        is handed what was recorded (``Responder.on_recorded``)."""
+        if poll.report is not None:
+            responder.record_report(poll.report)
 
     watchers = WatchRunner(build_watchers(settings), Cursors(responder.store), record_found)
 
@@ -111,7 +112,6 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
         except MalformedReport as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         feedback = await run_in_threadpool(accept_github_batch, responder, reports)
-        worker.wake()
         return JSONResponse(feedback)
 
     @app.post(
@@ -136,7 +136,6 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
         except UnreadableReport as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         summary = await run_in_threadpool(accept_report, responder, items, caller.name)
-        worker.wake()
         return JSONResponse(summary, status_code=202)
 
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from keysentry.respond.responder import Responder
@@ -12,11 +13,13 @@ log = logging.getLogger(__name__)
 
 
 class ResponseWorker:
-    """A scheduling thread hands every pending exposure to a pool of ``threads`` responders (woken at
-        once by intake, else every ``interval`` seconds for timed steps and retries, a failed step backing
-    off 2, 4, 8 … seconds up to five minutes); each exposure is
-        advanced by one thread at a time, so its steps stay in order.  Another thread runs the outbox's
-        dispatcher.  Most of a response is waiting for AWS, so a few threads contain many keys at once."""
+    """A scheduling thread hands exposures to a pool of ``threads`` responders; each exposure is advanced
+    by one thread at a time, so its steps stay in order.  What intake records is handed over the moment
+    it is committed (:meth:`Responder.on_recorded`); every ``interval`` seconds, or when woken, the
+    database is asked what else is pending: timed steps that are due, retries (a failed step backs off
+    2, 4, 8 … seconds up to five minutes), whatever another process recorded.  Another thread runs the
+    outbox's dispatcher.  Most of a response is waiting for AWS, so a few threads contain many keys at
+    once."""
 
     def __init__(self, responder: Responder, interval: float = 1.0, threads: int = 8) -> None:
         self.responder = responder
@@ -26,8 +29,12 @@ class ResponseWorker:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # guards the four below
         self._in_flight: set[int] = set()
-        self._lock = threading.Lock()
+        self._again: set[int] = set()  # handed over again while in flight: advanced once more after
+        self._handed: list[int] = []
+        self._scan = True
+        responder.on_recorded(self.submit)
 
     def start(self) -> None:
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="keysentry-respond")
@@ -44,6 +51,18 @@ class ResponseWorker:
             thread.start()
 
     def wake(self) -> None:
+        """Ask the database what is pending, now."""
+        with self._lock:
+            self._scan = True
+        self._wake.set()
+
+    def submit(self, exposure_ids: list[int]) -> None:
+        """Advance these exposures (just committed) as soon as a responder is free.  Before the worker
+        starts, nothing is kept: its first round asks the database."""
+        if self._pool is None:
+            return
+        with self._lock:
+            self._handed.extend(exposure_ids)
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -57,21 +76,38 @@ class ResponseWorker:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _schedule(self) -> None:
-        assert self._pool is not None
+        next_scan = time.monotonic()
         while not self._stop.is_set():
             self._wake.clear()
+            with self._lock:
+                handed, self._handed = self._handed, []
+                scan = self._scan or time.monotonic() >= next_scan
+                self._scan = False
             try:
-                for exposure_id in self.responder.pending(backoff=True):
-                    if self._stop.is_set():
-                        return
-                    with self._lock:
-                        if exposure_id in self._in_flight:
-                            continue
-                        self._in_flight.add(exposure_id)
-                    self._pool.submit(self._advance, exposure_id)
+                self._hand_out(handed, again_if_busy=True)
+                if scan:
+                    next_scan = time.monotonic() + self.interval
+                    self._hand_out(self.responder.pending(backoff=True), again_if_busy=False)
             except Exception:  # a database hiccup must not end the service
                 log.exception("response round failed")
-            self._wake.wait(self.interval)
+                with self._lock:
+                    self._scan = True  # after the interval: what was handed over is pending there too
+            self._wake.wait(max(0.0, next_scan - time.monotonic()))
+
+    def _hand_out(self, exposure_ids: list[int], again_if_busy: bool) -> None:
+        """To the responders, each exposure once at a time.  One in a responder's hands already is
+        skipped, or with ``again_if_busy`` (it was recorded again meanwhile) advanced once more after."""
+        assert self._pool is not None
+        for exposure_id in exposure_ids:
+            if self._stop.is_set():
+                return
+            with self._lock:
+                if exposure_id in self._in_flight:
+                    if again_if_busy:
+                        self._again.add(exposure_id)
+                    continue
+                self._in_flight.add(exposure_id)
+            self._pool.submit(self._advance, exposure_id)
 
     def _advance(self, exposure_id: int) -> None:
         try:
@@ -82,3 +118,9 @@ class ResponseWorker:
         finally:
             with self._lock:
                 self._in_flight.discard(exposure_id)
+                again = exposure_id in self._again
+                self._again.discard(exposure_id)
+                if again:
+                    self._handed.append(exposure_id)
+            if again:
+                self._wake.set()
