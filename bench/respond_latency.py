@@ -3,8 +3,8 @@
 local emulator, from one process.
 
 The exposures are responded to as ``keysentry serve`` does it: each report is committed (intake, by a
-few threads at once, as the service's HTTP server accepts reports) and the service's response worker
-is woken; its scheduling thread hands pending exposures to a pool of responder threads, and the
+few threads at once, as the service's HTTP server accepts reports) and handed to the service's
+response worker; its scheduling thread hands pending exposures to a pool of responder threads, and the
 outbox's dispatcher runs beside them.
 
 For each exposure: the time from the report being accepted (the exposure's row committed, its
