@@ -197,7 +197,9 @@ def test_a_failed_delivery_is_retried_after_its_backoff_and_sent_once(
 ) -> None:
     user = new_user("workloads-dev")
     (tmp_path / "leak.env").write_text(env_pair(user))
-    backoff = timedelta(milliseconds=500)
+    # Long enough that the rest of the round (CloudTrail read at once) cannot outlast it on a slow machine:
+    # the retry waits 1 to 2 s (the upper half of the backoff, with jitter).
+    backoff = timedelta(seconds=2)
     settings = settings.model_copy(update={"investigation_delays": [], "delivery_backoff": backoff})
     broken = settings.model_copy(update={"event_bus_name": "no-such-bus"})
     responder, results = respond(broken, tmp_path / "leak.env")
@@ -295,3 +297,45 @@ def test_the_service_responds_to_what_is_recorded_without_waiting_for_its_next_r
         assert e.state == "notified"
         assert [t.kind for t in e.timeline].count("contain.succeeded") == 1
         assert attached(admin_clients, seeded, user.account_id, user.user_name).count(V3) == 1
+
+
+def test_a_sighting_recorded_while_the_key_is_being_contained_is_kept_and_announced(
+    settings: Settings,
+    new_user,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+    tmp_path: Path,
+    monkeypatch,
+) -> None:
+    """Intake does not wait for a response: a report of the same key from an older commit arrives while
+    the quarantine is being attached.  The containment is recorded on the exposure as intake left it,
+    and the announcement says when the key was really first exposed."""
+    from keysentry.respond import steps
+    from keysentry.scanning import scan_targets
+
+    user = new_user("workloads-prod")
+    recent = commit_file(tmp_path / "recent", "prod.env", env_pair(user), when="2026-11-20T10:00:00+00:00")
+    older = commit_file(tmp_path / "older", "prod.env", env_pair(user), when="2026-10-01T08:00:00+00:00")
+    responder = build_responder(settings)
+    responder.record_report(scan_targets([str(tmp_path / "recent")]))
+    contain = steps.STEPS["contain"]
+
+    def contain_while_reported_again(context, view):  # type: ignore[no-untyped-def]
+        responder.record_report(scan_targets([str(tmp_path / "older")]))  # intake, meanwhile
+        return contain(context, view)
+
+    monkeypatch.setitem(steps.STEPS, "contain", contain_while_reported_again)
+    results = responder.advance_all()
+    assert [(r.step, r.to_state) for r in results][:3] == [
+        ("attribute", "attributed"),
+        ("contain", "contained"),
+        ("notify", "notified"),
+    ]
+    e = exposure_of(responder, user.access_key_id)
+    assert e.state == "notified" and e.containment["policy_arn"] == V3
+    assert {s.commit for s in e.sightings} == {recent, older}
+    assert e.first_seen_at.isoformat() == "2026-10-01T08:00:00+00:00"
+    assert attached(admin_clients, seeded, user.account_id, user.user_name).count(V3) == 1
+    [event] = event_sink.events()
+    assert event["detail"]["keysentry"]["firstSeenAt"] == "2026-10-01T08:00:00Z"

@@ -70,25 +70,29 @@ def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
     )
 
 
-def queue_announcement(
-    session: Db, row: dict[str, Any], settings: Settings, channels: dict[str, Channel], now: datetime
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Queue the exposure's announcement on every channel, in the caller's transaction (``row`` is the
-    exposure as that transaction leaves it).  Returns the changes to make to the exposure with it (the
-    times at which to read CloudTrail) and the ``notify.queued`` event for its timeline."""
-    sightings: list[Any] = list(session.execute(_SIGHTINGS_OF, {"eid": row["id"]}).mappings())
-    facts = facts_of(ExposureView.from_row(row, sightings), settings)
-    queued = enqueue(session, facts, EXPOSURE_KIND, channels, now)
-    event = timeline_row(row["id"], "notify.queued", channels=queued, notification_id=facts.notification_id)
-    changes: dict[str, Any] = {}
-    if row["account_id"] and row["state"] != "not_ours":
-        previous = row["investigation"] or {}
-        changes["investigation"] = {
+def investigation_schedule(row: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
+    """The changes an announcement brings to the exposure: the times at which to read CloudTrail."""
+    if not row["account_id"] or row["state"] == "not_ours":
+        return {}
+    previous = row["investigation"] or {}
+    return {
+        "investigation": {
             **previous,
             "due": [(now + delay).isoformat() for delay in settings.investigation_delays],
             "runs": previous.get("runs", []),
         }
-    return changes, event
+    }
+
+
+def queue_announcement(
+    session: Db, row: dict[str, Any], settings: Settings, channels: dict[str, Channel], now: datetime
+) -> dict[str, Any]:
+    """Queue the exposure's announcement on every channel, in the caller's transaction (``row`` is the
+    exposure as that transaction leaves it).  Returns the ``notify.queued`` event for its timeline."""
+    sightings: list[Any] = list(session.execute(_SIGHTINGS_OF, {"eid": row["id"]}).mappings())
+    facts = facts_of(ExposureView.from_row(row, sightings), settings)
+    queued = enqueue(session, facts, EXPOSURE_KIND, channels, now)
+    return timeline_row(row["id"], "notify.queued", channels=queued, notification_id=facts.notification_id)
 
 
 def mark_notified(session: Db, deliveries: list[Delivery], now: datetime) -> dict[int, tuple[str, str]]:

@@ -33,7 +33,7 @@ from keysentry.detect.findings import Finding
 from keysentry.detect.scanner import ScanReport
 from keysentry.errors import KeysentryError
 from keysentry.notify.outbox import Dispatcher
-from keysentry.respond.announcement import mark_notified, queue_announcement
+from keysentry.respond.announcement import investigation_schedule, mark_notified, queue_announcement
 from keysentry.respond.states import (
     ANNOUNCED_FROM,
     CANARY,
@@ -61,6 +61,7 @@ CRASH_ENV = "KEYSENTRY_CRASH_AT"
 # The hot path's statements, built once (see keysentry.store.exposures).
 _LOAD = select(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 _UPDATE = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
+_UPDATE_UNCHANGED = _UPDATE.where(EXPOSURES.c.updated_at == bindparam("seen"))
 _NEXT_DUE = select(EXPOSURES.c.next_due_at).where(EXPOSURES.c.id == bindparam("eid"))
 
 
@@ -73,6 +74,16 @@ def crash_point(name: str) -> None:
     process with SIGKILL at that point, as a power cut would.  Inert unless that variable is set."""
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A step whose ``started`` is committed: where it runs from, and the exposure as it was then."""
+
+    from_state: str
+    step: str
+    view: ExposureView
+    row: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -173,7 +184,7 @@ class Responder:
         row = session.execute(_LOAD, {"eid": exposure_id}).mappings().one_or_none()
         return dict(row) if row is not None else None
 
-    def _begin(self, exposure_id: int) -> tuple[str, str, ExposureView] | None:
+    def _begin(self, exposure_id: int) -> Begun | None:
         with self.store.transaction() as session:
             row = self._load(session, exposure_id)
             if row is None:
@@ -185,55 +196,67 @@ class Responder:
             append_events(session, [started])
             return begun
 
-    def _start(
-        self, row: dict[str, Any], state: str, transition: Any
-    ) -> tuple[tuple[str, str, ExposureView], dict[str, Any]]:
+    def _start(self, row: dict[str, Any], state: str, transition: Any) -> tuple[Begun, dict[str, Any]]:
         """The step to begin, and its ``started`` event for the caller's transaction."""
         started = timeline_row(row["id"], f"{transition.step}.started", from_state=state)
-        return (state, transition.step, ExposureView.from_row(row)), started
+        return Begun(state, transition.step, ExposureView.from_row(row), row), started
 
     def _finish(
-        self, exposure_id: int, step: str, from_state: str, outcome: Outcome, begin_next: bool = False
-    ) -> tuple[tuple[str, str, ExposureView] | None, datetime | None]:
+        self, begun: Begun, outcome: Outcome, begin_next: bool = False
+    ) -> tuple[Begun | None, datetime | None]:
         """Record the step's outcome and, with ``begin_next``, start the next step in the same transaction
         (its ``started`` is still written before any call it makes).  Returns that next step, if any, and
         when the exposure's next timed step is due.  Plain SQL: this is the hot path."""
+        exposure_id, step, from_state = begun.row["id"], begun.step, begun.from_state
         allowed = TRANSITIONS[from_state].leads_to
         if outcome.state not in allowed:
             raise KeysentryError(
                 f"step {step} tried {from_state} → {outcome.state}; allowed: {sorted(allowed)}"
             )
         with self.store.transaction() as session:
-            row = self._load(session, exposure_id)
-            assert row is not None
-            changes = {
-                **outcome.changes,
-                "state": outcome.state,
-                "resume_state": None,
-                "updated_at": utcnow(),
-            }
-            row.update(changes)
+            now = utcnow()
+            # The exposure as the step began it, unless somebody wrote to it since (a new sighting, an
+            # operator): then from the exposure as it is now.
+            row = self._write_outcome(session, dict(begun.row), outcome, now, seen=begun.row["updated_at"])
+            if row is None:
+                loaded = self._load(session, exposure_id)
+                assert loaded is not None
+                row = self._write_outcome(session, loaded, outcome, now, seen=None)
+                assert row is not None
             events = [
                 timeline_row(exposure_id, f"{step}.succeeded", to_state=outcome.state, **outcome.detail)
             ]
             if outcome.state in ANNOUNCED_FROM:
-                queued, event = queue_announcement(
-                    session, row, self.context.settings, dict(self.context.channels), changes["updated_at"]
-                )
-                changes.update(queued)
-                row.update(queued)
-                events.append(event)
-            changes["next_due_at"], changes["next_due_step"] = row["next_due_at"], row["next_due_step"] = (
-                next_due(SimpleNamespace(**row))
-            )
-            session.execute(_UPDATE, {"eid": exposure_id, **changes})
+                channels = dict(self.context.channels)
+                events.append(queue_announcement(session, row, self.context.settings, channels, now))
             found = next_step(row["state"], None) if begin_next else None
-            begun = None
+            following = None
             if found is not None:
-                begun, started = self._start(row, *found)
+                following, started = self._start(row, *found)
                 events.append(started)
             append_events(session, events)  # in the order they happened, in one statement
-            return begun, row["next_due_at"]
+            return following, row["next_due_at"]
+
+    def _write_outcome(
+        self, session: Any, row: dict[str, Any], outcome: Outcome, now: datetime, seen: datetime | None
+    ) -> dict[str, Any] | None:
+        """Write the outcome's changes to the exposure; the row as they leave it.  With ``seen`` (the
+        ``updated_at`` the row was read with), only if nobody has written to it since: else None, and
+        nothing written."""
+        changes = {**outcome.changes, "state": outcome.state, "resume_state": None, "updated_at": now}
+        row.update(changes)
+        if outcome.state in ANNOUNCED_FROM:
+            later = investigation_schedule(row, self.context.settings, now)
+            changes.update(later)
+            row.update(later)
+        changes["next_due_at"], changes["next_due_step"] = row["next_due_at"], row["next_due_step"] = (
+            next_due(SimpleNamespace(**row))
+        )
+        if seen is None:
+            session.execute(_UPDATE, {"eid": row["id"], **changes})
+        elif session.execute(_UPDATE_UNCHANGED, {"eid": row["id"], "seen": seen, **changes}).rowcount != 1:
+            return None
+        return row
 
     def _apply(self, exposure: Exposure, changes: dict[str, Any]) -> None:
         for name, value in changes.items():
@@ -284,11 +307,11 @@ class Responder:
         begun = self._begin(exposure_id)
         if begun is None:
             return None
-        from_state, step, view = begun
-        outcome = self._run(exposure_id, step, from_state, view, STEPS[step], timed=False)
+        from_state, step = begun.from_state, begun.step
+        outcome = self._run(exposure_id, step, from_state, begun.view, STEPS[step], timed=False)
         if isinstance(outcome, StepResult):
             return outcome
-        self._finish(exposure_id, step, from_state, outcome)
+        self._finish(begun, outcome)
         crash_point(f"{step}.after_record")
         assert outcome.state is not None
         return StepResult(exposure_id, step, from_state, outcome.state)
@@ -332,11 +355,11 @@ class Responder:
         begun = self._begin(exposure_id)
         maybe_due = True  # unknown until a step reports when the next timed step is due
         while begun is not None and len(results) < MAX_STEPS_PER_RUN:
-            from_state, step, view = begun
-            outcome = self._run(exposure_id, step, from_state, view, STEPS[step], timed=False)
+            from_state, step = begun.from_state, begun.step
+            outcome = self._run(exposure_id, step, from_state, begun.view, STEPS[step], timed=False)
             if isinstance(outcome, StepResult):
                 return [*results, outcome]
-            begun, next_due_at = self._finish(exposure_id, step, from_state, outcome, begin_next=True)
+            begun, next_due_at = self._finish(begun, outcome, begin_next=True)
             if outcome.state in ANNOUNCED_FROM:
                 self.dispatcher.wake()  # a running dispatcher sends the announcement now
             maybe_due = next_due_at is not None and next_due_at <= utcnow()
