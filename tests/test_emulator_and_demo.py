@@ -123,3 +123,44 @@ def test_demo_contains_the_leak_proves_it_and_never_reveals_the_secret(tmp_path:
     for path in searched:
         assert secret.encode() not in path.read_bytes(), f"secret found in {path}"
         assert secret.encode().hex().encode() not in path.read_bytes()
+
+
+def test_the_emulators_iam_answers_as_moto_does_for_policies_and_keys(
+    admin_clients, seeded, new_user
+) -> None:  # type: ignore[no-untyped-def]
+    """The emulator looks managed policies and keys up directly (emulator/process.py); the answers and
+    the errors are IAM's as moto gives them."""
+    from botocore.exceptions import ClientError
+
+    from conftest import member_credentials
+
+    quarantine = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    user = new_user("workloads-prod")
+    iam = admin_clients.client("iam", credentials=member_credentials(admin_clients, user.account_id))
+    management_iam = admin_clients.client("iam")
+
+    def error_of(call, **kw) -> str:  # type: ignore[no-untyped-def]
+        try:
+            call(**kw)
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "none"
+
+    used = iam.get_access_key_last_used(AccessKeyId=user.access_key_id)
+    assert used["UserName"] == user.user_name
+    # moto answers for a key of another account too (it searches every account), as it always did.
+    assert (
+        management_iam.get_access_key_last_used(AccessKeyId=user.access_key_id)["UserName"] == user.user_name
+    )
+    assert error_of(iam.get_access_key_last_used, AccessKeyId="AKIAV2SDG4JEXAMPLE00") == "NoSuchEntity"
+
+    iam.attach_user_policy(UserName=user.user_name, PolicyArn=quarantine)
+    iam.attach_user_policy(UserName=user.user_name, PolicyArn=quarantine)  # attached once, as in IAM
+    attached = iam.list_attached_user_policies(UserName=user.user_name)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached].count(quarantine) == 1
+    unknown = "arn:aws:iam::aws:policy/NoSuchPolicy"
+    assert error_of(iam.attach_user_policy, UserName=user.user_name, PolicyArn=unknown) == "NoSuchEntity"
+    assert error_of(iam.attach_user_policy, UserName="nobody", PolicyArn=quarantine) == "NoSuchEntity"
+    iam.detach_user_policy(UserName=user.user_name, PolicyArn=quarantine)
+    assert error_of(iam.detach_user_policy, UserName=user.user_name, PolicyArn=quarantine) == "NoSuchEntity"
+    assert error_of(iam.detach_user_policy, UserName=user.user_name, PolicyArn=unknown) == "NoSuchEntity"

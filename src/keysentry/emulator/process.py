@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 READY = "KEYSENTRY-EMULATOR-READY"
 THREADS = 8  # requests served at once; moto's backends hold their own locks
@@ -38,6 +39,48 @@ def _list_service_modules_once() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
+def _direct_iam_lookups() -> None:
+    """moto's IAM finds a managed policy by building a dict of all ~1,600 of them (keyed by ARN already)
+    on every AttachUserPolicy and DetachUserPolicy, and the owner of a key by listing every key of every
+    user of every account on every GetAccessKeyLastUsed: with a thousand users, most of the emulator's
+    CPU, which AWS would spend on its side, not on ours.  Look the policy up by its key and the key in
+    the caller's account first; whatever that does not find goes to moto's own code, so the answers and
+    errors stay moto's."""
+    from moto.iam.models import IAMBackend
+
+    attach, detach, last_used = (
+        IAMBackend.attach_user_policy,
+        IAMBackend.detach_user_policy,
+        IAMBackend.get_access_key_last_used,
+    )
+
+    def attach_user_policy(self: IAMBackend, policy_arn: str, user_name: str) -> None:
+        policy = self.managed_policies.get(policy_arn)
+        if policy is None or policy.arn != policy_arn:
+            return attach(self, policy_arn, user_name)
+        policy.attach_to(self.get_user(user_name))
+
+    def detach_user_policy(self: IAMBackend, policy_arn: str, user_name: str) -> None:
+        policy = self.managed_policies.get(policy_arn)
+        if policy is None or policy.arn != policy_arn:
+            return detach(self, policy_arn, user_name)
+        user = self.get_user(user_name)
+        if policy_arn not in user.managed_policies:
+            return detach(self, policy_arn, user_name)  # moto's error
+        policy.detach_from(user)
+
+    def get_access_key_last_used(self: IAMBackend, access_key_id: str) -> dict[str, Any]:
+        for user in self.users.values():
+            for key in user.access_keys:
+                if key.access_key_id == access_key_id:
+                    return {"user_name": key.user_name, "last_used": key.last_used}
+        return last_used(self, access_key_id)  # another account's key, or none: moto's way
+
+    IAMBackend.attach_user_policy = attach_user_policy  # type: ignore[method-assign]
+    IAMBackend.detach_user_policy = detach_user_policy  # type: ignore[method-assign]
+    IAMBackend.get_access_key_last_used = get_access_key_last_used  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="keysentry's local AWS emulator process")
     parser.add_argument("--host", default="127.0.0.1")
@@ -52,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("waitress").setLevel(logging.ERROR)
     _list_service_modules_once()
+    _direct_iam_lookups()
     app = DomainDispatcherApplication(create_backend_app)
     server = create_server(
         app,
