@@ -89,9 +89,9 @@ class GroupCommit:
         except BaseException:
             if ticket is None and not self._group:
                 self._rollback_empty()
-            self._pass_or_commit(ticket)
+            self._pass_or_commit()
             raise
-        self._pass_or_commit(ticket)
+        self._pass_or_commit()
         ticket.done.wait()
         if ticket.error is not None:
             raise StoreError(f"the database did not commit: {ticket.error}") from ticket.error
@@ -126,7 +126,7 @@ class GroupCommit:
         except Exception as exc:  # the transaction is gone: nobody in the group is committed
             self._fail_group(exc)
 
-    def _pass_or_commit(self, ticket: _Ticket | None) -> None:
+    def _pass_or_commit(self) -> None:
         """Leave the commit to the next thread in the queue, or commit now; then release the lock."""
         try:
             if not (self._queued and self._group and len(self._group) < self.max_group):
@@ -135,23 +135,24 @@ class GroupCommit:
             self.lock.release()
 
     def _commit(self) -> None:
-        group, self._group = self._group, []
         transaction, self._transaction = self._transaction, None
-        error: BaseException | None = None
         try:
             assert transaction is not None
             transaction.commit()
         except BaseException as exc:
-            error = exc
             self._drop_connection()
-        for ticket in group:
-            ticket.error = error
-            ticket.done.set()
+            self._end_group(exc)
+        else:
+            self._end_group(None)
 
     def _fail_group(self, error: BaseException) -> None:
-        group, self._group = self._group, []
         self._transaction = None
         self._drop_connection()
+        self._end_group(error)
+
+    def _end_group(self, error: BaseException | None) -> None:
+        """Wake every block of the group: committed, or not, with ``error``."""
+        group, self._group = self._group, []
         for ticket in group:
             ticket.error = error
             ticket.done.set()
