@@ -103,10 +103,7 @@ class GroupCommit:
 
     def close(self) -> None:
         """Close the shared connection (the caller holds the lock, through :meth:`turn`)."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(SQLAlchemyError):
-                connection.close()
+        self._drop_connection(broken=False)
 
     # --- inside the lock ---------------------------------------------------------------------
     def _open(self) -> Connection:
@@ -165,8 +162,12 @@ class GroupCommit:
             except SQLAlchemyError:
                 self._drop_connection()
 
-    def _drop_connection(self) -> None:
+    def _drop_connection(self, broken: bool = True) -> None:
+        """Let the shared connection go: closed, or invalidated when its transaction is in doubt."""
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(SQLAlchemyError):
-                connection.invalidate()
+                if broken:
+                    connection.invalidate()
+                else:
+                    connection.close()
