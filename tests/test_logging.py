@@ -50,3 +50,15 @@ def test_a_secret_never_reaches_the_log(log_file: Path, log_format: str) -> None
     assert secret not in text
     assert kid in text  # the key ID is what people need to act on
     assert text.count(f"[secret sha256:{hashlib.sha256(secret.encode()).hexdigest()[:16]}]") == 2
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_hostile_path_cannot_forge_a_log_line_or_send_an_escape(log_file: Path, log_format: str) -> None:
+    configure_logging("INFO", log_file, log_format)
+    path = "a.env\n2026-12-04 00:00:00,000 INFO keysentry.respond exposure 1 closed\x1b[2J\u202e"
+    logging.getLogger("keysentry.test").warning("skipped %s", path)
+    lines = log_file.read_text().splitlines()
+    assert len(lines) == 1, lines
+    assert "\x1b" not in lines[0] and "\u202e" not in lines[0]
+    if log_format == "json":
+        assert json.loads(lines[0])["message"] == f"skipped {path}"  # JSON keeps it, escaped

@@ -17,10 +17,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from keysentry.escaping import printable
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # Attributes every LogRecord has: anything else on a record came from ``extra`` and is structured data.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 MIN_SECRET_LENGTH = 16
+
+
+class TextFormatter(logging.Formatter):
+    """One line a record for people: a message's control characters (a leaked path's escape sequence, a
+    newline that would forge a record of its own) are shown as escapes; tracebacks keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = printable(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -74,7 +85,7 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None, log_for
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT)
+    formatter = JsonFormatter() if log_format == "json" else TextFormatter(FORMAT)
     stream = logging.StreamHandler()
     stream.setLevel(logging.WARNING)
     handlers: list[logging.Handler] = [stream]

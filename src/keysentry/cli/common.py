@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from keysentry.errors import KeysentryError
+from keysentry.escaping import terminal
 from keysentry.logging_setup import configure_logging
 from keysentry.settings import Settings, load_settings
 
@@ -18,8 +19,9 @@ EXIT_CLEAN = 0
 EXIT_FOUND = 1
 EXIT_ERROR = 2
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes, no highlighting: a ":smile:" or a number in a leaked path prints as it is.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 log = logging.getLogger("keysentry.cli")
 
 P = ParamSpec("P")
@@ -43,14 +45,14 @@ def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort):
             raise
         except KeysentryError as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            err.print(f"[bold red]error:[/] {terminal(exc)}")
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(EXIT_ERROR) from None
         except Exception as exc:
             log.exception("unexpected error")
-            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {terminal(exc)}")
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper

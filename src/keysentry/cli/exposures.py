@@ -10,6 +10,7 @@ import typer
 from keysentry.cli.common import exits_cleanly, out, settings_from
 from keysentry.cli.render import exposures_table, print_exposure
 from keysentry.errors import KeysentryError
+from keysentry.escaping import terminal
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -128,7 +129,7 @@ def _act(
         exposure_id, key_id = exposure.id, exposure.key_id
     who = actor or f"cli:{getpass.getuser()}"
     state = responder.act(exposure_id, action, who, reason)
-    out.print(f"exposure #{exposure_id} {key_id}: {action} by {who} → {state}")
+    out.print(f"exposure #{exposure_id} {terminal(key_id)}: {action} by {terminal(who)} → {state}")
     responder.store.dispose()
 
 

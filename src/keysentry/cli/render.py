@@ -1,4 +1,9 @@
-"""How findings and exposures look on a terminal and as JSON Lines.  Never with a secret."""
+"""How findings and exposures look on a terminal and as JSON Lines.  Never with a secret.
+
+Every value that came from a leak or a report (paths, URLs, repositories, authors, commits, account
+names, reasons, timeline details) goes through :func:`keysentry.escaping.terminal` before it reaches a
+Rich console: control characters and escape sequences are shown, not obeyed, and markup brackets print
+as they are.  JSON Lines escape them by construction (``json.dumps``)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.table import Table
 
 from keysentry.detect.findings import Finding, Location
 from keysentry.detect.scanner import ScanReport
+from keysentry.escaping import terminal as t
 
 if TYPE_CHECKING:  # the store and AWS libraries load only for commands that use them
     from keysentry.respond.responder import StepResult
@@ -67,13 +73,13 @@ def print_jsonl(console: Console, report: ScanReport) -> None:
 
 def describe_location(loc: Location) -> str:
     p = loc.provenance
-    text = f"{p.path or p.url or p.kind}:{loc.line}"
+    text = f"{t(p.path or p.url or p.kind)}:{loc.line}"
     if p.commit:
-        text += f"  [dim](commit {p.commit[:12]} by {p.author} on {when(p.committed_at)})[/]"
+        text += f"  [dim](commit {t(p.commit[:12])} by {t(p.author)} on {when(p.committed_at)})[/]"
     elif p.kind == "git" and p.blob:
-        text += f"  [dim](git object {p.blob[:12]}, not reachable from a commit's diff)[/]"
+        text += f"  [dim](git object {t(p.blob[:12])}, not reachable from a commit's diff)[/]"
     if loc.decoding:
-        text += f"  [dim]decoded: {loc.decoding}[/]"
+        text += f"  [dim]decoded: {t(loc.decoding)}[/]"
     return text
 
 
@@ -85,9 +91,9 @@ def describe_finding(f: Finding) -> str:
         account = f"account {f.account_id}" if f.account_id else "account unknown offline"
         text = f"{what}, {account}"
     else:
-        text = f"{f.rule_id} ({f.credential_type})"
+        text = f"{t(f.rule_id)} ({t(f.credential_type)})"
     if f.canary:
-        text += f"  [yellow]{f.canary}[/]"
+        text += f"  [yellow]{t(f.canary)}[/]"
     if f.live:
         text += {
             "live": "  [bold red]LIVE: AWS accepts it[/]",
@@ -102,16 +108,16 @@ SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "lo
 def print_report(console: Console, report: ScanReport, baselined: int = 0) -> None:
     for f in report.findings:
         style = SEVERITY_STYLE.get(f.severity, "red")
-        console.print(f"[{style}]{f.key_id}[/]  {f.severity}  {describe_finding(f)}")
+        console.print(f"[{style}]{t(f.key_id)}[/]  {t(f.severity)}  {describe_finding(f)}")
         if f.has_secret:
             console.print(f"  secret: {REDACTED} (sha256 {f.secret_fingerprint[:16]}…)")
         for loc in f.locations:
             console.print(f"  at {describe_location(loc)}")
     for f in report.suppressed:
-        places = ", ".join(f"{loc.provenance.path}:{loc.line}" for loc in f.locations)
-        console.print(f"[dim]ignored {f.key_id}: {f.suppressed} ({places})[/]")
+        places = ", ".join(f"{t(loc.provenance.path)}:{loc.line}" for loc in f.locations)
+        console.print(f"[dim]ignored {t(f.key_id)}: {t(f.suppressed)} ({places})[/]")
     for s in report.skipped:
-        console.print(f"[dim]skipped {s.provenance.describe()}: {s.reason}[/]")
+        console.print(f"[dim]skipped {t(s.provenance.describe())}: {t(s.reason)}[/]")
     found = len(report.findings)
     verdict = f"[bold red]{found} credential finding(s)[/]" if found else "[green]no credentials found[/]"
     known = f", {baselined} known from the baseline" if baselined else ""
@@ -123,9 +129,9 @@ def print_report(console: Console, report: ScanReport, baselined: int = 0) -> No
 
 def print_steps(console: Console, results: list[StepResult], key_of: dict[int, str]) -> None:
     for r in results:
-        key = key_of.get(r.exposure_id, f"#{r.exposure_id}")
+        key = t(key_of.get(r.exposure_id, f"#{r.exposure_id}"))
         if r.error:
-            console.print(f"  [red]✗[/] {key}: {r.step} failed ({r.error})")
+            console.print(f"  [red]✗[/] {key}: {r.step} failed ({t(r.error)})")
         else:
             console.print(f"  [green]✓[/] {key}: {r.step}: {r.from_state} → {r.to_state}")
 
@@ -138,13 +144,13 @@ def exposures_table(exposures: list[Exposure]) -> Table:
         account = f"{e.account_id or '-'}" + (f" ({e.account_name})" if e.account_name else "")
         first = e.sightings[0] if e.sightings else None
         where = f"{first.path}:{first.line}" if first else "-"
-        table.add_row(
+        table.add_row(  # cells are parsed as markup too
             str(e.id),
-            e.key_id,
+            t(e.key_id),
             e.state,
-            account,
-            e.principal_name or e.principal_type or "-",
-            where,
+            t(account),
+            t(e.principal_name or e.principal_type or "-"),
+            t(where),
             when(e.detected_at),
             when(e.contained_at),
             when(e.notified_at),
@@ -154,47 +160,52 @@ def exposures_table(exposures: list[Exposure]) -> Table:
 
 def print_exposure(console: Console, e: Exposure) -> None:
     console.print(
-        f"[bold]Exposure #{e.id}[/]  {e.key_id}  state [bold]{e.state}[/]"
-        + (f"  ({e.state_reason})" if e.state_reason else "")
+        f"[bold]Exposure #{e.id}[/]  {t(e.key_id)}  state [bold]{e.state}[/]"
+        + (f"  ({t(e.state_reason)})" if e.state_reason else "")
     )
     console.print(f"  secret        {REDACTED} (sha256 {e.secret_fingerprint[:16]}…)")
     console.print(
-        f"  account       {e.account_id or '-'}" + (f" ({e.account_name})" if e.account_name else "")
+        f"  account       {t(e.account_id or '-')}" + (f" ({t(e.account_name)})" if e.account_name else "")
     )
     console.print(
-        f"  principal     {e.principal_arn or e.principal_type or '-'}"
-        + (f", key {e.key_status}" if e.key_status else "")
+        f"  principal     {t(e.principal_arn or e.principal_type or '-')}"
+        + (f", key {t(e.key_status)}" if e.key_status else "")
     )
     for s in e.sightings:
-        source = f"{s.path}:{s.line}"
+        source = f"{t(s.path)}:{s.line}"
         if s.commit:
-            source += f" in {s.repository} commit {s.commit[:12]} by {s.author} ({when(s.committed_at)})"
+            source += (
+                f" in {t(s.repository)} commit {t(s.commit[:12])} by {t(s.author)} ({when(s.committed_at)})"
+            )
         elif s.url:
-            source += f" ({s.url})"
-        console.print(f"  source        [{s.source_kind}] {source}")
+            source += f" ({t(s.url)})"
+        console.print(f"  source        {t(f'[{s.source_kind}]')} {source}")
     console.print(f"  first seen    {when(e.first_seen_at)}")
     console.print(f"  detected      {when(e.detected_at)}")
     console.print(f"  contained     {when(e.contained_at)}{after(e.detected_at, e.contained_at)}")
     console.print(f"  notified      {when(e.notified_at)}{after(e.detected_at, e.notified_at)}")
     c = e.containment or {}
     if c.get("applied") and c.get("kind") == "revoke-role-sessions":
-        console.print(f"  containment   sessions of {c['target']} issued before {c['issued_before']} revoked")
+        console.print(
+            f"  containment   sessions of {t(c['target'])} issued before {t(c['issued_before'])} revoked"
+        )
     elif c.get("applied"):
         console.print(
-            f"  containment   {c['policy_arn']} ({c.get('policy_kind')}, denies {c.get('denied_actions')} "
-            f"actions) on {c['target']}"
+            f"  containment   {t(c['policy_arn'])} ({t(c.get('policy_kind'))}, denies "
+            f"{t(c.get('denied_actions'))} actions) on {t(c['target'])}"
         )
     elif c:
-        console.print(f"  containment   none: {c.get('reason')}")
+        console.print(f"  containment   none: {t(c.get('reason'))}")
     if c.get("released_at"):
         console.print(
-            f"  released      {c['released_at']} by {c.get('released_by')}: {c.get('release_reason')}"
+            f"  released      {t(c['released_at'])} by {t(c.get('released_by'))}: "
+            f"{t(c.get('release_reason'))}"
         )
     latest = (e.investigation or {}).get("latest")
     if latest:
         flagged = ", ".join(sorted({f["event"] for f in latest.get("flagged", [])})) or "nothing flagged"
-        console.print(f"  activity      {latest['events']} CloudTrail event(s); flagged: {flagged}")
+        console.print(f"  activity      {t(latest['events'])} CloudTrail event(s); flagged: {t(flagged)}")
     console.print("  timeline")
-    for t in e.timeline:
-        detail = ", ".join(f"{k}={v}" for k, v in t.detail.items() if v not in (None, "", {}))
-        console.print(f"    {when(t.at)}  {t.kind:<22} {detail}")
+    for event in e.timeline:
+        detail = ", ".join(f"{k}={v}" for k, v in event.detail.items() if v not in (None, "", {}))
+        console.print(f"    {when(event.at)}  {t(event.kind):<22} {t(detail)}")

@@ -11,6 +11,7 @@ import typer
 
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, exits_cleanly, out, settings_from
 from keysentry.errors import ConfigError
+from keysentry.escaping import terminal
 
 if TYPE_CHECKING:
     from keysentry.watch.base import Watcher, WatchPoll
@@ -99,7 +100,7 @@ def run_watch(
         if poll.report is None:
             return
         with printing:
-            out.print(f"{watcher.name}: {poll.summary}")
+            out.print(f"{terminal(watcher.name)}: {terminal(poll.summary)}")
             print_report(out, poll.report)
             found = found or bool(poll.report.findings)
             if respond and poll.report.findings:
@@ -112,7 +113,7 @@ def run_watch(
             for watcher in watchers:
                 runner.poll(watcher)
             raise typer.Exit(EXIT_FOUND if found else EXIT_CLEAN)
-        out.print(f"watching {', '.join(w.name for w in watchers)}; Ctrl-C stops")
+        out.print(f"watching {terminal(', '.join(w.name for w in watchers))}; Ctrl-C stops")
         runner.start()
         try:
             while True:

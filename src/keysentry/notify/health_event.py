@@ -17,6 +17,8 @@ from email.utils import format_datetime
 from importlib import resources
 from typing import Any
 
+from keysentry.escaping import printable
+
 EVENT_TYPE = "AWS_RISK_CREDENTIALS_EXPOSED"
 NOTIFICATION_NAMESPACE = uuid.UUID("6f1d3c52-4b1e-4bb8-9c53-6b0f0d4c8a11")
 DETAIL_TYPE = "AWS Health Event"
@@ -99,7 +101,8 @@ def describe(f: ExposureFacts) -> str:
             "Rotate the key (create a new one, move workloads, then deactivate the exposed key), review "
             "its activity in CloudTrail, and remove anything it created."
         )
-    return f"The access key {f.key_id} of account {f.account_id} was exposed at {where}. {action} {todo}"
+    text = f"The access key {f.key_id} of account {f.account_id} was exposed at {where}. {action} {todo}"
+    return printable(text)  # a reported URL may hold control characters; the description is read
 
 
 def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:

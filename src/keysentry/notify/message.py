@@ -1,6 +1,11 @@
 """What every message says, in words people read: one context built from :class:`ExposureFacts`, and the
 Jinja2 templates (``templates/``) that lay it out for each channel.  The secret is never in the facts,
-so it cannot be in any message."""
+so it cannot be in any message.
+
+A template's name says its format (``email.html.j2``, ``email.txt.j2``, ``case.md.j2``,
+``chat.slack.j2``), and each format renders through its own environment, which escapes every value for
+that format (:mod:`keysentry.escaping`): what a leak's publisher wrote into a path, URL, repository name
+or author never becomes markup, a mention, a link or a terminal escape."""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader
 
+from keysentry.escaping import http_url, template_environment, template_format
 from keysentry.notify.health_event import ExposureFacts, describe
 
 KIND_OF_KEY = {
@@ -20,11 +26,11 @@ KIND_OF_KEY = {
 
 
 @cache
-def templates() -> Environment:
-    return Environment(
-        loader=PackageLoader("keysentry.notify", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
+def templates(fmt: str) -> Environment:
+    """The environment for one template format (``html``, ``txt``, ``md``, ``slack``)."""
+    return template_environment(
+        PackageLoader("keysentry.notify", "templates"),
+        fmt,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -32,7 +38,7 @@ def templates() -> Environment:
 
 
 def render(template: str, context: dict[str, Any]) -> str:
-    return templates().get_template(template).render(**context)
+    return templates(template_format(template)).get_template(template).render(**context)
 
 
 def _when(t: datetime | None) -> str:
@@ -89,6 +95,7 @@ def context(facts: ExposureFacts, now: datetime) -> dict[str, Any]:
         "source": {
             "kind": source.get("kind") or "unknown",
             "url": facts.exposed_url,
+            "link": http_url(facts.exposed_url),  # only http(s) URLs become links
             "repository": source.get("repository"),
             "commit": source.get("commit"),
             "path": source.get("path"),
@@ -106,8 +113,8 @@ def context(facts: ExposureFacts, now: datetime) -> dict[str, Any]:
         "investigation": _investigation(facts),
         "remediation": facts.remediation,
         "secret_live": facts.secret_live,
-        "exposure_url": facts.exposure_url,
-        "case_url": f"{facts.exposure_url}#case",
+        "exposure_url": http_url(facts.exposure_url),
+        "case_url": http_url(f"{facts.exposure_url}#case"),
         "notification_id": facts.notification_id,
     }
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from keysentry.escaping import printable
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import ExposureFacts, health_event_detail
 from keysentry.notify.message import context, render, subject
@@ -68,29 +69,31 @@ class WebhookChannel:
     def render(self, facts: ExposureFacts, now: datetime) -> dict[str, Any]:
         ctx = context(facts, now)
         if self.target.format == "slack":
-            body: dict[str, Any] = {"text": render("chat.md.j2", ctx), "mrkdwn": True}
+            body: dict[str, Any] = {"text": render("chat.slack.j2", ctx), "mrkdwn": True}
         elif self.target.format == "pagerduty":
             body = {
                 "event_action": "trigger",
                 "dedup_key": facts.notification_id,  # PagerDuty folds repeats into one incident
                 "payload": {
-                    "summary": subject(facts)[:1024],
+                    "summary": printable(subject(facts))[:1024],
                     "source": "keysentry",
                     "severity": PAGERDUTY_SEVERITY.get(facts.severity, "error"),
                     "component": facts.account_id,
                     "group": facts.principal_arn or facts.account_id,
                     "class": "exposed-credential",
-                    "custom_details": {
-                        "key_id": facts.key_id,
-                        "account": ctx["account"],
-                        "principal": ctx["principal"],
-                        "exposed_at": ctx["source"],
-                        "first_seen": ctx["first_seen"],
-                        "detected": ctx["detected"],
-                        "contained": ctx["contained"],
-                        "containment": ctx["containment"]["what"],
-                        "remediation": facts.remediation,
-                    },
+                    "custom_details": _printable_values(
+                        {
+                            "key_id": facts.key_id,
+                            "account": ctx["account"],
+                            "principal": ctx["principal"],
+                            "exposed_at": ctx["source"],
+                            "first_seen": ctx["first_seen"],
+                            "detected": ctx["detected"],
+                            "contained": ctx["contained"],
+                            "containment": ctx["containment"]["what"],
+                            "remediation": facts.remediation,
+                        }
+                    ),
                 },
                 "links": [{"href": facts.exposure_url, "text": "The exposure in keysentry"}],
             }
@@ -130,6 +133,17 @@ class WebhookChannel:
         error = f"POST {self.target.url} answered {answer.status_code}: {answer.text[:200]}"
         permanent = 400 <= answer.status_code < 500 and answer.status_code not in RETRYABLE_STATUS
         return Sent(False, error=error, permanent=permanent)
+
+
+def _printable_values(value: Any) -> Any:
+    """PagerDuty shows custom details as text: every string in them without control characters."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {k: _printable_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable_values(v) for v in value]
+    return value
 
 
 def _json(answer: httpx.Response) -> dict[str, Any]:
