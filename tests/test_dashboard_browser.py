@@ -5,6 +5,7 @@ says so after each step.  Screenshots go to test-artifacts/browser/."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
@@ -17,6 +18,8 @@ import uvicorn
 
 from conftest import member_credentials
 from helpers import exposure_of, partner_body, signed, wait_for
+from hostile import AUTHOR, COMMIT, PATH, REPOSITORY, URL, assert_inert_html
+from keysentry import escaping
 from keysentry.authority.clients import AwsClients
 from keysentry.emulator.receivers import free_port
 from keysentry.service.app import PARTNER_PATH, create_app
@@ -130,7 +133,91 @@ def test_forms_refuse_cross_site_posts_and_viewers(service, partner_settings: Se
     )
     assert forged.status_code == 403
     assert httpx.get(base + "/", follow_redirects=False).headers["location"] == "/login"
-    own = httpx.post(
-        base + "/exposures/1/acknowledge", cookies=cookies, headers={"Origin": base}, follow_redirects=False
+    with httpx.Client(base_url=base, cookies=cookies) as client:
+        own = client.post("/exposures/1/acknowledge", headers={"Origin": base}, follow_redirects=False)
+        assert own.status_code == 303 and own.headers["location"] == "/exposures/1"
+        # The notice travels in a cookie for the next page only, never in the URL.
+        assert "This needs the responder role." in client.get("/").text
+        assert "This needs the responder role." not in client.get("/").text
+
+
+def test_a_crafted_link_cannot_make_the_dashboard_say_something(service, partner_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    base, _ = service
+    store = open_store(partner_settings.resolved_database_url())
+    viewer = create_token(store, "reader", "viewer")
+    store.dispose()
+    page = httpx.get(
+        base + "/?flash=Nothing+to+do%2C+this+key+is+safe&error=x", cookies={"keysentry_token": viewer}
     )
-    assert own.status_code == 303 and "responder" in httpx.URL(own.headers["location"]).params["error"]
+    assert page.status_code == 200 and "this key is safe" not in page.text
+
+
+def test_an_exposure_whose_every_field_is_hostile_runs_no_script_and_breaks_no_attribute(
+    service, partner_settings: Settings, new_user
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect, sync_playwright
+
+    from keysentry.detect.findings import Finding, Location
+    from keysentry.detect.scanner import ScanReport
+    from keysentry.sources.blob import Provenance
+
+    base, responder = service
+    user = new_user("workloads-prod")
+    where = Provenance(kind="report", path=PATH, repository=REPOSITORY, commit=COMMIT, author=AUTHOR, url=URL)
+    secret = hashlib.sha256(user.secret_access_key.encode()).hexdigest()
+    finding = Finding("aws-access-key", "aws_access_key", user.access_key_id, secret, user.account_id)
+    finding.locations.append(Location(where, 3, 1))
+    responder.record_report(ScanReport(findings=[finding]))
+    assert wait_for(lambda: exposure_of(responder, user.access_key_id).state == "notified")
+    exposure = exposure_of(responder, user.access_key_id)
+    store = open_store(partner_settings.resolved_database_url())
+    token = create_token(store, "erin", "responder")
+    store.dispose()
+
+    answer = httpx.get(f"{base}/exposures/{exposure.id}", cookies={"keysentry_token": token})
+    csp = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "same-origin"
+    assert_inert_html(answer.text, {"/", "/logout", f"/?account={user.account_id}"})
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.add_cookies([{"name": "keysentry_token", "value": token, "url": base}])
+        page = context.new_page()
+        dialogs: list[str] = []
+        problems: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        for path in ("/", f"/exposures/{exposure.id}"):
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("typeof window.pwned") == "undefined"
+            assert page.evaluate("document.scripts.length") == 0
+            assert page.evaluate("document.images.length") == 0
+            handlers = page.evaluate(
+                "[...document.querySelectorAll('*')].flatMap(e => [...e.attributes]"
+                ".filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name))"
+            )
+            assert handlers == []
+            hrefs = page.evaluate("[...document.links].map(a => a.getAttribute('href'))")
+            assert not any(h.lower().startswith(("javascript", "data")) for h in hrefs), hrefs
+        # Each value is there, whole, as text: no attribute or element was broken out of.
+        exposed_at = page.locator("#exposed-at")
+        expect(exposed_at.locator("code", has_text="onerror")).to_have_count(1)
+        assert exposed_at.locator("code", has_text="onerror").inner_text() == escaping.printable(PATH)
+        assert exposed_at.locator("code", has_text="pwned=5").inner_text() == COMMIT
+        expect(exposed_at).to_contain_text(escaping.printable(AUTHOR))
+        expect(exposed_at).to_contain_text(REPOSITORY)
+        expect(exposed_at).to_contain_text(URL)  # shown, and not a link: it is not http(s)
+        expect(exposed_at.locator("a")).to_have_count(0)
+        expect(page.locator("#summary")).to_contain_text(user.access_key_id)
+        page.screenshot(path=str(ARTIFACTS / "5-hostile-exposure.png"), full_page=True)
+        browser.close()
+    assert dialogs == [], dialogs
+    assert problems == [], problems  # no script error, and no Content-Security-Policy violation

@@ -29,7 +29,7 @@ class TextFormatter(logging.Formatter):
     """One line a record for people: a message's control characters (a leaked path's escape sequence, a
     newline that would forge a record of its own) are shown as escapes; tracebacks keep their lines."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = printable(record.message)
         return super().formatMessage(record)
 

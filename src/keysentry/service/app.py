@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
@@ -25,8 +26,9 @@ from keysentry.intake.github_partner import (
 )
 from keysentry.respond.responder import Responder
 from keysentry.service.auth import require
-from keysentry.service.dashboard import dashboard_router
+from keysentry.service.dashboard import STATIC, dashboard_router
 from keysentry.service.exposures_api import exposures_router
+from keysentry.service.headers import security_headers
 from keysentry.service.metrics import StoreCollector
 from keysentry.service.partner_keys import PartnerKeys
 from keysentry.service.worker import ResponseWorker
@@ -81,6 +83,8 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     app.state.watchers = watchers
     app.include_router(exposures_router(responder))
     app.include_router(dashboard_router(responder))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.middleware("http")(security_headers)
     registry = CollectorRegistry()
     registry.register(StoreCollector(responder.store))
 

@@ -5,6 +5,12 @@ open exposures at a glance and per account, how fast leaks were contained and an
 and per day), and each exposure's page, which shows what the notifications say, the messages sent and
 the timeline, with the operator's actions.  Form posts must come from the dashboard's own origin.
 
+Everything shown of an exposure came from whoever published the leak: the templates autoescape by
+construction (:func:`keysentry.escaping.template_environment`), only http(s) URLs become links, the
+pages carry no script and no inline style (``Content-Security-Policy`` forbids both, see
+``service/headers.py``), and a page's notice ("acknowledge: now acknowledged") travels in a short-lived
+cookie set by the action, never in the URL, so a crafted link cannot make the dashboard say something.
+
 No ``from __future__ import annotations``: FastAPI reads these annotations at run time."""
 
 import statistics
@@ -12,16 +18,18 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import FileSystemLoader
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from keysentry.errors import KeysentryError
+from keysentry.escaping import template_environment
 from keysentry.notify.message import context as message_context
 from keysentry.respond.announcement import facts_of
 from keysentry.respond.responder import Responder
@@ -33,6 +41,9 @@ from keysentry.store.tokens import Caller, check_token
 from keysentry.store.types import utcnow
 
 COOKIE = "keysentry_token"
+FLASH_COOKIE = "keysentry_flash"
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 CLOSED = frozenset({*RESOLVED, "false_positive", "example", "canary", "not_ours"})
 ACTIONS = [  # (name, label, needs a reason)
     ("acknowledge", "Acknowledge", False),
@@ -92,20 +103,37 @@ def figures(exposures: list[Exposure]) -> tuple[list[dict[str, Any]], list[dict[
 
 def dashboard_router(responder: Responder) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+    templates = Jinja2Templates(env=template_environment(FileSystemLoader(TEMPLATES), "html"))
     store = responder.store
 
     def caller_of(request: Request) -> Caller | None:
         return check_token(store, request.cookies.get(COOKIE))
 
     def page(request: Request, name: str, caller: Caller | None, **values: Any) -> HTMLResponse:
-        flash = request.query_params.get("flash")
-        error = request.query_params.get("error")
-        return templates.TemplateResponse(
+        notice = unquote(request.cookies.get(FLASH_COOKIE) or "") or None
+        error = notice.startswith("!") if notice else False
+        flash = (notice[1:] if notice else None) or None
+        answer = templates.TemplateResponse(
             request,
             name,
-            {"caller": caller, "flash": error or flash, "flash_error": bool(error), **values},
+            {"caller": caller, "flash": flash, "flash_error": error, **values},
         )
+        if notice is not None:
+            answer.delete_cookie(FLASH_COOKIE, path="/")
+        return answer
+
+    def back_to(where: str, text: str, error: bool = False) -> RedirectResponse:
+        """Redirect to ``where`` with a notice for the next page only (a cookie, not the URL)."""
+        answer = RedirectResponse(where, status_code=303)
+        answer.set_cookie(
+            FLASH_COOKIE,
+            quote(("!" if error else "+") + text[:300]),
+            max_age=60,
+            path="/",
+            httponly=True,
+            samesite="strict",
+        )
+        return answer
 
     def to_login() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
@@ -201,16 +229,14 @@ def dashboard_router(responder: Responder) -> APIRouter:
             return Response("cross-site form posts are refused", status_code=403)
         where = f"/exposures/{exposure_id}"
         if not caller.may("responder"):
-            return RedirectResponse(
-                f"{where}?error={quote('This needs the responder role.')}", status_code=303
-            )
+            return back_to(where, "This needs the responder role.", error=True)
         try:
             state = await run_in_threadpool(
                 responder.act, exposure_id, action, f"dashboard:{caller.name}", reason.strip() or None
             )
         except KeysentryError as exc:
-            return RedirectResponse(f"{where}?error={quote(str(exc))}", status_code=303)
-        return RedirectResponse(f"{where}?flash={quote(f'{action}: now {state}')}", status_code=303)
+            return back_to(where, str(exc), error=True)
+        return back_to(where, f"{action}: now {state}")
 
     return router
 
