@@ -75,8 +75,11 @@ def printable(value: object) -> str:
     return _CONTROL.sub(_visible, str(value))
 
 
-def terminal(value: object) -> str:
-    """For a Rich console line: printable, with markup brackets escaped (``[bold]`` prints as is)."""
+def terminal(value: object, lines: bool = False) -> str:
+    """For a Rich console line: printable, with markup brackets escaped (``[bold]`` prints as is).
+    With ``lines``, a multi-line message (an error of ours) keeps its line breaks."""
+    if lines:
+        return "\n".join(_rich_escape(printable(line)) for line in str(value).split("\n"))
     return _rich_escape(printable(value))
 
 

@@ -64,6 +64,18 @@ def _secrets_in(text: str) -> set[str]:
     return {s for s in found if len(s) >= MIN_SECRET_LENGTH}
 
 
+def _mask(secret: str) -> str:
+    return f"[secret sha256:{hashlib.sha256(secret.encode()).hexdigest()[:16]}]"
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with every credential secret the detection engine recognises replaced by its
+    fingerprint (for anything printed that might quote one: a log record, an effective configuration)."""
+    for secret in _secrets_in(text):
+        text = text.replace(secret, _mask(secret))
+    return text
+
+
 class RedactSecrets(logging.Filter):
     """Replace any credential secret in a record (its message, and its traceback) by its fingerprint."""
 
@@ -72,9 +84,8 @@ class RedactSecrets(logging.Filter):
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         for secret in _secrets_in(message + "\n" + (record.exc_text or "")):
-            mask = f"[secret sha256:{hashlib.sha256(secret.encode()).hexdigest()[:16]}]"
-            message = message.replace(secret, mask)
-            record.exc_text = (record.exc_text or "").replace(secret, mask) or None
+            message = message.replace(secret, _mask(secret))
+            record.exc_text = (record.exc_text or "").replace(secret, _mask(secret)) or None
         record.msg, record.args = message, None
         return True
 

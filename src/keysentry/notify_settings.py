@@ -24,10 +24,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+
+from keysentry.config import StrictModel
+from keysentry.escaping import http_url
 
 
-class EmailSettings(BaseModel):
+class EmailSettings(StrictModel):
     enabled: bool = False
     transport: Literal["smtp", "ses"] = "smtp"
     smtp_host: str = "127.0.0.1"
@@ -42,15 +45,22 @@ class EmailSettings(BaseModel):
     fallback_to: str | None = Field(default=None, description="Where to send when there is no contact.")
 
 
-class WebhookTarget(BaseModel):
+class WebhookTarget(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     url: str
     format: Literal["json", "slack", "pagerduty"] = "json"
     secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key (json format).")
     routing_key: SecretStr | None = Field(default=None, description="PagerDuty integration key.")
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if http_url(value) is None:
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
-class NotifySettings(BaseModel):
+
+class NotifySettings(StrictModel):
     eventbridge: bool = True
     eventbridge_in_affected_account: bool = Field(
         default=False,

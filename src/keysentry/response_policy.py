@@ -20,7 +20,9 @@ from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from keysentry.config import StrictModel
 
 Mode = Literal["contain", "notify_only", "dry_run"]
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -40,8 +42,7 @@ def parse_duration(value: object) -> timedelta | None:
     raise ValueError(f"not a duration: {value!r} (write 90s, 15m, 2h or 1d)")
 
 
-class ResponseRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ResponseRule(StrictModel):
     accounts: list[str] = Field(default_factory=list)
     principals: list[str] = Field(default_factory=list)
     mode: Mode | None = None
@@ -61,8 +62,7 @@ class Decision(BaseModel):
     rule: int | None  # index of the rule that decided, None for the defaults
 
 
-class ResponsePolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ResponsePolicy(StrictModel):
     mode: Mode = "contain"
     deactivate_after: timedelta | None = None
     rules: list[ResponseRule] = Field(default_factory=list)

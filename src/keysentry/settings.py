@@ -1,40 +1,83 @@
-"""One settings object, read from ``KEYSENTRY_*`` variables and an optional ``keysentry.toml``.
+"""One settings object, read from ``KEYSENTRY_*`` variables and an optional ``keysentry.toml`` (or the
+file ``KEYSENTRY_CONFIG`` names).
 
 Nothing is built at import time: callers ask for :func:`load_settings` when they
 need it, so tests choose their own database and emulator.
+
+Nothing is ignored either: an unknown key in the file, in a table of it or in a JSON variable, and an
+unknown ``KEYSENTRY_*`` variable, are errors (:class:`ConfigError`) that name the key, where it was
+and the closest valid one; so is a file that is not valid TOML.
 """
 
 from __future__ import annotations
 
+import os
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from keysentry.config import explain, unknown_environment
+from keysentry.errors import ConfigError
+from keysentry.escaping import http_url
 from keysentry.notify_settings import NotifySettings
 from keysentry.response_policy import ResponsePolicy, parse_duration
 from keysentry.watch_settings import WatchSettings
+
+ENV_PREFIX = "KEYSENTRY_"
+CONFIG_ENV = "KEYSENTRY_CONFIG"
+DEFAULT_CONFIG = Path("keysentry.toml")
+# KEYSENTRY_* variables that are not settings: the config file's path, the crash tests' fault injection,
+# and the test suite's own switches (KEYSENTRY_REQUIRE_POSTGRES, KEYSENTRY_TEST_POSTGRES_URL …).
+NOT_SETTINGS = (CONFIG_ENV, "KEYSENTRY_CRASH_AT", "KEYSENTRY_REQUIRE_", "KEYSENTRY_TEST_")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# The parsed configuration file the next Settings() reads; None: ./keysentry.toml if it exists.
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("keysentry_file_data", default=None)
 
 
 def default_data_dir() -> Path:
     return Path.cwd() / ".keysentry"
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML file's tables, or a ConfigError that says where it is not TOML."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The configuration file, below the environment and explicit arguments."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        data = _FILE_DATA.get()
+        if data is None:
+            data = read_config_file(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else {}
+        self.data = data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
 class Settings(BaseSettings):
     """Everything keysentry can be told.  Each field is ``KEYSENTRY_<NAME>`` in the environment."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="KEYSENTRY_",
-        toml_file="keysentry.toml",
-        extra="ignore",
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Where the SQLite file lives.")
     database_url: str | None = Field(
@@ -128,11 +171,25 @@ class Settings(BaseSettings):
         "after this.",
     )
 
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description=f"One of {', '.join(LOG_LEVELS)}.")
     log_file: Path | None = None
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object a line, for a log pipeline."
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard(cls, value: str) -> str:
+        if http_url(value) is None:
+            raise ValueError("must be an http:// or https:// URL (every notification links to it)")
+        return value
 
     @field_validator("investigation_delays", mode="before")
     @classmethod
@@ -155,7 +212,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (init_settings, env_settings, _FileSource(settings_cls))
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -163,6 +220,44 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'keysentry.db'}"
 
 
+def config_path(environ: Mapping[str, str] | None = None) -> tuple[Path, bool]:
+    """The configuration file to read, and whether it was named (then it must exist)."""
+    named = (os.environ if environ is None else environ).get(CONFIG_ENV)
+    return (Path(named), True) if named else (DEFAULT_CONFIG, False)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings now (environment, then ``keysentry.toml``); keyword arguments win."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings now (see :func:`load_settings_from`), from ``KEYSENTRY_CONFIG`` or ./keysentry.toml."""
+    return load_settings_from(None, **overrides)
+
+
+def load_settings_from(config_file: Path | None, /, **overrides: object) -> Settings:
+    """Read settings now (keyword arguments, then the environment, then the configuration file:
+    ``config_file``, else ``KEYSENTRY_CONFIG``, else ``./keysentry.toml`` if it exists).  Anything
+    unknown or invalid is a :class:`ConfigError` that says what, where, and what was probably meant."""
+    path, named = (config_file, True) if config_file is not None else config_path()
+    if named and not path.is_file():
+        raise ConfigError(f"the configuration file {path} does not exist")
+    data = read_config_file(path) if path.is_file() else {}
+    problems = unknown_environment(os.environ, ENV_PREFIX, Settings.model_fields, NOT_SETTINGS)
+    token = _FILE_DATA.set(data)
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems.append(explain(exc, Settings, origins(data, path)))
+    finally:
+        _FILE_DATA.reset(token)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join("\n".join(problems).splitlines()))
+    return settings
+
+
+def origins(data: Mapping[str, Any], path: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Where each top-level setting came from: its ``KEYSENTRY_*`` variable (which wins), or the file."""
+    environ = os.environ if environ is None else environ
+    found = {key: str(path) for key in data}
+    for name in Settings.model_fields:
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        if variable in environ:
+            found[name] = variable
+    return found

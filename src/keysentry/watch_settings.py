@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
+from keysentry.config import StrictModel
 from keysentry.response_policy import parse_duration
 
 MiB = 1024 * 1024
 
 
-class WatchSettings(BaseModel):
+class WatchSettings(StrictModel):
     repositories: list[str] = Field(default_factory=list, description="Git clone URLs or paths to poll.")
     repository_interval: float = Field(default=60.0, gt=0, description="Seconds between polls of each.")
 

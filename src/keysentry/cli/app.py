@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from keysentry import __version__
+from keysentry.cli import config as config_cli
 from keysentry.cli import emulator as emulator_cli
 from keysentry.cli import exposures as exposures_cli
 from keysentry.cli import scan as scan_cli
@@ -34,6 +35,7 @@ app.add_typer(exposures_cli.app, name="exposures")
 app.command()(emulator_cli.emulator)
 app.command()(serve_cli.serve)
 app.add_typer(tokens_cli.app, name="tokens")
+app.add_typer(config_cli.app, name="config")
 app.command()(watch_cli.watch)
 
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
@@ -109,4 +111,7 @@ def run_db_upgrade(database_url: str | None) -> None:
 
 
 def main() -> None:
-    app()
+    """The console entry point.  Whatever escapes a command's own handling still exits 2 (an error),
+    never 1: a CI job reads 1 as "credentials found"."""
+    main_guarded = exits_cleanly(app)
+    main_guarded()

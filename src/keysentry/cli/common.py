@@ -45,14 +45,14 @@ def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort):
             raise
         except KeysentryError as exc:
-            err.print(f"[bold red]error:[/] {terminal(exc)}")
+            err.print(f"[bold red]error:[/] {terminal(exc, lines=True)}")
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(EXIT_ERROR) from None
         except Exception as exc:
             log.exception("unexpected error")
-            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {terminal(exc)}")
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {terminal(exc, lines=True)}")
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper

@@ -292,6 +292,7 @@ def respond(
     run_respond(targets or [], options, database_url, aws_endpoint_url)
 
 
+@exits_cleanly
 def with_live_check(
     options: ScanOptions, check_live: bool | None, database_url: str | None, endpoint: str | None
 ) -> ScanOptions:
