@@ -11,7 +11,6 @@ every such blob is placed.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -24,13 +23,13 @@ from typing import IO
 
 from keysentry.errors import SourceError
 from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.sources.git_command import popen_git, run_git
 
 LOG_FORMAT = "%x01%H%x00%an <%ae>%x00%aI%x00"
 REGULAR_FILE_MODES = frozenset({b"100644", b"100755", b"100664"})
 NULL_OID = b"0" * 40
 CHUNK = 1 << 16
 REMOTE_PREFIXES = ("https://", "http://", "git://", "ssh://", "file://", "git@")
-GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +46,21 @@ class FileVersion:
     oid: str
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, **GIT_ENV}
-
-
 def _git(repo: Path | None, *args: str) -> subprocess.CompletedProcess[bytes]:
-    """Run one git command to completion (never prompting for credentials); the caller checks the code."""
-    where = ["-C", str(repo)] if repo is not None else []
-    return subprocess.run(["git", *where, *args], capture_output=True, check=False, env=_env())
+    """Run one git command to completion (see ``git_command``); the caller checks the code."""
+    return run_git(*args, repo=repo)
 
 
 def is_git_repository(path: Path) -> bool:
     if not path.is_dir():
         return False
     return _git(path, "rev-parse", "--git-dir").returncode == 0
+
+
+def has_work_tree(path: Path) -> bool:
+    """Whether ``path`` is a work tree's top (not a bare repository, nor a ``.git`` folder itself)."""
+    done = _git(path, "rev-parse", "--is-inside-work-tree")
+    return done.returncode == 0 and done.stdout.strip() == b"true"
 
 
 def is_bare_repository(path: Path) -> bool:
@@ -109,27 +109,21 @@ def _decode_path(raw: bytes) -> str:
 
 def iter_file_versions(repo: Path) -> Iterator[FileVersion]:
     """Each (commit, path, blob) that adds or changes a regular file, oldest commit first."""
-    proc = subprocess.Popen(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "log",
-            "--all",
-            "--reverse",
-            "--topo-order",
-            "--no-renames",
-            "--raw",
-            "--no-abbrev",
-            "-z",
-            "--diff-merges=first-parent",
-            "--no-textconv",
-            "--no-ext-diff",
-            f"--format={LOG_FORMAT}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=_env(),
+    proc = popen_git(
+        "log",
+        "--all",
+        "--reverse",
+        "--topo-order",
+        "--no-renames",
+        "--raw",
+        "--no-abbrev",
+        "-z",
+        "--diff-merges=first-parent",
+        "--no-textconv",
+        "--no-ext-diff",
+        f"--format={LOG_FORMAT}",
+        "--",
+        repo=repo,
     )
     assert proc.stdout is not None
     commit: CommitInfo | None = None
@@ -216,24 +210,12 @@ def iter_blob_refs(
     name = repository_name(repo)
     where = str(repo.resolve())
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the walk
-    listing = subprocess.Popen(
-        ["git", "-C", str(repo), "rev-list", "--objects", *revisions, "--"],
-        stdout=subprocess.PIPE,
-        stderr=errors,
-        env=_env(),
-    )
-    check = subprocess.Popen(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "cat-file",
-            "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)",
-        ],
+    listing = popen_git("rev-list", "--objects", *revisions, "--", repo=repo, stderr=errors)
+    check = popen_git(
+        "cat-file",
+        "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)",
+        repo=repo,
         stdin=listing.stdout,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=_env(),
     )
     assert listing.stdout is not None and check.stdout is not None
     listing.stdout.close()  # the checker owns it now
@@ -277,13 +259,7 @@ class BlobReader:
     """Reads blob contents through one long-lived ``git cat-file --batch`` process."""
 
     def __init__(self, repo: str | Path) -> None:
-        self._proc = subprocess.Popen(
-            ["git", "-C", str(repo), "cat-file", "--batch"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_env(),
-        )
+        self._proc = popen_git("cat-file", "--batch", repo=repo, stdin=subprocess.PIPE)
 
     def read(self, oid: str, max_size: int) -> bytes | int | None:
         """The blob's bytes; its size (an int) if larger than ``max_size``; None if missing or broken."""
@@ -357,7 +333,9 @@ def attribute(provenance: Provenance, version: FileVersion | None) -> Provenance
 
 def uncommitted_paths(repo: Path) -> list[Path]:
     """Files in the work tree that differ from HEAD or are untracked (and not ignored)."""
-    done = _git(repo, "ls-files", "-z", "--others", "--modified", "--exclude-standard")
+    if not has_work_tree(repo):  # a bare repository or a .git folder: no work tree to compare
+        return []
+    done = _git(repo, "ls-files", "-z", "--others", "--modified", "--exclude-standard", "--")
     if done.returncode != 0:
         return []
     names = sorted({_decode_path(n) for n in done.stdout.split(b"\0") if n})
@@ -366,7 +344,17 @@ def uncommitted_paths(repo: Path) -> list[Path]:
 
 def iter_staged(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
     """What ``git commit`` would record now: the staged content of every added or changed file."""
-    changed = _git(repo, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT")
+    changed = _git(
+        repo,
+        "diff",
+        "--cached",
+        "--name-only",
+        "-z",
+        "--diff-filter=ACMRT",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--",
+    )
     if changed.returncode != 0:
         raise SourceError(
             f"{repo}: cannot list staged changes: {changed.stderr.decode(errors='replace').strip()}"
@@ -374,7 +362,7 @@ def iter_staged(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
     names = {n for n in changed.stdout.split(b"\0") if n}
     if not names:
         return
-    index = _git(repo, "ls-files", "--stage", "-z")
+    index = _git(repo, "ls-files", "--stage", "-z", "--")
     reader = BlobReader(repo)
     try:
         for entry in index.stdout.split(b"\0"):

@@ -6,32 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from keysentry.errors import SourceError
 from keysentry.scanning import ScanOptions, scan_targets
+from keysentry.sources.git_command import run_git
 from keysentry.watch.base import WatchPoll
 
 log = logging.getLogger(__name__)
 KIND = "git"
 
 
-def _git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin"},
-        check=False,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise SourceError(f"git {args[0]} failed: {done.stderr.strip()[-300:]}")
-    return done.stdout
+def _git(*args: str, git_dir: Path | None = None, input: str | None = None) -> str:
+    done = run_git(*args, git_dir=git_dir, input=input.encode() if input else None, timeout=600)
+    if done.returncode != 0 and input is None:
+        message = done.stderr.decode(errors="replace").strip()[-300:]
+        raise SourceError(f"git {args[0]} failed: {message}")
+    return done.stdout.decode(errors="replace")
 
 
 class RepositoryWatch:
@@ -46,31 +39,27 @@ class RepositoryWatch:
         self.mirror = state_dir / "mirrors" / f"{digest}.git"
 
     def _tips(self) -> set[str]:
-        out = _git("--git-dir", str(self.mirror), "for-each-ref", "--format=%(objectname)")
+        out = _git("for-each-ref", "--format=%(objectname)", git_dir=self.mirror)
         return {line for line in out.split() if line}
 
     def _existing(self, commits: set[str]) -> set[str]:
         """Those of ``commits`` the mirror still holds (a force push and a gc can remove them)."""
-        done = subprocess.run(
-            ["git", "--git-dir", str(self.mirror), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
-            input="\n".join(sorted(commits)) + "\n",
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
+        listing = "\n".join(sorted(commits)) + "\n"
+        out = _git(
+            "cat-file", "--batch-check=%(objectname) %(objecttype)", git_dir=self.mirror, input=listing
         )
-        return {line.split()[0] for line in done.stdout.splitlines() if line.endswith(" commit")}
+        return {line.split()[0] for line in out.splitlines() if line.endswith(" commit")}
 
     def poll(self, state: dict[str, Any] | None = None) -> WatchPoll:
         """Fetch, and scan what the fetch brought since the tips in ``state`` (the tips scanned last
         time, saved only once their findings were recorded), or since the mirror's tips without one."""
         if not self.mirror.exists():
             self.mirror.parent.mkdir(parents=True, exist_ok=True)
-            _git("clone", "--mirror", "--quiet", self.source, str(self.mirror))
+            _git("clone", "--mirror", "--quiet", "--", self.source, str(self.mirror))
             old: set[str] = set(state.get("tips") or []) if state else set()
         else:
             old = set(state["tips"]) if state and "tips" in state else self._tips()
-            _git("--git-dir", str(self.mirror), "fetch", "--prune", "--quiet")
+            _git("fetch", "--prune", "--quiet", "--", "origin", git_dir=self.mirror)
         old = self._existing(old) if old else old
         tips = self._tips()
         new = tips - old
