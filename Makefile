@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Microsoft's SARIF Multitool (from npm), which validates our SARIF with GitHub's own rules in the tests.
+SARIF_MULTITOOL_VERSION := 5.7.0
+TOOLS  := $(VENV)/tools
+MULTITOOL := $(TOOLS)/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
 
-.PHONY: install demo test lint typecheck unit clean
+.PHONY: install demo test lint typecheck unit tools clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "keysentry needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
@@ -15,6 +19,15 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Without npm the SARIF Multitool test is skipped (CI installs Node.js and requires it).
+tools: $(STAMP)
+	@if [ -x $(MULTITOOL) ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	  echo "installing @microsoft/sarif-multitool@$(SARIF_MULTITOOL_VERSION) into $(TOOLS)"; \
+	  npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error \
+	    @microsoft/sarif-multitool@$(SARIF_MULTITOOL_VERSION) >/dev/null && chmod u+x $(MULTITOOL); \
+	else echo "npm not found: the SARIF Multitool test will be skipped"; fi
 
 demo: $(STAMP)
 	$(BIN)/keysentry demo
@@ -26,7 +39,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) tools
 	$(BIN)/pytest
 
 test: lint typecheck unit

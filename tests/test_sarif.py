@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -22,6 +24,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from helpers import KEYSENTRY
 from keysentry.detect.findings import Finding, Location
 from keysentry.detect.rules import Rule, load_rules
 from keysentry.detect.scanner import ScanReport
@@ -264,9 +267,9 @@ def test_one_result_per_location_sharing_the_fingerprint() -> None:
     s, log = full_log()
     results = results_for(log, s.live)
     assert len(results) == 3
-    assert {json.dumps(r["partialFingerprints"]) for r in results} == {
-        json.dumps({FINGERPRINT_KEY: s.live.fingerprint})
-    }
+    assert {r["partialFingerprints"][FINGERPRINT_KEY] for r in results} == {s.live.fingerprint}
+    # One alert per file for GitHub: the line hash differs between files, not between runs.
+    assert len({r["partialFingerprints"]["primaryLocationLineHash"] for r in results}) == 3
     uris = sorted(artifact(r)["uri"] for r in results)
     assert uris == ["config/prod.env", "deploy/app.yaml", "docs/setup%20notes.md"]
     total = sum(len(f.locations) for f in [*s.report.findings, *s.report.suppressed, *s.baselined])
@@ -285,7 +288,9 @@ def test_plain_file_result() -> None:
     s, log = full_log()
     (result,) = [r for r in results_for(log, s.live) if artifact(r)["uri"] == "config/prod.env"]
     assert result["ruleId"] == "aws-access-key"
-    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 3, "startColumn": 19}
+    # Built by hand without an end, the region is its first character.
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 3, "startColumn": 19, "endLine": 3, "endColumn": 20}
     text = result["message"]["text"]
     assert "AKIA2E4NSOV2YKN3WQ7A" in text and "123456789012" in text
     props = result["properties"]
@@ -411,3 +416,122 @@ def test_artifact_uri(path: str, uri: str) -> None:
 )
 def test_archive_member(path: str | None, member: tuple[str, str] | None) -> None:
     assert archive_member(path) == member
+
+
+# --- what GitHub code scanning requires, on a real scan --------------------------------------------
+TOOLS = Path(__file__).parents[1] / ".venv" / "tools" / "node_modules"
+MULTITOOL = TOOLS / "@microsoft" / "sarif-multitool-linux" / "Sarif.Multitool"
+
+
+def test_every_rule_has_help_a_help_uri_a_security_severity_and_tags() -> None:
+    log = sarif_log(ScanReport(), load_rules(), "0.1.0")
+    for descriptor in log["runs"][0]["tool"]["driver"]["rules"]:
+        assert descriptor["help"]["text"] and descriptor["help"]["markdown"], descriptor["id"]
+        assert descriptor["helpUri"].startswith("https://"), descriptor["id"]
+        assert float(descriptor["properties"]["security-severity"]) > 0
+        assert "security" in descriptor["properties"]["tags"]
+    aws = next(d for d in log["runs"][0]["tool"]["driver"]["rules"] if d["id"] == "aws-access-key")
+    assert "iam:UpdateAccessKey" in aws["help"]["text"] and aws["helpUri"].endswith("aws-access-key.toml")
+
+
+@pytest.fixture(scope="module")
+def history_scan(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, str], Path]:
+    """A repository whose key was committed in a file later deleted, and another key still at HEAD,
+    on a line with non-ASCII text before the key; scanned from the command line as SARIF."""
+    from helpers import commit_file, git, planted_pair
+
+    repo = tmp_path_factory.mktemp("sarif") / "app"
+    gone_id, gone_secret = planted_pair(81)
+    kept_id, kept_secret = planted_pair(82)
+    commit_file(repo, "config/old.env", f"AWS_ACCESS_KEY_ID={gone_id}\nAWS_SECRET_ACCESS_KEY={gone_secret}\n")
+    git(repo, "rm", "-q", "config/old.env")
+    git(repo, "commit", "-q", "-m", "remove the key")
+    commit_file(repo, "app/settings.py", f'# réglages\nKEY = "{kept_id}"  # clé\nSECRET = "{kept_secret}"\n')
+    git(repo, "remote", "add", "origin", "https://x-access-token:ghp_notarealtoken@github.com/acme/app.git")
+    out = repo.parent / "keysentry.sarif"
+    done = subprocess.run(
+        [KEYSENTRY, "scan", str(repo), "-f", "sarif", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    head = git(repo, "rev-parse", "HEAD")
+    return json.loads(out.read_text()), {"gone": gone_id, "kept": kept_id, "head": head}, out
+
+
+def test_a_history_scan_is_valid_and_names_the_repository_and_its_head(history_scan) -> None:  # type: ignore[no-untyped-def]
+    log, keys, _ = history_scan
+    assert_valid(log)
+    run = log["runs"][0]
+    (provenance,) = run["versionControlProvenance"]
+    assert provenance == {
+        "repositoryUri": "https://github.com/acme/app.git",
+        "revisionId": keys["head"],
+        "branch": "main",
+        "mappedTo": {"uriBaseId": "SRCROOT"},
+    }
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"].startswith("file:///")
+    for result in run["results"]:  # paths are relative to the repository's root
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "SRCROOT"
+    assert "ghp_notarealtoken" not in json.dumps(log)  # the origin's credentials are never repeated
+
+
+def test_every_result_has_a_full_region_and_a_line_hash(history_scan) -> None:  # type: ignore[no-untyped-def]
+    log, keys, _ = history_scan
+    results = log["runs"][0]["results"]
+    assert results
+    for result in results:
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert set(region) == {"startLine", "startColumn", "endLine", "endColumn"}
+        assert re.fullmatch(r"[0-9a-f]{16}:\d+", result["partialFingerprints"]["primaryLocationLineHash"])
+    (kept,) = [r for r in results if r["properties"]["keyId"] == keys["kept"]]
+    # KEY = "…" on line 2: the key ID's 20 characters from column 8 (columns count characters).
+    assert kept["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 2, "startColumn": 8, "endLine": 2, "endColumn": 28,
+    }  # fmt: skip
+    assert log["runs"][0]["columnKind"] == "unicodeCodePoints"
+
+
+def test_a_finding_in_a_file_deleted_before_head_says_so_with_its_commit(history_scan) -> None:  # type: ignore[no-untyped-def]
+    log, keys, _ = history_scan
+    results = log["runs"][0]["results"]
+    (gone,) = [r for r in results if r["properties"]["keyId"] == keys["gone"]]
+    (kept,) = [r for r in results if r["properties"]["keyId"] == keys["kept"]]
+    where = gone["locations"][0]
+    assert where["physicalLocation"]["artifactLocation"]["uri"] == "config/old.env"
+    assert where["properties"]["presentAtHead"] is False
+    assert where["properties"]["commit"] == gone["properties"]["commit"]
+    assert "no longer in the repository at HEAD" in gone["message"]["text"]
+    assert gone["properties"]["commit"][:12] in gone["message"]["text"]
+    assert kept["locations"][0]["properties"]["presentAtHead"] is True
+    assert "no longer" not in kept["message"]["text"]
+
+
+def test_microsoft_sarif_multitool_finds_no_error_with_githubs_rules(history_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The validator GitHub points to (``validate --rule-kind Gh``), installed from npm by make/.ci."""
+    if not MULTITOOL.exists():
+        if os.environ.get("KEYSENTRY_REQUIRE_SARIF_MULTITOOL") == "1":
+            pytest.fail(f"{MULTITOOL} is missing but KEYSENTRY_REQUIRE_SARIF_MULTITOOL=1 (make tools)")
+        pytest.skip("Microsoft's SARIF Multitool is not installed (make tools)")
+    _, _, sarif = history_scan
+    empty = tmp_path / "empty.sarif"
+    empty.write_text(json.dumps(sarif_log(ScanReport(), load_rules(), "0.1.0")))
+    full = tmp_path / "sample.sarif"
+    s = sample()
+    full.write_text(json.dumps(sarif_log(s.report, RULES, "0.1.0", baselined=s.baselined)))
+    for log in (sarif, empty, full):
+        report = tmp_path / f"{log.stem}.validation.sarif"
+        done = subprocess.run(
+            [str(MULTITOOL), "validate", "--rule-kind", "Gh;Sarif", "--output", str(report), str(log)],
+            capture_output=True, text=True, check=False, timeout=300,
+            env={**os.environ, "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"},
+        )  # fmt: skip
+        assert report.exists(), done.stdout + done.stderr
+        findings = [
+            f"{r['ruleId']}: {r['message'].get('text', r['message'])}"
+            for run in json.loads(report.read_text())["runs"]
+            for r in run.get("results", [])
+            if r.get("level", "warning") in ("error", "warning")
+        ]
+        assert findings == [], f"{log.name}:\n" + "\n".join(findings)

@@ -36,8 +36,10 @@ from keysentry.sources.git import (
     iter_blob_refs,
     iter_staged,
     mirror,
+    paths_at_head,
     read_blobs,
     repository_name,
+    scanned_repository,
     uncommitted_paths,
 )
 
@@ -299,6 +301,28 @@ def _place_git_objects(findings: Iterable[Finding], skipped: list[Skipped], repo
     skipped[:] = [replace(s, provenance=place(s.provenance)) for s in skipped]
 
 
+def _mark_head(findings: Iterable[Finding], repos: dict[str, Path]) -> None:
+    """Say of each location in a repository's history whether its file is still there at HEAD: a
+    finding in a deleted file must not read as if the file were in the checkout."""
+    findings = list(findings)
+    wanted: dict[str, set[str]] = {}
+    for loc in (loc for f in findings for loc in f.locations):
+        p = loc.provenance
+        if p.kind == "git" and p.commit and p.path and p.repository in repos:
+            wanted.setdefault(p.repository, set()).add(p.path)
+    present = {name: paths_at_head(repos[name], paths) for name, paths in wanted.items()}
+
+    def mark(loc: Location) -> Location:
+        p = loc.provenance
+        at_head = present.get(p.repository or "") if p.kind == "git" and p.commit else None
+        if at_head is None or not p.path:
+            return loc
+        return replace(loc, provenance=replace(p, at_head=p.path in at_head))
+
+    for finding in findings:
+        finding.locations = [mark(loc) for loc in finding.locations]
+
+
 def _sort_key(loc: Location) -> tuple[str, str, str, int, int]:
     p = loc.provenance
     when = p.committed_at.isoformat() if p.committed_at else ""
@@ -340,6 +364,9 @@ def scan_targets(
         finally:
             close_readers()  # before a temporary mirror is removed
         _place_git_objects(folder.by_identity.values(), report.skipped, repos)
+        _mark_head(folder.by_identity.values(), repos)
+        remote = {t.repo for t in resolved if t.kind == "remote"}
+        report.repositories = [scanned_repository(repo, repo not in remote) for repo in repos.values()]
     return _finish(report, folder)
 
 

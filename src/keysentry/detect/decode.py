@@ -81,6 +81,7 @@ class Segment:
     data: bytes
     offset: int  # where the encoded text starts in the outer blob; -1: the whole blob, same lines
     label: str
+    end: int = -1  # where the encoded text ends in the outer blob (with offset >= 0)
 
 
 def from_utf16(data: bytes) -> bytes | None:
@@ -130,8 +131,9 @@ def _unescape(data: bytes) -> bytes:
     return _ESCAPE.sub(one, data)
 
 
-def enclosing_run(data: bytes, hit: int) -> tuple[int, bytes]:
-    """Start and text (newlines removed) of the base64 run around offset ``hit``, across wrapped lines."""
+def enclosing_run(data: bytes, hit: int) -> tuple[int, int, bytes]:
+    """Start, end and text (newlines removed) of the base64 run around offset ``hit``, across wrapped
+    lines."""
     back = data[max(0, hit - MAX_RUN) : hit][::-1]
     start = hit - _RUN_REVERSED.match(back).end()  # type: ignore[union-attr]
     end = _RUN.match(data, hit).end()  # type: ignore[union-attr]
@@ -142,7 +144,7 @@ def enclosing_run(data: bytes, hit: int) -> tuple[int, bytes]:
             break
         pieces.append(more.group(1))
         end = more.end()
-    return start, b"".join(pieces)
+    return start, end, b"".join(pieces)
 
 
 def whole_blob_base64(data: bytes) -> bytes | None:
@@ -160,7 +162,7 @@ def segments(data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterato
     budget = MAX_DECODED_PER_BLOB
     done: set[int] = set()
     for _start, end in triggers.get("base64", []):
-        start, run = enclosing_run(data, end)
+        start, run_end, run = enclosing_run(data, end)
         if start in done or len(run) < MIN_BASE64:
             continue
         done.add(start)
@@ -170,7 +172,7 @@ def segments(data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterato
         budget -= len(decoded)
         if budget < 0:
             return
-        yield Segment(decoded, start, "base64")
+        yield Segment(decoded, start, "base64", run_end)
     if "url" in triggers and len(data) <= budget:
         decoded = unquote_to_bytes(data)
         if decoded != data:

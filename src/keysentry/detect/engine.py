@@ -89,6 +89,24 @@ def _compile(pattern: str, rule_id: str) -> re.Pattern[bytes]:
     return compiled
 
 
+def _chars(data: bytes, start: int, end: int) -> int:
+    """Characters (code points) in ``data[start:end]``: bytes for ASCII, decoded UTF-8 otherwise."""
+    piece = data[start:end]
+    return len(piece) if piece.isascii() else len(piece.decode("utf-8", errors="replace"))
+
+
+def position(data: bytes, start: int, end: int, line: int, byte_column: int) -> tuple[int, int, int, int]:
+    """Line and character column where ``data[start:end]`` begins (``line`` and ``byte_column`` of
+    ``start`` already known), and the line and column just after it ends."""
+    line_start = start - byte_column + 1
+    column = _chars(data, line_start, start) + 1
+    breaks = data.count(b"\n", start, end)
+    if not breaks:
+        return line, column, line, column + _chars(data, start, end)
+    last = data.rfind(b"\n", start, end) + 1
+    return line, column, line + breaks, _chars(data, last, end) + 1
+
+
 class LineCounter:
     """1-based line and column of offsets asked for in increasing order, counting newlines in C."""
 
@@ -196,16 +214,22 @@ class Engine:
             for segment in self._decoded(data, triggers):
                 label = segment.label if decoding is None else f"{decoding}>{segment.label}"
                 inner = self.scan(segment.data, label, depth + 1, verify)
-                if inner and segment.offset >= 0:
-                    line, column = lines.at(segment.offset)
-                    inner = [replace(m, line=line, column=column) for m in inner]
+                if inner and segment.offset >= 0:  # the encoded text is where the finding is
+                    end = segment.end if segment.end >= 0 else len(data)
+                    line, column, end_line, end_column = position(
+                        data, segment.offset, end, *lines.at(segment.offset)
+                    )
+                    inner = [
+                        replace(m, line=line, column=column, end_line=end_line, end_column=end_column)
+                        for m in inner
+                    ]
                 matches.extend(inner)
         return _deduplicate(matches)
 
     def _decoded(self, data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterable[decode.Segment]:
         whole = decode.whole_blob_base64(data)
         if whole is not None:
-            return [decode.Segment(whole, 0, "base64")]
+            return [decode.Segment(whole, 0, "base64", len(data))]
         return decode.segments(data, triggers) if triggers else []
 
     # --- confirming ---------------------------------------------------------------------------
@@ -249,7 +273,9 @@ class Engine:
         if not anchors:
             return []
         if not c.has_id:
-            return [self._secret_only(c, s, lines, decoding) for s in anchors if self._valid(c, s.value)]
+            return [
+                self._secret_only(c, data, s, lines, decoding) for s in anchors if self._valid(c, s.value)
+            ]
         return self._paired(c, data, anchors, lines, decoding, verify)
 
     def _valid(self, c: CompiledRule, value: bytes) -> bool:
@@ -272,10 +298,12 @@ class Engine:
         ]
         return pair(data, ids, tokens, c.rule.pairing, c.token_keywords)
 
-    def _secret_only(self, c: CompiledRule, s: Span, lines: LineCounter, decoding: str | None) -> Match:
+    def _secret_only(
+        self, c: CompiledRule, data: bytes, s: Span, lines: LineCounter, decoding: str | None
+    ) -> Match:
         digest = fingerprint(s.value)
         shown = s.value[: c.rule.display.prefix_chars].decode("latin-1")
-        line, column = lines.at(s.start)
+        line, column, end_line, end_column = position(data, s.start, s.end, *lines.at(s.start))
         return Match(
             rule_id=c.rule.id,
             credential_type=c.rule.credential_type,
@@ -286,6 +314,8 @@ class Engine:
             suppressed=suppression(c.rule, None, s.value),
             decoding=decoding,
             severity=c.rule.severity,
+            end_line=end_line,
+            end_column=end_column,
         )
 
     def _paired(
@@ -329,7 +359,7 @@ class Engine:
             if secret is None and not rule.pairing.report_unpaired_id:
                 continue
             key_id = kid.value.decode("latin-1")
-            line, column = line_of[kid.start]
+            line, column, end_line, end_column = position(data, kid.start, kid.end, *line_of[kid.start])
             token = tokens.get(i) if secret is not None else None
             suppressed = suppression(rule, key_id, secret.value if secret else None)
             live = None
@@ -348,6 +378,8 @@ class Engine:
                     severity=rule.severity,
                     token_fingerprint=fingerprint(token.value) if token else "",
                     live=live,
+                    end_line=end_line,
+                    end_column=end_column,
                 )
             )
         return matches

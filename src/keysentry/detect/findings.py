@@ -24,6 +24,8 @@ class Match:
     severity: str = "high"
     token_fingerprint: str = ""  # SHA-256 of a third part seen with it (an AWS session token)
     live: str | None = None  # asked of the authority when a live check ran: "live", "rejected", "unknown"
+    end_line: int = 0  # where the match ends (0: not known): the line and the column after its last character
+    end_column: int = 0
 
 
 # Asked, where the secret exists, whether a credential still works: (type, key ID, secret, token) →
@@ -33,10 +35,15 @@ Verifier = Callable[[str, str, bytes, bytes | None], str | None]
 
 @dataclass(frozen=True, slots=True)
 class Location:
+    """Where a credential was seen: line and column (in characters, 1-based) of its first character, and
+    the line and column just after its last (0 when not known)."""
+
     provenance: Provenance
     line: int
     column: int
     decoding: str | None = None
+    end_line: int = 0
+    end_column: int = 0
 
     def describe(self) -> str:
         return f"{self.provenance.describe()}:{self.line}"

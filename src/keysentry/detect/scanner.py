@@ -9,7 +9,7 @@ from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.detect.engine import Engine
 from keysentry.detect.findings import Finding, Location, Match
 from keysentry.detect.rules import Rule, load_rules
-from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.sources.blob import Blob, Provenance, ScannedRepository, Skipped
 
 _ENGINES: dict[tuple[str, ...], Engine] = {}
 
@@ -38,6 +38,7 @@ class ScanReport:
     skipped: list[Skipped] = field(default_factory=list)
     blobs_scanned: int = 0
     bytes_scanned: int = 0
+    repositories: list[ScannedRepository] = field(default_factory=list)  # histories read
 
     @property
     def credentials(self) -> list[Finding]:
@@ -73,7 +74,9 @@ class FindingFolder:
                 finding.token_fingerprint = match.token_fingerprint
             if match.live and finding.live in (None, "unknown"):
                 finding.live = match.live
-            location = Location(provenance, match.line, match.column, match.decoding)
+            location = Location(
+                provenance, match.line, match.column, match.decoding, match.end_line, match.end_column
+            )
             if location not in finding.locations:
                 finding.locations.append(location)
 

@@ -10,10 +10,18 @@ Three choices shape this module:
   finding fingerprint.  The secret, and even its SHA-256, stay out.
 * The output is a pure function of its inputs, sorted throughout and without
   timestamps, so that two runs over the same tree diff clean.
+
+What GitHub code scanning requires is always there (checked in CI by Microsoft's SARIF Multitool with its
+GitHub rules): every rule has ``help`` (text and Markdown), ``helpUri``, ``security-severity`` and tags;
+every result has a full region (start and end line and column, columns in characters) and
+``primaryLocationLineHash``; a scan of git history names each repository and its HEAD in
+``versionControlProvenance``, and a finding in a file that is no longer at HEAD says so, with its
+commit, in the message and in the location's properties.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -23,14 +31,17 @@ from urllib.parse import quote
 from keysentry.detect.findings import Finding, Location
 from keysentry.detect.rules import Rule
 from keysentry.detect.scanner import ScanReport
-from keysentry.sources.blob import Provenance, Skipped
+from keysentry.sources.blob import Provenance, ScannedRepository, Skipped
 
 SARIF_VERSION = "2.1.0"
 # The schema's own "id": the OASIS 2.1.0 schema with the approved errata.
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 TOOL_NAME = "keysentry"
 INFORMATION_URI = "https://github.com/keysentry/keysentry"
+RULES_URI = f"{INFORMATION_URI}/blob/main/src/keysentry/detect/rules"
+RULES_DOC_URI = f"{INFORMATION_URI}/blob/main/docs/rules.md"
 FINGERPRINT_KEY = "keysentry/v1"  # bump the suffix if Finding.fingerprint ever changes meaning
+LINE_HASH_KEY = "primaryLocationLineHash"  # what GitHub matches alerts on from one run to the next
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 # GitHub reads "security-severity" (a string, 0.0-10.0) to rank security alerts:
@@ -62,11 +73,12 @@ def sarif_log(
     written, with an external suppression, so that viewers close rather than forget them.
     """
     descriptors = _descriptors(rules, [*report.findings, *report.suppressed, *baselined])
+    bases = _base_ids(report.repositories)
     index = {d["id"]: i for i, d in enumerate(descriptors)}
     results = [
-        *_results(report.findings, index, None),
-        *_results(report.suppressed, index, "inSource"),
-        *_results(baselined, index, "external"),
+        *_results(report.findings, index, None, bases),
+        *_results(report.suppressed, index, "inSource", bases),
+        *_results(baselined, index, "external", bases),
     ]
     results.sort(key=_result_order)
     return {
@@ -84,10 +96,39 @@ def sarif_log(
                     }
                 },
                 "invocations": [_invocation(report)],
+                "columnKind": "unicodeCodePoints",
+                **_version_control(report.repositories, bases),
                 "results": results,
             }
         ],
     }
+
+
+def _base_ids(repositories: Sequence[ScannedRepository]) -> dict[str, str]:
+    """Each scanned repository's uriBaseId, by the name its locations carry."""
+    ordered = sorted(repositories, key=lambda r: r.uri)
+    return {repo.name: "SRCROOT" if n == 1 else f"SRCROOT{n}" for n, repo in enumerate(ordered, 1)}
+
+
+def _version_control(repositories: Sequence[ScannedRepository], bases: dict[str, str]) -> dict[str, Any]:
+    """``versionControlProvenance`` for the histories read: each repository, the commit at HEAD, and
+    the base its paths are relative to (``SRCROOT``, ``SRCROOT2`` …; defined in
+    ``originalUriBaseIds`` where the repository is a local folder)."""
+    details: list[dict[str, Any]] = []
+    roots: dict[str, dict[str, str]] = {}
+    for repo in sorted(repositories, key=lambda r: r.uri):
+        base = bases[repo.name]
+        entry: dict[str, Any] = {"repositoryUri": repo.uri, "mappedTo": {"uriBaseId": base}}
+        if repo.revision:
+            entry["revisionId"] = repo.revision
+        if repo.branch:
+            entry["branch"] = repo.branch
+        details.append(entry)
+        if repo.root:
+            roots[base] = {"uri": repo.root}
+    if not details:
+        return {}
+    return {"versionControlProvenance": details, **({"originalUriBaseIds": roots} if roots else {})}
 
 
 # --- rules --------------------------------------------------------------------------------------
@@ -98,17 +139,21 @@ def _descriptors(rules: Sequence[Rule], findings: Iterable[Finding]) -> list[dic
     and the report disagree (a report scanned with a newer rule set, say).
     """
     by_id: dict[str, dict[str, Any]] = {
-        r.id: _descriptor(r.id, r.description, r.credential_type, r.severity) for r in rules
+        r.id: _descriptor(r.id, r.description, r.credential_type, r.severity, f"{RULES_URI}/{r.id}.toml")
+        for r in rules
     }
     for f in sorted(findings, key=lambda f: (f.rule_id, f.severity, f.credential_type)):  # order-free
         if f.rule_id not in by_id:
             by_id[f.rule_id] = _descriptor(
-                f.rule_id, f"{f.credential_type} credential", f.credential_type, f.severity
+                f.rule_id, f"{f.credential_type} credential", f.credential_type, f.severity, RULES_DOC_URI
             )
     return [by_id[rule_id] for rule_id in sorted(by_id)]
 
 
-def _descriptor(rule_id: str, description: str, credential_type: str, severity: str) -> dict[str, Any]:
+def _descriptor(
+    rule_id: str, description: str, credential_type: str, severity: str, help_uri: str
+) -> dict[str, Any]:
+    steps = AWS_STEPS if credential_type == "aws_access_key" else GENERIC_STEPS
     return {
         "id": rule_id,
         "name": _pascal(rule_id),
@@ -117,6 +162,13 @@ def _descriptor(rule_id: str, description: str, credential_type: str, severity: 
             "text": f"{description} ({credential_type}). keysentry reports the key ID, the account when "
             "it can be derived and a fingerprint of the finding; the secret itself is never written."
         },
+        "help": {
+            "text": f"{description} found. {HELP_INTRO}\n"
+            + "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1)),
+            "markdown": f"**{description}** found. {HELP_INTRO}\n\n"
+            + "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1)),
+        },
+        "helpUri": help_uri,
         "defaultConfiguration": {"level": _level(severity)},
         "properties": {
             "tags": list(RULE_TAGS),
@@ -125,6 +177,27 @@ def _descriptor(rule_id: str, description: str, credential_type: str, severity: 
             "severity": severity,
         },
     }
+
+
+HELP_INTRO = (
+    "Treat it as exposed: anyone who could read this repository or file may have copied it, and "
+    "deleting the line or rewriting history does not take it back (forks, clones and caches keep it)."
+)
+AWS_STEPS = (
+    "Create a new access key, move every workload to it, then deactivate the exposed key "
+    "(iam:UpdateAccessKey Status=Inactive); delete it once nothing breaks.",
+    "Review what the exposed key did: CloudTrail event history filtered by its access key ID, in every "
+    "Region.",
+    "Remove anything it created that you did not, and rotate every secret it could read.",
+    "Keep keys out of code: IAM roles or IAM Identity Center instead of long-term keys, and secret "
+    "scanning with push protection.",
+)
+GENERIC_STEPS = (
+    "Revoke or rotate the credential at its issuer now.",
+    "Review what it was used for while it was exposed (the issuer's audit log).",
+    "Keep secrets out of code: a secret manager or injected environment, and secret scanning with push "
+    "protection.",
+)
 
 
 def _pascal(rule_id: str) -> str:
@@ -139,21 +212,50 @@ def _level(severity: str) -> str:
 
 # --- results ------------------------------------------------------------------------------------
 def _results(
-    findings: Iterable[Finding], index: dict[str, int], suppression: str | None
+    findings: Iterable[Finding], index: dict[str, int], suppression: str | None, bases: dict[str, str]
 ) -> Iterable[dict[str, Any]]:
     for finding in findings:
-        for location in finding.locations:
-            yield _result(finding, location, index[finding.rule_id], suppression)
+        seen: dict[str, int] = {}  # occurrences of this credential per file, in line order
+        for location in sorted(finding.locations, key=lambda loc: (loc.line, loc.column)):
+            uri = artifact_uri(_where(location.provenance))
+            seen[uri] = seen.get(uri, 0) + 1
+            line_hash = _line_hash(finding, uri, seen[uri])
+            base = _base_of(location, bases)
+            yield _result(finding, location, index[finding.rule_id], suppression, line_hash, base)
 
 
-def _result(finding: Finding, loc: Location, rule_index: int, suppression: str | None) -> dict[str, Any]:
+def _line_hash(finding: Finding, uri: str, occurrence: int) -> str:
+    """GitHub's ``primaryLocationLineHash`` (``<hash>:<occurrence>``): the same credential in the same
+    file is the same alert in every run, whichever line it moved to."""
+    digest = hashlib.sha256(f"{finding.fingerprint}\0{uri}".encode()).hexdigest()[:16]
+    return f"{digest}:{occurrence}"
+
+
+def _base_of(loc: Location, bases: dict[str, str]) -> str | None:
+    """The uriBaseId a location's relative path is relative to: its repository's; with one repository
+    scanned, also its work tree's files."""
+    p = loc.provenance
+    if p.repository in bases:
+        return bases[p.repository]
+    relative = not re.match(r"^(/|[A-Za-z]:[/\\]|[A-Za-z][A-Za-z0-9+.-]*://)", _where(p))
+    return next(iter(bases.values())) if len(bases) == 1 and relative and p.kind == "file" else None
+
+
+def _result(
+    finding: Finding,
+    loc: Location,
+    rule_index: int,
+    suppression: str | None,
+    line_hash: str,
+    base: str | None = None,
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": _level(finding.severity),
         "message": {"text": _message(finding, loc)},
-        "locations": [_location(loc)],
-        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "locations": [_location(loc, base)],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint, LINE_HASH_KEY: line_hash},
         "properties": _result_properties(finding, loc),
     }
     if suppression == "inSource":
@@ -176,19 +278,46 @@ def _message(finding: Finding, loc: Location) -> str:
         text += ", without a secret nearby."
     if loc.decoding:
         text += f" Found after {loc.decoding} decoding."
+    p = loc.provenance
+    if p.commit and p.at_head is False:
+        text += (
+            f" Added in commit {p.commit[:12]}; {p.path} is no longer in the repository at HEAD, but the "
+            "commit still holds it."
+        )
+    elif p.commit:
+        text += f" Added in commit {p.commit[:12]}."
     return text
 
 
-def _location(loc: Location) -> dict[str, Any]:
+def _location(loc: Location, base: str | None = None) -> dict[str, Any]:
     artifact: dict[str, Any] = {"uri": artifact_uri(_where(loc.provenance))}
+    if base is not None:
+        artifact["uriBaseId"] = base
     member = archive_member(loc.provenance.path)
     if member is not None:
         artifact["properties"] = {"archive": member[0], "member": member[1]}
+    location: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact, "region": _region(loc)}}
+    p = loc.provenance
+    if p.commit:  # a place in history: which commit, and whether HEAD still has the file
+        location["properties"] = {"commit": p.commit}
+        if p.at_head is not None:
+            location["properties"]["presentAtHead"] = p.at_head
+    return location
+
+
+def _region(loc: Location) -> dict[str, int]:
+    """Start and end, always both (GitHub wants them): where the end is not known (a finding made
+    outside the engine), the region is the first character."""
+    start_line, start_column = max(loc.line, 1), max(loc.column, 1)
+    if loc.end_line >= start_line and loc.end_column >= 1:
+        end_line, end_column = loc.end_line, loc.end_column
+    else:
+        end_line, end_column = start_line, start_column + 1
     return {
-        "physicalLocation": {
-            "artifactLocation": artifact,
-            "region": {"startLine": max(loc.line, 1), "startColumn": max(loc.column, 1)},
-        }
+        "startLine": start_line,
+        "startColumn": start_column,
+        "endLine": end_line,
+        "endColumn": end_column,
     }
 
 

@@ -18,6 +18,8 @@ class Provenance:
     committed_at: datetime | None = None
     url: str | None = None
     blob: str | None = None  # git object ID, for content read from a repository
+    # For a place in git history: whether the file is still there at HEAD (None: not asked, not git).
+    at_head: bool | None = None
 
     def describe(self) -> str:
         """One line a person can read: ``repo@abc1234:path`` or the path."""
@@ -40,3 +42,17 @@ class Skipped:
 
     provenance: Provenance
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedRepository:
+    """A repository whose history a scan read: what a report says about version control (SARIF's
+    ``versionControlProvenance``)."""
+
+    name: str  # as locations name it (Provenance.repository)
+    uri: str  # an absolute URI: its origin (credentials removed) or a file: URI of its folder
+    revision: str | None  # the commit HEAD names, None in an empty repository
+    branch: str | None = None  # HEAD's branch, None when detached
+    root: str | None = (
+        None  # a local repository's folder as a file: URI ending in "/" (not a temporary mirror)
+    )

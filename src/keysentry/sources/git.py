@@ -11,6 +11,7 @@ every such blob is placed.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from keysentry.errors import SourceError
-from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.sources.blob import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.sources.git_command import popen_git, run_git
 
 LOG_FORMAT = "%x01%H%x00%an <%ae>%x00%aI%x00"
@@ -72,10 +73,64 @@ def is_remote(target: str) -> bool:
     return target.startswith(REMOTE_PREFIXES)
 
 
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@]*)@")
+_SCP_LIKE = re.compile(r"^(?P<user>[^/@:]+@)?(?P<host>[^/:]+):(?P<path>(?!//).+)$")
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without a password or token in it: ``https://x-access-token:ghp_…@github.com/a/b`` →
+    ``https://github.com/a/b``.  An ssh user name (``ssh://git@host``) is kept; it is not a secret."""
+    match = _USERINFO.match(url)
+    if match is None:
+        return url
+    scheme, userinfo = match.group("scheme"), match.group("userinfo")
+    if scheme.lower().startswith("ssh") and ":" not in userinfo:
+        return url
+    return scheme + url[match.end() :]
+
+
 def repository_name(repo: Path) -> str:
-    """The origin URL if there is one, else the absolute path."""
+    """The origin URL (without credentials) if there is one, else the absolute path."""
     origin = _git(repo, "config", "--get", "remote.origin.url").stdout.decode(errors="replace").strip()
-    return origin or str(repo.resolve())
+    return without_credentials(origin) if origin else str(repo.resolve())
+
+
+def repository_uri(name: str) -> str:
+    """A repository's name as an absolute URI: URLs as they are, ``git@host:path`` as ``ssh://``, and
+    paths as ``file:`` URIs."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", name):
+        return name
+    scp = _SCP_LIKE.match(name)
+    if scp and not Path(name).exists():
+        return f"ssh://{scp.group('user') or ''}{scp.group('host')}/{scp.group('path').lstrip('/')}"
+    return Path(name).resolve().as_uri()
+
+
+def scanned_repository(repo: Path, local: bool = True) -> ScannedRepository:
+    """What a report says of a repository whose history was read: where it is, HEAD's commit, branch,
+    and (``local``: not a temporary mirror) the folder its paths are relative to."""
+    head = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", "--")
+    branch = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
+    name = repository_name(repo)
+    return ScannedRepository(
+        name=name,
+        uri=repository_uri(name),
+        revision=head.stdout.decode().strip() or None if head.returncode == 0 else None,
+        branch=branch.stdout.decode(errors="replace").strip() or None if branch.returncode == 0 else None,
+        root=repo.resolve().as_uri().rstrip("/") + "/" if local else None,
+    )
+
+
+def paths_at_head(repo: Path, paths: set[str]) -> set[str] | None:
+    """Which of ``paths`` exist in HEAD's tree (None: the repository has no HEAD commit)."""
+    if _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", "--").returncode != 0:
+        return None
+    present: set[str] = set()
+    ordered = sorted(paths)
+    for start in range(0, len(ordered), 500):  # keep each command line short
+        done = _git(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *ordered[start : start + 500])
+        present.update(_decode_path(p) for p in done.stdout.split(b"\0") if p)
+    return present
 
 
 @contextmanager
@@ -86,7 +141,7 @@ def mirror(url: str) -> Iterator[Path]:
         done = _git(None, "clone", "--mirror", "--quiet", "--", url, str(folder / "repo.git"))
         if done.returncode != 0:
             message = done.stderr.decode(errors="replace").strip()
-            raise SourceError(f"cannot clone {url}: {message or 'git clone failed'}")
+            raise SourceError(f"cannot clone {without_credentials(url)}: {message or 'git clone failed'}")
         yield folder / "repo.git"
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -74,6 +74,7 @@ BASE_ENV = {
     "GIT_TERMINAL_PROMPT": "0",  # never ask for credentials
     "GIT_ASKPASS": "true",  # and if asked, answer nothing
     "GIT_PAGER": "cat",
+    "GIT_LITERAL_PATHSPECS": "1",  # a path from a leak is a path, never pathspec magic like :(glob)
     "LC_ALL": "C",
 }
 DROPPED_ENV = ("GIT_EXTERNAL_DIFF",)
