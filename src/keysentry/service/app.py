@@ -25,7 +25,16 @@ from keysentry.intake.github_partner import (
     signature_is_valid,
 )
 from keysentry.respond.responder import Responder
-from keysentry.service.auth import require
+from keysentry.service.api_docs import (
+    ERRORS,
+    PARTNER_BODY,
+    REPORT_BODY,
+    ErrorBody,
+    PartnerLabel,
+    ReportAccepted,
+    install_openapi,
+)
+from keysentry.service.auth import UNAUTHORIZED, require
 from keysentry.service.dashboard import STATIC, dashboard_router
 from keysentry.service.exposures_api import exposures_router
 from keysentry.service.headers import security_headers
@@ -78,6 +87,7 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
         description="Finds exposed cloud credentials, contains them, and tells the owner.",
         lifespan=lifespan,
     )
+    install_openapi(app)
     app.state.responder = responder
     app.state.worker = worker
     app.state.watchers = watchers
@@ -101,7 +111,20 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
-    @app.post(PARTNER_PATH, tags=["intake"], summary="GitHub secret scanning partner endpoint")
+    @app.post(
+        PARTNER_PATH,
+        tags=["intake"],
+        summary="GitHub secret scanning partner endpoint",
+        openapi_extra=PARTNER_BODY,
+        response_model=list[PartnerLabel],
+        responses={
+            401: {
+                "model": ErrorBody,
+                "description": "Missing or invalid GitHub signature; nothing recorded.",
+            },
+            400: {"model": ErrorBody, "description": "The body is not GitHub's format; nothing recorded."},
+        },
+    )
     async def github_partner(request: Request) -> JSONResponse:
         """GitHub's batched report, signed with ECDSA P-256 over the raw body.  401 without a valid
         signature and 400 for a malformed body, both with no side effect; otherwise every report is
@@ -123,6 +146,9 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
         tags=["intake"],
         summary="Report exposed credentials: trufflehog, gitleaks or betterleaks JSON, or our own format",
         status_code=202,
+        openapi_extra=REPORT_BODY,
+        response_model=ReportAccepted,
+        responses={**UNAUTHORIZED, **ERRORS},
     )
     async def report(
         request: Request, caller: Annotated[Caller, Depends(require("responder", responder.store))]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from keysentry.errors import KeysentryError
 from keysentry.respond.responder import Responder
-from keysentry.service.auth import require
+from keysentry.service.auth import UNAUTHORIZED, require
 from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, Sighting
 from keysentry.store.tokens import Caller
 
@@ -139,7 +139,7 @@ def detail(session: Session, e: Exposure) -> dict[str, Any]:
 
 
 def exposures_router(responder: Responder) -> APIRouter:
-    router = APIRouter(prefix="/v1/exposures", tags=["exposures"])
+    router = APIRouter(prefix="/v1/exposures", tags=["exposures"], responses=UNAUTHORIZED)
     store = responder.store
     Viewer = Annotated[Caller, Depends(require("viewer", store))]
     Acting = Annotated[Caller, Depends(require("responder", store))]

@@ -1,0 +1,172 @@
+"""What ``/openapi.json`` says about the bodies the intake endpoints read as raw bytes (they parse and
+verify the body themselves, the partner endpoint before anything else): the formats each accepts and
+answers, so that a generated client sends and reads the right shapes.
+
+No ``from __future__ import annotations``: pydantic builds these models' schemas at run time."""
+
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class KeysentryReport(BaseModel):
+    """keysentry's own report: a key ID and its secret (or text holding a credential) and where it was."""
+
+    model_config = ConfigDict(extra="allow")
+    key_id: str | None = Field(default=None, description="The access key ID (AKIA…, ASIA…).")
+    secret: str | None = Field(
+        default=None,
+        description="The secret access key: scanned in memory, never stored (only its SHA-256).",
+        json_schema_extra={"format": "password", "writeOnly": True},
+    )
+    text: str | None = Field(default=None, description="Text holding any credential keysentry detects.")
+    url: str | None = Field(default=None, description="Where it was exposed.")
+    repository: str | None = None
+    commit: str | None = None
+    path: str | None = None
+    line: int | None = Field(default=None, ge=1)
+    author: str | None = None
+    committed_at: str | None = Field(default=None, description="ISO 8601, with a time zone.")
+
+
+class GitleaksFinding(BaseModel):
+    """One item of ``gitleaks detect --report-format json`` (betterleaks writes the same)."""
+
+    model_config = ConfigDict(extra="allow")
+    RuleID: str
+    Secret: str | None = None
+    Match: str | None = None
+    File: str | None = None
+    StartLine: int | None = None
+    Commit: str | None = None
+    Author: str | None = None
+    Email: str | None = None
+    Date: str | None = None
+    Link: str | None = None
+
+
+class TrufflehogFinding(BaseModel):
+    """One line of ``trufflehog … --json`` (a JSON Lines body holds one per line)."""
+
+    model_config = ConfigDict(extra="allow")
+    DetectorName: str | None = None
+    Raw: str | None = None
+    RawV2: str | None = None
+    SourceMetadata: dict[str, Any] | None = None
+
+
+class ReportedCredential(BaseModel):
+    key_id: str
+    credential_type: str
+    exposure_id: int
+
+
+class ReportAccepted(BaseModel):
+    """Everything the report revealed was recorded (committed) before this answer."""
+
+    accepted: int = Field(description="Items read from the body.")
+    credentials: list[ReportedCredential] = Field(description="Each usable credential and its exposure.")
+    without_a_usable_credential: int = Field(description="Items that held no usable credential.")
+
+
+class PartnerToken(BaseModel):
+    """One token GitHub found (GitHub's secret scanning partner program)."""
+
+    token: str
+    type: str
+    url: str | None = None
+    source: str | None = Field(default=None, description="content, commit, pull_request_title, …")
+
+
+class PartnerLabel(BaseModel):
+    token_hash: str = Field(description="SHA-256 of the token, hex.")
+    token_type: str
+    label: Literal["true_positive", "false_positive"]
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+DOCUMENTED = (KeysentryReport, GitleaksFinding, TrufflehogFinding, PartnerToken)
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+REPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "Another scanner's output as it is, or keysentry's own format (one or a list).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        _ref(KeysentryReport),
+                        {"type": "array", "items": _ref(KeysentryReport)},
+                        {"type": "array", "items": _ref(GitleaksFinding)},
+                        _ref(TrufflehogFinding),
+                    ]
+                }
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string", "description": "trufflehog --json: one finding a line."}
+            },
+        },
+    }
+}
+PARTNER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "GitHub's batch of found tokens, signed over the raw body (ECDSA P-256, SHA-256).",
+        "content": {"application/json": {"schema": {"type": "array", "items": _ref(PartnerToken)}}},
+    },
+    "parameters": [
+        {
+            "name": "Github-Public-Key-Identifier",
+            "in": "header",
+            "required": True,
+            "description": "Which of GitHub's secret scanning keys signed the body.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "Github-Public-Key-Signature",
+            "in": "header",
+            "required": True,
+            "description": "Base64 DER ECDSA signature over the raw body.",
+            "schema": {"type": "string"},
+        },
+    ],
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorBody,
+        "description": "The body is in none of the accepted formats; nothing recorded.",
+    },
+    413: {
+        "model": ErrorBody,
+        "description": "The body is larger than the service accepts; nothing recorded.",
+    },
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """The request bodies' models join the generated components (they are referenced, not inferred)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in DOCUMENTED:
+                components.setdefault(
+                    model.__name__, model.model_json_schema(ref_template="#/components/schemas/{model}")
+                )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
