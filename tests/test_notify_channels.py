@@ -358,3 +358,46 @@ def test_email_can_go_through_ses(
         [message] = s.query(OutboxMessage).filter_by(channel="email").all()
         assert message.state == "sent" and message.receipt
     assert ses.get_send_quota()["SentLast24Hours"] == before + 1
+
+
+def test_on_the_central_bus_the_event_names_the_affected_account_for_automation(
+    settings: Settings,
+    new_user,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+    tmp_path: Path,
+) -> None:
+    """AWS Health puts a RISK event on the affected account's own bus, so aws-health-tools' automation
+    reads the top-level ``account`` and acts in its own account.  On keysentry's central bus (the
+    default) ``account`` is the bus owner: a consumer there reads the affected account from the event's
+    ``detail`` (and ``resources``), as the README and docs/events.md say, and acts in that account."""
+    user = new_user("workloads-prod")
+    settings = settings.model_copy(update={"investigation_delays": []})
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    respond(settings, tmp_path)
+    [event] = event_sink.events()
+    # EventBridge sets `account` to the bus owner (the emulator's delivery to SQS leaves it out).
+    assert event.get("account", seeded.management_account) == seeded.management_account != user.account_id
+    detail = event["detail"]
+    assert detail["affectedAccount"] == detail["eventMetadata"]["accountId"] == user.account_id
+    principal = f"arn:aws:iam::{user.account_id}:user/{user.user_name}"
+    assert event["resources"] == [user.access_key_id, principal]
+
+    # What a consumer reading `account` would do: look for the user in the bus owner's account.
+    central_iam = admin_clients.client("iam")
+    with pytest.raises(central_iam.exceptions.NoSuchEntityException):
+        central_iam.list_access_keys(UserName=detail["eventMetadata"]["userName"])
+    # The documented recipe: the affected account from the detail, the key from affectedEntities.
+    account = detail["eventMetadata"]["accountId"]
+    iam = admin_clients.client("iam", credentials=member_credentials(admin_clients, account))
+    key = detail["affectedEntities"][0]["entityValue"]
+    keys = iam.list_access_keys(UserName=detail["eventMetadata"]["userName"])["AccessKeyMetadata"]
+    assert key in [k["AccessKeyId"] for k in keys]
+    iam.update_access_key(UserName=detail["eventMetadata"]["userName"], AccessKeyId=key, Status="Inactive")
+    [after] = [
+        k
+        for k in iam.list_access_keys(UserName=user.user_name)["AccessKeyMetadata"]
+        if k["AccessKeyId"] == key
+    ]
+    assert after["Status"] == "Inactive"

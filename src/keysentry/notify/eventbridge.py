@@ -14,6 +14,18 @@ from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import DETAIL_TYPE, ExposureFacts, health_event_detail, stamp_notified
 
 
+def resources(facts: ExposureFacts) -> list[str]:
+    """The event's ``resources``: the key, and the principal's ARN, which names the affected account.
+
+    EventBridge sets the top-level ``account`` to the account of the bus the event is put on: on the
+    central bus (the default) that is keysentry's account, not the affected one.  A consumer there reads
+    ``detail.eventMetadata.accountId`` (also ``detail.affectedAccount``), or the account in this ARN."""
+    found = [facts.key_id]
+    if facts.principal_arn:
+        found.append(facts.principal_arn)
+    return found
+
+
 class EventBridgeChannel:
     name = "eventbridge"
     batch_size = 10  # the most entries PutEvents takes in one call
@@ -25,7 +37,7 @@ class EventBridgeChannel:
 
     def render(self, facts: ExposureFacts, now: datetime) -> dict[str, Any]:
         return {
-            "resources": [facts.key_id],
+            "resources": resources(facts),
             "account_id": facts.account_id,
             "detail": health_event_detail(facts, now),
         }
