@@ -152,3 +152,25 @@ def test_hostile_targets_are_refused_and_run_nothing(tmp_path: Path, target: str
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert _ran(markers) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://x-access-token:ghp_notatoken@github.com/a/b.git", "https://github.com/a/b.git"),
+        ("https://oauth2token@gitlab.example/a/b.git", "https://gitlab.example/a/b.git"),
+        ("ssh://git@github.com/a/b.git", "ssh://git@github.com/a/b.git"),  # a user name is not a secret
+        ("ssh://deploy:hunter2@git.example/r.git", "ssh://git.example/r.git"),
+        ("git@github.com:a/b.git", "git@github.com:a/b.git"),
+    ],
+)
+def test_a_repositorys_url_is_never_shown_with_its_credentials(url: str, shown: str) -> None:
+    from keysentry.sources.git import without_credentials, without_credentials_in
+    from keysentry.watch.git_remote import RepositoryWatch
+
+    assert without_credentials(url) == shown
+    assert (
+        without_credentials_in(f"fatal: repository '{url}' not found")
+        == f"fatal: repository '{shown}' not found"
+    )
+    assert RepositoryWatch(url, Path("/nonexistent")).name == f"git:{shown}"

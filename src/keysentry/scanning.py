@@ -36,7 +36,7 @@ from keysentry.sources.git import (
     iter_blob_refs,
     iter_staged,
     mirror,
-    paths_at_head,
+    paths_at,
     read_blobs,
     repository_name,
     scanned_repository,
@@ -301,16 +301,17 @@ def _place_git_objects(findings: Iterable[Finding], skipped: list[Skipped], repo
     skipped[:] = [replace(s, provenance=place(s.provenance)) for s in skipped]
 
 
-def _mark_head(findings: Iterable[Finding], repos: dict[str, Path]) -> None:
-    """Say of each location in a repository's history whether its file is still there at HEAD: a
-    finding in a deleted file must not read as if the file were in the checkout."""
+def _mark_head(findings: Iterable[Finding], repos: dict[str, Path], heads: dict[str, str | None]) -> None:
+    """Say of each location in a repository's history whether its file is still there at HEAD (the
+    commit ``heads`` names, by repository): a finding in a deleted file must not read as if the file
+    were in the checkout."""
     findings = list(findings)
     wanted: dict[str, set[str]] = {}
     for loc in (loc for f in findings for loc in f.locations):
         p = loc.provenance
-        if p.kind == "git" and p.commit and p.path and p.repository in repos:
-            wanted.setdefault(p.repository, set()).add(p.path)
-    present = {name: paths_at_head(repos[name], paths) for name, paths in wanted.items()}
+        if p.kind == "git" and p.commit and p.path and heads.get(p.repository or ""):
+            wanted.setdefault(p.repository or "", set()).add(p.path)
+    present = {name: paths_at(repos[name], heads[name] or "", paths) for name, paths in wanted.items()}
 
     def mark(loc: Location) -> Location:
         p = loc.provenance
@@ -364,9 +365,9 @@ def scan_targets(
         finally:
             close_readers()  # before a temporary mirror is removed
         _place_git_objects(folder.by_identity.values(), report.skipped, repos)
-        _mark_head(folder.by_identity.values(), repos)
         remote = {t.repo for t in resolved if t.kind == "remote"}
         report.repositories = [scanned_repository(repo, repo not in remote) for repo in repos.values()]
+        _mark_head(folder.by_identity.values(), repos, {r.name: r.revision for r in report.repositories})
     return _finish(report, folder)
 
 

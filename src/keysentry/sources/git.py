@@ -89,6 +89,14 @@ def without_credentials(url: str) -> str:
     return scheme + url[match.end() :]
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+
+
+def without_credentials_in(text: str) -> str:
+    """``text`` (a git error, say) with every URL in it passed through :func:`without_credentials`."""
+    return _URL_IN_TEXT.sub(lambda m: without_credentials(m.group(0)), text)
+
+
 def repository_name(repo: Path) -> str:
     """The origin URL (without credentials) if there is one, else the absolute path."""
     origin = _git(repo, "config", "--get", "remote.origin.url").stdout.decode(errors="replace").strip()
@@ -121,14 +129,13 @@ def scanned_repository(repo: Path, local: bool = True) -> ScannedRepository:
     )
 
 
-def paths_at_head(repo: Path, paths: set[str]) -> set[str] | None:
-    """Which of ``paths`` exist in HEAD's tree (None: the repository has no HEAD commit)."""
-    if _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", "--").returncode != 0:
-        return None
+def paths_at(repo: Path, revision: str, paths: set[str]) -> set[str]:
+    """Which of ``paths`` exist in the tree of commit ``revision`` (HEAD, in practice)."""
     present: set[str] = set()
     ordered = sorted(paths)
     for start in range(0, len(ordered), 500):  # keep each command line short
-        done = _git(repo, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *ordered[start : start + 500])
+        chunk = ordered[start : start + 500]
+        done = _git(repo, "ls-tree", "-r", "-z", "--name-only", revision, "--", *chunk)
         present.update(_decode_path(p) for p in done.stdout.split(b"\0") if p)
     return present
 
@@ -140,7 +147,7 @@ def mirror(url: str) -> Iterator[Path]:
     try:
         done = _git(None, "clone", "--mirror", "--quiet", "--", url, str(folder / "repo.git"))
         if done.returncode != 0:
-            message = done.stderr.decode(errors="replace").strip()
+            message = without_credentials_in(done.stderr.decode(errors="replace").strip())
             raise SourceError(f"cannot clone {without_credentials(url)}: {message or 'git clone failed'}")
         yield folder / "repo.git"
     finally:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -102,12 +103,44 @@ def _parse_config_list(raw: bytes) -> list[tuple[str, str]]:
     return found
 
 
+_CONFIG_FILES = (".git/config", ".git/config.worktree", "config", "config.worktree")
+_read: dict[tuple[str, tuple[int, ...]], list[tuple[str, str]]] = {}
+_read_lock = threading.Lock()
+
+
+def _config_stamp(folder: Path) -> tuple[int, ...]:
+    """When the repository's own config files last changed (0: absent): a changed file is read again."""
+    stamps = []
+    for name in _CONFIG_FILES:
+        try:
+            stamps.append((folder / name).stat().st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return tuple(stamps)
+
+
 def repository_overrides(
     repo: Path | str | None = None, git_dir: Path | str | None = None
 ) -> list[tuple[str, str]]:
-    """(key, inert value) for each program-naming setting of the repository's own configuration."""
+    """(key, inert value) for each program-naming setting of the repository's own configuration.
+
+    Read once per repository and process while its config files stay as they are (a scan runs a dozen
+    git commands on one repository); a file it includes is read with it."""
     if repo is None and git_dir is None:
         return []
+    folder = Path(git_dir if git_dir is not None else repo)  # type: ignore[arg-type]
+    key = (f"{repo}\0{git_dir}", _config_stamp(folder))
+    with _read_lock:
+        known = _read.get(key)
+    if known is not None:
+        return known
+    overrides = _read_overrides(repo, git_dir)
+    with _read_lock:
+        _read[key] = overrides
+    return overrides
+
+
+def _read_overrides(repo: Path | str | None, git_dir: Path | str | None) -> list[tuple[str, str]]:
     try:
         done = subprocess.run(
             git_argv("config", "--list", "--show-scope", "--includes", "-z", repo=repo, git_dir=git_dir),

@@ -12,6 +12,7 @@ from typing import Any
 
 from keysentry.errors import SourceError
 from keysentry.scanning import ScanOptions, scan_targets
+from keysentry.sources.git import without_credentials, without_credentials_in
 from keysentry.sources.git_command import run_git
 from keysentry.watch.base import WatchPoll
 
@@ -22,7 +23,7 @@ KIND = "git"
 def _git(*args: str, git_dir: Path | None = None, input: str | None = None) -> str:
     done = run_git(*args, git_dir=git_dir, input=input.encode() if input else None, timeout=600)
     if done.returncode != 0 and input is None:
-        message = done.stderr.decode(errors="replace").strip()[-300:]
+        message = without_credentials_in(done.stderr.decode(errors="replace").strip())[-300:]
         raise SourceError(f"git {args[0]} failed: {message}")
     return done.stdout.decode(errors="replace")
 
@@ -32,7 +33,7 @@ class RepositoryWatch:
         self, source: str, state_dir: Path, options: ScanOptions | None = None, interval: float = 60.0
     ) -> None:
         self.source = source
-        self.name = f"{KIND}:{source}"
+        self.name = f"{KIND}:{without_credentials(source)}"  # shown in logs and metrics
         self.interval = interval
         self.options = options or ScanOptions()
         digest = hashlib.sha256(source.encode()).hexdigest()[:16]
