@@ -174,3 +174,16 @@ def test_a_repositorys_url_is_never_shown_with_its_credentials(url: str, shown: 
         == f"fatal: repository '{shown}' not found"
     )
     assert RepositoryWatch(url, Path("/nonexistent")).name == f"git:{shown}"
+
+
+def test_a_repository_whose_configuration_git_cannot_read_is_an_error_not_a_clean_scan(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "broken"
+    commit_file(repo, "config/prod.env", f"AWS_ACCESS_KEY_ID={KID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n")
+    with (repo / ".git" / "config").open("a") as config:
+        config.write("[broken\n")
+    done = _keysentry("scan", str(repo), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "could not list the repository's configuration" in done.stderr
+    assert "bad config line" in done.stderr

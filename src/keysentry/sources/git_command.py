@@ -151,7 +151,12 @@ def _read_overrides(repo: Path | str | None, git_dir: Path | str | None) -> list
         )
     except subprocess.TimeoutExpired:  # an include of a FIFO, say: refuse rather than run unguarded
         raise SourceError(f"{repo or git_dir}: git could not read the repository's configuration") from None
-    # A configuration git cannot parse fails every other command on it the same way: nothing runs.
+    if done.returncode != 0:  # unreadable config, or a git too old for --show-scope: never run unguarded
+        reason = done.stderr.decode(errors="replace").strip().splitlines()
+        raise SourceError(
+            f"{repo or git_dir}: git could not list the repository's configuration "
+            f"({reason[-1] if reason else f'exit {done.returncode}'}); nothing was run in it"
+        )
     overrides = []
     for scope, key in _parse_config_list(done.stdout):
         if scope not in REPOSITORY_SCOPES:
