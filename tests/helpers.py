@@ -49,6 +49,23 @@ def env_pair(user: SeededUser) -> str:
 KEYSENTRY = str(Path(sys.executable).with_name("keysentry"))
 
 
+def run_keysentry(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """The ``keysentry`` command as a user runs it: a clean environment (no KEYSENTRY_* variable of
+    the test run's own), plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEYSENTRY_")}
+    return subprocess.run(
+        [KEYSENTRY, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**clean, "COLUMNS": "200", **(env or {})},
+        check=False,
+        timeout=timeout,
+    )
+
+
 SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
 
 

@@ -6,14 +6,12 @@ start on an invalid file."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpers import KEYSENTRY
+from helpers import run_keysentry as run
 from keysentry.emulator.receivers import free_port
 from keysentry.errors import ConfigError
 from keysentry.settings import load_settings_from
@@ -37,19 +35,6 @@ MISSPELT = [
         "unknown setting 'account' in [[response.rules]] #1; did you mean 'accounts'?",
     ),
 ]
-
-
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEYSENTRY_")}
-    return subprocess.run(
-        [KEYSENTRY, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**clean, **(env or {})},
-        check=False,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize(("text", "message"), MISSPELT, ids=[m[1].split("'")[1] for m in MISSPELT])

@@ -9,13 +9,12 @@ repository runs them (the control), keysentry in every mode runs none, and still
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpers import KEYSENTRY, commit_file, git, planted_pair
+from helpers import commit_file, git, planted_pair, run_keysentry
 
 KID, SECRET = planted_pair(71)
 HOOKS = (
@@ -93,11 +92,7 @@ def _ran(markers: Path) -> list[str]:
 
 
 def _keysentry(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSENTRY_")}
-    env["KEYSENTRY_DATA_DIR"] = str(cwd / ".keysentry-data")
-    return subprocess.run(
-        [KEYSENTRY, *args], capture_output=True, text=True, cwd=cwd, env=env, check=False, timeout=180
-    )
+    return run_keysentry(*args, cwd=cwd, env={"KEYSENTRY_DATA_DIR": str(cwd / ".keysentry-data")})
 
 
 def test_plain_git_in_the_hostile_repository_runs_its_programs(hostile: tuple[Path, Path]) -> None:

@@ -6,9 +6,7 @@ lands in (html5lib as a browser, markdown-it as GitHub's CommonMark + tables, Sl
 from __future__ import annotations
 
 import html
-import os
 import re
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -17,7 +15,8 @@ import html5lib
 import pytest
 from markdown_it import MarkdownIt
 
-from helpers import KEYSENTRY, planted_pair
+from helpers import planted_pair
+from helpers import run_keysentry as _cli
 from hostile import (
     ACCOUNT_NAME,
     AUTHOR,
@@ -211,17 +210,6 @@ def test_markdown_code_spans_survive_backticks_and_pipes() -> None:
 
 
 # --- the terminal -----------------------------------------------------------------------------------
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [KEYSENTRY, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )
-
-
 HOSTILE_NAMES = ["[/]leak.env", "[bold red]x[/bold red].env", f"{ESC}[2J{ESC}[31mred.env", "rtl\u202evne.txt"]
 
 

@@ -35,6 +35,7 @@ from rich.markup import escape as _rich_escape
 __all__ = [
     "Literal",
     "http_url",
+    "map_strings",
     "markdown",
     "markdown_code",
     "markdown_link",
@@ -75,6 +76,17 @@ def _visible(m: re.Match[str]) -> str:
 def printable(value: object) -> str:
     """``value`` as text with every control, bidi and line-separator character shown as an escape."""
     return _CONTROL.sub(_visible, str(value))
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` (nested dicts and lists, as JSON holds them) with ``change`` applied to every string."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [map_strings(v, change) for v in value]
+    return value
 
 
 def terminal(value: object, lines: bool = False) -> str:

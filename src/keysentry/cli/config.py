@@ -12,7 +12,7 @@ import typer
 from pydantic import SecretStr
 
 from keysentry.cli.common import EXIT_CLEAN, exits_cleanly, out
-from keysentry.escaping import terminal
+from keysentry.escaping import map_strings, terminal
 
 app = typer.Typer(help="The configuration: keysentry.toml and KEYSENTRY_* variables.", no_args_is_help=True)
 
@@ -99,13 +99,7 @@ def _masked(value: Any) -> Any:
     passwords, and anything the detection engine recognises as a credential, are masked here."""
     from keysentry.logging_setup import redact_secrets
 
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    if isinstance(value, str):
-        return redact_secrets(_URL_PASSWORD.sub(r"\g<head>***", value))
-    return value
+    return map_strings(value, lambda text: redact_secrets(_URL_PASSWORD.sub(r"\g<head>***", text)))
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from keysentry.escaping import printable
+from keysentry.escaping import map_strings, printable
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import ExposureFacts, health_event_detail
 from keysentry.notify.message import context, render, subject
@@ -81,7 +81,7 @@ class WebhookChannel:
                     "component": facts.account_id,
                     "group": facts.principal_arn or facts.account_id,
                     "class": "exposed-credential",
-                    "custom_details": _printable_values(
+                    "custom_details": map_strings(
                         {
                             "key_id": facts.key_id,
                             "account": ctx["account"],
@@ -92,7 +92,8 @@ class WebhookChannel:
                             "contained": ctx["contained"],
                             "containment": ctx["containment"]["what"],
                             "remediation": facts.remediation,
-                        }
+                        },
+                        printable,  # PagerDuty shows custom details as text
                     ),
                 },
                 "links": [{"href": facts.exposure_url, "text": "The exposure in keysentry"}],
@@ -133,17 +134,6 @@ class WebhookChannel:
         error = f"POST {self.target.url} answered {answer.status_code}: {answer.text[:200]}"
         permanent = 400 <= answer.status_code < 500 and answer.status_code not in RETRYABLE_STATUS
         return Sent(False, error=error, permanent=permanent)
-
-
-def _printable_values(value: Any) -> Any:
-    """PagerDuty shows custom details as text: every string in them without control characters."""
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, dict):
-        return {k: _printable_values(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable_values(v) for v in value]
-    return value
 
 
 def _json(answer: httpx.Response) -> dict[str, Any]:
