@@ -42,6 +42,15 @@ def parse_duration(value: object) -> timedelta | None:
     raise ValueError(f"not a duration: {value!r} (write 90s, 15m, 2h or 1d)")
 
 
+def format_duration(value: timedelta) -> str:
+    """The inverse of :func:`parse_duration`: ``timedelta(hours=24)`` → ``"1d"``, 90 s → ``"90s"``."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 class ResponseRule(StrictModel):
     accounts: list[str] = Field(default_factory=list)
     principals: list[str] = Field(default_factory=list)

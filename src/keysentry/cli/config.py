@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from keysentry.cli.common import EXIT_CLEAN, exits_cleanly, out
 from keysentry.escaping import map_strings, terminal
+from keysentry.response_policy import format_duration
 
 app = typer.Typer(help="The configuration: keysentry.toml and KEYSENTRY_* variables.", no_args_is_help=True)
 
@@ -78,20 +79,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, timedelta):
-        return _duration(value)
+        return format_duration(value)
     if isinstance(value, SecretStr):
         return "**********"
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def _duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _masked(value: Any) -> Any:
