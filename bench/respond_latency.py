@@ -35,16 +35,16 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.config.settings import Settings
 from keysentry.detect.aws_keys import decode_account, fingerprint
 from keysentry.detect.findings import Finding, Location
 from keysentry.emulator.seed import ADMIN, seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.service.worker import ResponseWorker
-from keysentry.settings import Settings
 from keysentry.sources.blob import Provenance
 from keysentry.store.models import Exposure, TimelineEvent
-from keysentry.wiring import build_responder
 
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 # Events go to a bus of their own with no rules: delivering them onwards (the demo bus's rule into SQS)

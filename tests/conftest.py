@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.config.settings import Settings
 from keysentry.emulator.seed import ADMIN, SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.notify.health_event import risk_event_pattern
-from keysentry.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "KEYSENTRY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

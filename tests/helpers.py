@@ -91,8 +91,8 @@ def planted_pair(seed: int, account: str = "123456789012") -> tuple[str, str]:
 
 def respond(settings, *targets: Path):  # type: ignore[no-untyped-def]
     """Scan ``targets``, record what is found and respond to it; (responder, step results)."""
-    from keysentry.scanning import scan_targets
-    from keysentry.wiring import build_responder
+    from keysentry.app.wiring import build_responder
+    from keysentry.scan.pipeline import scan_targets
 
     responder = build_responder(settings)
     results = responder.advance_all(responder.record_report(scan_targets([str(t) for t in targets])))

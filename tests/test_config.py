@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from helpers import run_keysentry as run
+from keysentry.config.settings import load_settings_from
 from keysentry.emulator.receivers import free_port
 from keysentry.errors import ConfigError
-from keysentry.settings import load_settings_from
 
 # (a file with one misspelt key in one table, the line the error must print)
 MISSPELT = [

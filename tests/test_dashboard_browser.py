@@ -21,9 +21,9 @@ from helpers import exposure_of, partner_body, signed, wait_for
 from hostile import AUTHOR, COMMIT, PATH, REPOSITORY, URL, assert_inert_html
 from keysentry import escaping
 from keysentry.authority.clients import AwsClients
+from keysentry.config.settings import Settings
 from keysentry.emulator.receivers import free_port
 from keysentry.service.app import PARTNER_PATH, create_app
-from keysentry.settings import Settings
 from keysentry.store import open_store
 from keysentry.store.tokens import create_token
 

@@ -107,7 +107,7 @@ def test_every_planted_pair_is_found_and_no_decoy_is_reported(tmp_path: Path) ->
         capture_output=True,
     )
     truth = [json.loads(line) for line in (out / "truth.jsonl").read_text().splitlines()]
-    from keysentry.scanning import scan_targets
+    from keysentry.scan.pipeline import scan_targets
 
     report = scan_targets([str(out / "tree")])
     found = {(f.key_id, f.secret_fingerprint) for f in report.credentials}

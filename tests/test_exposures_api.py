@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from conftest import member_credentials
 from helpers import env_pair, exposure_of, respond
 from keysentry.authority.clients import AwsClients
+from keysentry.config.settings import Settings
 from keysentry.emulator.seed import SeededUser
 from keysentry.service.app import create_app
-from keysentry.settings import Settings
 from keysentry.store import open_store
 from keysentry.store.tokens import create_token
 

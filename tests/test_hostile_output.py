@@ -32,13 +32,13 @@ from hostile import (
     hostile_facts,
 )
 from keysentry import escaping
+from keysentry.config.notify import EmailSettings, WebhookTarget
 from keysentry.notify.case import CaseChannel
 from keysentry.notify.email import EmailChannel
 from keysentry.notify.health_event import health_event_detail
 from keysentry.notify.message import render
 from keysentry.notify.sns import SnsChannel
 from keysentry.notify.webhook import WebhookChannel
-from keysentry.notify_settings import EmailSettings, WebhookTarget
 
 NOW = datetime(2026, 12, 4, 12, 1, tzinfo=UTC)
 OURS = {"http://127.0.0.1:8080/exposures/7", "http://127.0.0.1:8080/exposures/7#case"}
@@ -228,10 +228,10 @@ def test_scanning_files_with_hostile_names_prints_them_inert_and_exits_1(tmp_pat
 
 
 def test_exposures_show_prints_a_hostile_sighting_inert(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from keysentry.app.wiring import build_responder
     from keysentry.detect.findings import Finding, Location
     from keysentry.detect.scanner import ScanReport
     from keysentry.sources.blob import Provenance
-    from keysentry.wiring import build_responder
 
     kid, _ = planted_pair(32)
     where = Provenance(

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from helpers import env_pair
+from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.config.settings import Settings
 from keysentry.emulator.seed import ADMIN, SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
-from keysentry.scanning import scan_targets
-from keysentry.settings import Settings
+from keysentry.scan.pipeline import scan_targets
 from keysentry.store.models import Exposure
-from keysentry.wiring import build_responder
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "iam"
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"

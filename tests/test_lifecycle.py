@@ -14,17 +14,17 @@ import pytest
 
 from conftest import EventSink, member_credentials
 from helpers import env_pair, exposure_of, key_for, respond, secret_for
+from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients
+from keysentry.config.settings import Settings
 from keysentry.emulator.cloudtrail import make_record
 from keysentry.emulator.seed import SeedManifest
 from keysentry.emulator.server import Emulator
 from keysentry.respond.responder import ActionError
 from keysentry.respond.steps import contain
 from keysentry.respond.view import ExposureView
-from keysentry.scanning import scan_targets
-from keysentry.settings import Settings
+from keysentry.scan.pipeline import scan_targets
 from keysentry.store.models import Exposure
-from keysentry.wiring import build_responder
 
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 RNG = random.Random(404)

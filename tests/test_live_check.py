@@ -10,11 +10,11 @@ from pathlib import Path
 
 from conftest import EventSink, member_credentials
 from helpers import KEYSENTRY, env_pair, exposure_of, key_for, secret_for
+from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients
+from keysentry.config.settings import Settings
 from keysentry.emulator.server import Emulator
-from keysentry.scanning import ScanOptions, scan_targets
-from keysentry.settings import Settings
-from keysentry.wiring import build_responder
+from keysentry.scan.pipeline import ScanOptions, scan_targets
 
 CANARY_ACCOUNT = "052310077262"  # canarytokens.org
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import key_for, secret_for
-from keysentry.logging_setup import configure_logging
+from keysentry.app.logs import configure_logging
 
 
 @pytest.fixture

@@ -19,15 +19,15 @@ import pytest
 
 from conftest import EventSink, member_credentials
 from helpers import commit_file, env_pair, exposure_of, respond
+from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients
+from keysentry.config.notify import EmailSettings, NotifySettings, WebhookTarget
+from keysentry.config.settings import Settings
 from keysentry.emulator.receivers import HttpReceiver, SmtpServer
 from keysentry.emulator.seed import SeedManifest
 from keysentry.notify.health_event import risk_event_pattern
 from keysentry.notify.webhook import SIGNATURE_HEADER, sign
-from keysentry.notify_settings import EmailSettings, NotifySettings, WebhookTarget
-from keysentry.settings import Settings
 from keysentry.store.models import OutboxMessage
-from keysentry.wiring import build_responder
 
 SHARED_PATTERN = (
     Path(__file__).parents[2] / "shared/data/eventbridge_pattern_risk_events.aws-health-tools.json"

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
+from keysentry.config.settings import Settings
 from keysentry.service.app import PARTNER_PATH, create_app
-from keysentry.settings import Settings
 
 PARTNER = json.loads((Path(__file__).parent / "data" / "github_secret_scanning_partner.json").read_text())
 

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from conftest import member_credentials
 from helpers import KEYSENTRY, exposure_of, meta_document, partner_body, signed, wait_for
 from keysentry.authority.clients import AwsClients
+from keysentry.config.settings import Settings
 from keysentry.emulator.receivers import free_port
 from keysentry.emulator.server import Emulator
 from keysentry.intake.github_partner import (
@@ -32,7 +33,6 @@ from keysentry.intake.github_partner import (
     token_hash,
 )
 from keysentry.service.app import PARTNER_PATH, create_app
-from keysentry.settings import Settings
 from keysentry.store.models import Exposure, Report
 
 SHARED = Path(__file__).parents[2] / "shared/data/github_secret_scanning_partner.json"

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from helpers import KEYSENTRY, exposure_of, wait_for
+from keysentry.config.settings import Settings
 from keysentry.service.app import create_app
-from keysentry.settings import Settings
 from keysentry.store import open_store
 from keysentry.store.models import Exposure, Report
 from keysentry.store.tokens import create_token

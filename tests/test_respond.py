@@ -13,12 +13,12 @@ import sqlalchemy as sa
 
 from conftest import EventSink, member_credentials
 from helpers import commit_file, env_pair, exposure_of, key_for, respond, secret_for
+from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients
+from keysentry.config.settings import Settings
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.emulator.seed import SeedManifest
-from keysentry.settings import Settings
 from keysentry.store.models import DeliveryAttempt, OutboxMessage, TimelineEvent
-from keysentry.wiring import build_responder
 
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 
@@ -238,7 +238,7 @@ def test_the_service_backs_off_a_failing_step_and_an_operator_retries_at_once(
 ) -> None:
     """AWS unreachable: the service's worker retries after 2, 4, 8 … seconds, not at every round;
     `keysentry respond` (an operator) retries at once."""
-    from keysentry.scanning import scan_targets
+    from keysentry.scan.pipeline import scan_targets
     from keysentry.service.worker import ResponseWorker
 
     nowhere = Settings(
@@ -272,7 +272,7 @@ def test_the_service_responds_to_what_is_recorded_without_waiting_for_its_next_r
 ) -> None:
     """Intake hands what it commits to the running worker: contained long before the worker would next
     ask the database (an hour here), and a key recorded while its response runs is not dropped."""
-    from keysentry.scanning import scan_targets
+    from keysentry.scan.pipeline import scan_targets
     from keysentry.service.worker import ResponseWorker
 
     responder = build_responder(settings)
@@ -312,7 +312,7 @@ def test_a_sighting_recorded_while_the_key_is_being_contained_is_kept_and_announ
     the quarantine is being attached.  The containment is recorded on the exposure as intake left it,
     and the announcement says when the key was really first exposed."""
     from keysentry.respond import steps
-    from keysentry.scanning import scan_targets
+    from keysentry.scan.pipeline import scan_targets
 
     user = new_user("workloads-prod")
     recent = commit_file(tmp_path / "recent", "prod.env", env_pair(user), when="2026-11-20T10:00:00+00:00")

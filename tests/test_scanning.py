@@ -15,7 +15,7 @@ import pytest
 
 from helpers import KEYSENTRY, commit_file, git, key_for, secret_for
 from keysentry.detect.aws_keys import fingerprint
-from keysentry.scanning import ScanOptions, scan_targets
+from keysentry.scan.pipeline import ScanOptions, scan_targets
 
 RNG = random.Random(33)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from helpers import KEYSENTRY, commit_file, git
 from keysentry.detect.aws_keys import fingerprint
-from keysentry.scanning import scan_targets
+from keysentry.scan.pipeline import scan_targets
 from keysentry.sources.blob import Blob, Skipped
 from keysentry.sources.files import iter_path
 from keysentry.sources.git import introducing_commits, iter_history

@@ -13,14 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from helpers import KEYSENTRY, env_pair, exposure_of, wait_for
-from keysentry.logging_setup import configure_logging
+from keysentry.app.logs import configure_logging
+from keysentry.config.settings import Settings
+from keysentry.config.watch import WatchSettings
 from keysentry.service.app import create_app
-from keysentry.settings import Settings
 from keysentry.store import open_store
 from keysentry.watch.cursor import Cursors
 from keysentry.watch.pypi import PyPIWatch
 from keysentry.watch.runner import WatchRunner
-from keysentry.watch_settings import WatchSettings
 from public_sources import PublicSource, json_reply, tar_gz
 from test_watch_github_events import commit, feed, patched, push_event, sha
 from test_watch_registries import changes, publish_npm, publish_pypi, rss

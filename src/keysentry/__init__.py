@@ -43,7 +43,7 @@ def scan(
     Returns a :class:`keysentry.detect.ScanReport`: ``findings`` (one per credential, with every
     location), ``suppressed`` (documentation examples, placeholders), ``skipped`` (with reasons).
     """
-    from keysentry.scanning import ScanOptions, scan_targets
+    from keysentry.scan.pipeline import ScanOptions, scan_targets
     from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE
 
     chosen = ScanOptions(

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from keysentry.settings import Settings
+from keysentry.config.settings import Settings
 
 # The emulator accepts any credentials while IAM enforcement is off.
 EMULATOR_FALLBACK_KEY = "testing"

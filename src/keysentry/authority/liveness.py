@@ -12,8 +12,8 @@ import threading
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.config.settings import Settings
 from keysentry.detect.aws_keys import canary, decode_account, fingerprint
-from keysentry.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -83,7 +83,7 @@ def demo(
 
 @exits_cleanly
 def run_demo_command(keep: Path | None) -> None:
-    from keysentry.demo import run_demo  # the demo pulls in the emulator; load it only when asked
+    from keysentry.cli.demo.run import run_demo  # the demo pulls in the emulator; load it only when asked
 
     settings_from()
     ok = run_demo(out, keep)
@@ -103,7 +103,7 @@ def db_upgrade(database_url: Annotated[str | None, typer.Option(help="SQLAlchemy
 
 @exits_cleanly
 def run_db_upgrade(database_url: str | None) -> None:
-    from keysentry.wiring import build_store
+    from keysentry.app.wiring import build_store
 
     store = build_store(settings_from(database_url=database_url))
     out.print(f"{store.url} is at revision {store.current_revision()} (head {store.head_revision()})")

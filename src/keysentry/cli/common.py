@@ -10,10 +10,10 @@ from typing import ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from keysentry.app.logs import configure_logging
+from keysentry.config.settings import Settings, load_settings
 from keysentry.errors import KeysentryError
 from keysentry.escaping import terminal
-from keysentry.logging_setup import configure_logging
-from keysentry.settings import Settings, load_settings
 
 EXIT_CLEAN = 0
 EXIT_FOUND = 1

@@ -12,8 +12,8 @@ import typer
 from pydantic import SecretStr
 
 from keysentry.cli.common import EXIT_CLEAN, exits_cleanly, out
+from keysentry.config.durations import format_duration
 from keysentry.escaping import map_strings, terminal
-from keysentry.response_policy import format_duration
 
 app = typer.Typer(help="The configuration: keysentry.toml and KEYSENTRY_* variables.", no_args_is_help=True)
 
@@ -48,7 +48,7 @@ def check(
 
 @exits_cleanly
 def run_check(file: Path | None, as_json: bool) -> None:
-    from keysentry.settings import config_path, load_settings_from, origins, read_config_file
+    from keysentry.config.settings import config_path, load_settings_from, origins, read_config_file
 
     path = file if file is not None else config_path()[0]
     settings = load_settings_from(file)
@@ -90,7 +90,7 @@ def _plain(value: Any) -> Any:
 def _masked(value: Any) -> Any:
     """Secrets out of a dumped configuration: SecretStr fields are already ``**********``; URL
     passwords, and anything the detection engine recognises as a credential, are masked here."""
-    from keysentry.logging_setup import redact_secrets
+    from keysentry.app.logs import redact_secrets
 
     return map_strings(value, lambda text: redact_secrets(_URL_PASSWORD.sub(r"\g<head>***", text)))
 

@@ -42,8 +42,8 @@ def exposures(
 
 @exits_cleanly
 def list_command(states: list[str], as_json: bool, database_url: str | None) -> None:
+    from keysentry.app.wiring import build_store
     from keysentry.store.exposures import list_exposures
-    from keysentry.wiring import build_store
 
     store = build_store(settings_from(database_url=database_url))
     with store.session() as session:
@@ -88,8 +88,8 @@ def show(
 
 @exits_cleanly
 def show_command(ident: str, database_url: str | None) -> None:
+    from keysentry.app.wiring import build_store
     from keysentry.store.exposures import get_exposure
-    from keysentry.wiring import build_store
 
     store = build_store(settings_from(database_url=database_url))
     with store.session() as session:
@@ -117,8 +117,8 @@ def _act(
 ) -> None:
     import getpass
 
+    from keysentry.app.wiring import build_responder
     from keysentry.store.exposures import get_exposure
-    from keysentry.wiring import build_responder
 
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
     responder = build_responder(settings)

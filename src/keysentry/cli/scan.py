@@ -25,12 +25,12 @@ from rich.progress import (
 from keysentry import __version__
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, err, exits_cleanly, out, settings_from
 from keysentry.cli.render import print_jsonl, print_report, print_steps, when
+from keysentry.config.settings import Settings, load_settings
 from keysentry.detect.findings import Finding
 from keysentry.detect.rules import load_rules
 from keysentry.detect.scanner import ScanReport
 from keysentry.report import apply_baseline, load_baseline, sarif_log
-from keysentry.scanning import ScanOptions, scan_targets
-from keysentry.settings import Settings, load_settings
+from keysentry.scan.pipeline import ScanOptions, scan_targets
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE
 
 if TYPE_CHECKING:
@@ -73,8 +73,8 @@ Endpoint = Annotated[str | None, typer.Option(help="Send AWS calls here (the loc
 
 def respond_and_print(console: Console, settings: Settings, report: ScanReport | None) -> list[StepResult]:
     """Record the report's AWS credentials (or nothing); advance what they touched (or all pending)."""
+    from keysentry.app.wiring import build_responder
     from keysentry.store.models import Exposure  # loaded here: plain scans need no database or AWS
-    from keysentry.wiring import build_responder
 
     responder = build_responder(settings)
     ids = responder.record_report(report) if report is not None else None

@@ -31,8 +31,8 @@ def create(
 
 @exits_cleanly
 def run_create(name: str, role: str, database_url: str | None) -> None:
+    from keysentry.app.wiring import build_store
     from keysentry.store.tokens import create_token
-    from keysentry.wiring import build_store
 
     store = build_store(settings_from(database_url=database_url))
     token = create_token(store, name, role)
@@ -48,8 +48,8 @@ def list_(database_url: DatabaseUrl = None) -> None:
 
 @exits_cleanly
 def run_list(database_url: str | None) -> None:
+    from keysentry.app.wiring import build_store
     from keysentry.store.tokens import list_tokens
-    from keysentry.wiring import build_store
 
     store = build_store(settings_from(database_url=database_url))
     for t in list_tokens(store):
@@ -68,8 +68,8 @@ def revoke(
 
 @exits_cleanly
 def run_revoke(name: str, database_url: str | None) -> None:
+    from keysentry.app.wiring import build_store
     from keysentry.store.tokens import revoke_token
-    from keysentry.wiring import build_store
 
     store = build_store(settings_from(database_url=database_url))
     out.print(f"revoked {revoke_token(store, name)} token(s) named {name}")

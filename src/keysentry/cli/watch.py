@@ -75,12 +75,12 @@ def run_watch(
     database_url: str | None,
     endpoint: str | None,
 ) -> None:
+    from keysentry.app.wiring import build_store
     from keysentry.cli.render import print_report
     from keysentry.cli.scan import respond_and_print
     from keysentry.watch.build import build_watchers
     from keysentry.watch.cursor import Cursors
     from keysentry.watch.runner import WatchRunner
-    from keysentry.wiring import build_store
 
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
     if interval is not None:

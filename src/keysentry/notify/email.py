@@ -18,10 +18,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keysentry.authority.aws import AwsAuthority
+from keysentry.config.notify import EmailSettings
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.notify.message import context, render, subject
-from keysentry.notify_settings import EmailSettings
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from keysentry.config.settings import Settings
 from keysentry.notify.channel import Channel, Sent
 from keysentry.notify.health_event import ExposureFacts
-from keysentry.settings import Settings
 from keysentry.store.db import Store
 from keysentry.store.exposures import APPEND_EVENT, Db, dialect_of
 from keysentry.store.models import DeliveryAttempt, OutboxMessage

@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 
+from keysentry.config.notify import WebhookTarget
 from keysentry.escaping import map_strings, printable
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import ExposureFacts, health_event_detail
 from keysentry.notify.message import context, render, subject
-from keysentry.notify_settings import WebhookTarget
 
 SIGNATURE_HEADER = "X-Keysentry-Signature"
 DELIVERY_HEADER = "X-Keysentry-Delivery"

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
+from keysentry.config.settings import Settings
 from keysentry.notify.channel import Channel
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.notify.outbox import Delivery, enqueue
 from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED
 from keysentry.respond.view import ExposureView
-from keysentry.settings import Settings
 from keysentry.store.exposures import APPEND_EVENT, EXPOSURES, SIGHTINGS, Db, timeline_row
 
 EXPOSURE_KIND = "exposure"  # the one announcement per exposure and round

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from keysentry.authority.aws import AwsAuthority
+from keysentry.config.settings import Settings
 from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.investigate import events_from_lookup, events_from_s3, summarise
 from keysentry.notify.channel import Channel
 from keysentry.respond.policies import quarantine_policy
 from keysentry.respond.view import ExposureView
-from keysentry.settings import Settings
 from keysentry.store.types import utcnow
 
 

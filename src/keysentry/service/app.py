@@ -15,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 
 from keysentry import __version__
+from keysentry.app.wiring import build_responder
+from keysentry.config.settings import Settings
 from keysentry.intake.accept import accept_github_batch, accept_report
 from keysentry.intake.formats import UnreadableReport, read_report
 from keysentry.intake.github_partner import (
@@ -41,13 +43,11 @@ from keysentry.service.headers import security_headers
 from keysentry.service.metrics import StoreCollector
 from keysentry.service.partner_keys import PartnerKeys
 from keysentry.service.worker import ResponseWorker
-from keysentry.settings import Settings
 from keysentry.store.tokens import Caller
 from keysentry.watch.base import Watcher, WatchPoll
 from keysentry.watch.build import build_watchers
 from keysentry.watch.cursor import Cursors
 from keysentry.watch.runner import WatchRunner
-from keysentry.wiring import build_responder
 
 PARTNER_PATH = "/v1/partners/github/secret-scanning"
 MAX_REPORT_BYTES = 16 * 1024 * 1024

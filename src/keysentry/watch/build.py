@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keysentry.settings import Settings
+from keysentry.config.settings import Settings
 from keysentry.watch.base import Watcher
 from keysentry.watch.git_remote import RepositoryWatch
 from keysentry.watch.github_events import GitHubEventsWatch

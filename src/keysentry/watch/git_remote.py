@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from keysentry.errors import SourceError
-from keysentry.scanning import ScanOptions, scan_targets
+from keysentry.scan.pipeline import ScanOptions, scan_targets
 from keysentry.sources.git import without_credentials, without_credentials_in
 from keysentry.sources.git_command import run_git
 from keysentry.watch.base import WatchPoll

@@ -17,7 +17,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from keysentry.errors import SourceError
-from keysentry.scanning import scan_blobs
+from keysentry.scan.pipeline import scan_blobs
 from keysentry.sources.blob import Blob, Provenance, Skipped
 from keysentry.store.types import parse_timestamp
 from keysentry.watch.base import WatchPoll, read_pending, remember

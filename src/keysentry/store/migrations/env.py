@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from keysentry.settings import load_settings
+from keysentry.config.settings import load_settings
 from keysentry.store.models import Base
 
 config = context.config

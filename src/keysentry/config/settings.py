@@ -24,11 +24,12 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from keysentry.config import explain, unknown_environment
+from keysentry.config.durations import parse_duration
+from keysentry.config.notify import NotifySettings
+from keysentry.config.response import ResponsePolicy
+from keysentry.config.watch import WatchSettings
 from keysentry.errors import ConfigError
 from keysentry.escaping import http_url
-from keysentry.notify_settings import NotifySettings
-from keysentry.response_policy import ResponsePolicy, parse_duration
-from keysentry.watch_settings import WatchSettings
 
 ENV_PREFIX = "KEYSENTRY_"
 CONFIG_ENV = "KEYSENTRY_CONFIG"

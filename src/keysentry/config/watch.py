@@ -19,7 +19,7 @@ from datetime import timedelta
 from pydantic import Field, SecretStr, field_validator
 
 from keysentry.config import StrictModel
-from keysentry.response_policy import parse_duration
+from keysentry.config.durations import parse_duration
 
 MiB = 1024 * 1024
 

@@ -44,7 +44,7 @@ from keysentry.sources.git import (
 )
 
 if TYPE_CHECKING:
-    from keysentry.settings import Settings
+    from keysentry.config.settings import Settings
 
 BATCH_BYTES = 8 * 1024 * 1024
 BATCH_ITEMS = 256

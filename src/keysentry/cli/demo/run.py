@@ -23,18 +23,18 @@ from typing import Any
 from botocore.exceptions import ClientError
 from rich.console import Console
 
+from keysentry.app.logs import configure_logging
+from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.cli.demo.channels import receivers, show_messages
+from keysentry.cli.demo.service import show_service
 from keysentry.cli.render import print_exposure, print_report, print_steps
-from keysentry.demo_channels import receivers, show_messages
-from keysentry.demo_service import show_service
+from keysentry.config.settings import Settings
 from keysentry.emulator.seed import SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
-from keysentry.logging_setup import configure_logging
 from keysentry.respond.policies import quarantine_policy
-from keysentry.scanning import scan_targets
-from keysentry.settings import Settings
+from keysentry.scan.pipeline import scan_targets
 from keysentry.store.exposures import list_exposures
-from keysentry.wiring import build_responder
 
 DOC_EXAMPLE_ID = "AKIAIOSFODNN7EXAMPLE"
 DOC_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

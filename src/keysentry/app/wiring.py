@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.config.settings import Settings
 from keysentry.notify.case import CaseChannel
 from keysentry.notify.channel import Channel
 from keysentry.notify.email import EmailChannel
@@ -12,7 +13,6 @@ from keysentry.notify.sns import SnsChannel
 from keysentry.notify.webhook import WebhookChannel
 from keysentry.respond.responder import Responder
 from keysentry.respond.steps import StepContext
-from keysentry.settings import Settings
 from keysentry.store.db import Store, open_store
 
 

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from keysentry.authority.clients import AwsClients
+from keysentry.config.notify import EmailSettings, NotifySettings, WebhookTarget
 from keysentry.emulator.receivers import HttpReceiver, SmtpServer
 from keysentry.notify.webhook import SIGNATURE_HEADER, verify_signature
-from keysentry.notify_settings import EmailSettings, NotifySettings, WebhookTarget
 from keysentry.store.db import Store
 from keysentry.store.models import OutboxMessage
 
