@@ -32,9 +32,11 @@ tools: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/keysentry demo
 
+# ruff, then the rooms' import contracts ([tool.importlinter] in pyproject.toml, docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

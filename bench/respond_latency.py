@@ -38,12 +38,12 @@ from pathlib import Path
 from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients, Credentials
 from keysentry.config.settings import Settings
+from keysentry.content import Provenance
 from keysentry.detect.aws_keys import decode_account, fingerprint
 from keysentry.detect.findings import Finding, Location
 from keysentry.emulator.seed import ADMIN, seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.service.worker import ResponseWorker
-from keysentry.sources.blob import Provenance
 from keysentry.store.models import Exposure, TimelineEvent
 
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from keysentry.content import Blob, Provenance, Skipped
 from keysentry.sources.archives import ArchiveLimits, archive_kind, expand
-from keysentry.sources.blob import Blob, Provenance, Skipped
 
 KEY = "AKIAQMW4NRYRP4KPFPY4"
 SECRET = "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"

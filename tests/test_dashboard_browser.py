@@ -157,9 +157,9 @@ def test_an_exposure_whose_every_field_is_hostile_runs_no_script_and_breaks_no_a
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect, sync_playwright
 
+    from keysentry.content import Provenance
     from keysentry.detect.findings import Finding, Location
     from keysentry.detect.scanner import ScanReport
-    from keysentry.sources.blob import Provenance
 
     base, responder = service
     user = new_user("workloads-prod")

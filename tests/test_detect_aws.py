@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from helpers import key_for, secret_for
+from keysentry.content import Blob, Provenance
 from keysentry.detect import scan_blobs, scan_bytes
 from keysentry.detect.aws_keys import decode_account, fingerprint
-from keysentry.sources.blob import Blob, Provenance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MAKE_CORPUS = SHARED / "bench" / "make_corpus.py"

@@ -100,8 +100,8 @@ def test_canary_accounts_are_recognised_offline() -> None:
     kid = key_for("052310077262", RNG)
     assert canary("052310077262") == "canary token generated at canarytokens.org (Thinkst)"
     assert canary("123456789012") is None
+    from keysentry.content import Blob, Provenance
     from keysentry.detect import scan_blobs
-    from keysentry.sources.blob import Blob, Provenance
 
     report = scan_blobs(
         [

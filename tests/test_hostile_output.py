@@ -229,9 +229,9 @@ def test_scanning_files_with_hostile_names_prints_them_inert_and_exits_1(tmp_pat
 
 def test_exposures_show_prints_a_hostile_sighting_inert(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from keysentry.app.wiring import build_responder
+    from keysentry.content import Provenance
     from keysentry.detect.findings import Finding, Location
     from keysentry.detect.scanner import ScanReport
-    from keysentry.sources.blob import Provenance
 
     kid, _ = planted_pair(32)
     where = Provenance(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import EventSink, member_credentials
 from helpers import KEYSENTRY, env_pair, exposure_of, key_for, secret_for
-from keysentry.app.wiring import build_responder
+from keysentry.app.wiring import build_live_check, build_responder
 from keysentry.authority.clients import AwsClients
 from keysentry.config.settings import Settings
 from keysentry.emulator.server import Emulator
@@ -20,7 +20,7 @@ CANARY_ACCOUNT = "052310077262"  # canarytokens.org
 
 
 def scan_live(settings: Settings, path: Path, jobs: int = 1):  # type: ignore[no-untyped-def]
-    return scan_targets([str(path)], ScanOptions(live_check=settings, jobs=jobs))
+    return scan_targets([str(path)], ScanOptions(live_check=build_live_check(settings), jobs=jobs))
 
 
 def test_off_by_default_and_a_working_pair_is_live_when_asked(

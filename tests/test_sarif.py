@@ -25,12 +25,12 @@ import jsonschema
 import pytest
 
 from helpers import KEYSENTRY
+from keysentry.content import Provenance, Skipped
 from keysentry.detect.findings import Finding, Location
 from keysentry.detect.rules import Rule, load_rules
 from keysentry.detect.scanner import ScanReport
 from keysentry.report import sarif_log
 from keysentry.report.sarif import FINGERPRINT_KEY, SARIF_SCHEMA, archive_member, artifact_uri
-from keysentry.sources.blob import Provenance, Skipped
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 

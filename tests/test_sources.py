@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 from helpers import KEYSENTRY, commit_file, git
+from keysentry.content import Blob, Skipped
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.scan.pipeline import scan_targets
-from keysentry.sources.blob import Blob, Skipped
 from keysentry.sources.files import iter_path
 from keysentry.sources.git import introducing_commits, iter_history
 

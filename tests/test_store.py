@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from keysentry.content import Provenance
 from keysentry.detect.findings import Finding, Location
-from keysentry.sources.blob import Provenance
 from keysentry.store import open_store
 from keysentry.store.exposures import list_exposures, record_finding
 from keysentry.store.models import Base, Exposure, TimelineEvent

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.authority.liveness import LiveCheckFactory
+from keysentry.authority.ports import EventBus, Mail, Support, Topics, Trails
 from keysentry.config.settings import Settings
 from keysentry.notify.case import CaseChannel
 from keysentry.notify.channel import Channel
@@ -25,12 +27,12 @@ def build_channels(settings: Settings, authority: AwsAuthority) -> dict[str, Cha
     notify = settings.notify
     channels: list[Channel] = []
     if notify.case:
-        channels.append(CaseChannel(authority.clients, notify.aws_support_case))
+        channels.append(CaseChannel(Support(authority), notify.aws_support_case))
     if notify.eventbridge:
-        channels.append(EventBridgeChannel(authority, notify.eventbridge_in_affected_account))
-    channels.extend(SnsChannel(authority.clients, topic) for topic in notify.sns_topics)
+        channels.append(EventBridgeChannel(EventBus(authority), notify.eventbridge_in_affected_account))
+    channels.extend(SnsChannel(Topics(authority), topic) for topic in notify.sns_topics)
     if notify.email.enabled:
-        channels.append(EmailChannel(authority, notify.email))
+        channels.append(EmailChannel(Mail(authority), notify.email))
     channels.extend(WebhookChannel(target) for target in notify.webhooks)
     return {channel.name: channel for channel in channels}
 
@@ -40,6 +42,14 @@ def build_responder(
 ) -> Responder:
     authority = AwsAuthority(AwsClients(settings, own_credentials))
     context = StepContext(
-        settings=settings, authority=authority, channels=build_channels(settings, authority)
+        settings=settings,
+        authority=authority,
+        trails=Trails(authority),
+        channels=build_channels(settings, authority),
     )
     return Responder(store or build_store(settings), context)
+
+
+def build_live_check(settings: Settings) -> LiveCheckFactory:
+    """The scan's live check (``check_live``): where to ask AWS whether a key pair still works."""
+    return LiveCheckFactory(settings)

@@ -17,22 +17,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
+from keysentry.authority.boundary import NOT_FOUND_CODES, AwsCallError, aws_call
 from keysentry.authority.clients import AwsClients, Credentials
 from keysentry.detect.aws_keys import decode_account
-from keysentry.errors import AuthorityError
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND_CODES = frozenset({"NoSuchEntity", "NoSuchEntityException", "NotFoundException"})
 # The inline policy name the IAM console uses for "Revoke active sessions".
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 SESSION_MARGIN = timedelta(minutes=5)
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +77,8 @@ class AwsAuthority:
     # --- who we are -------------------------------------------------------------------------
     def _caller(self) -> dict[str, str]:
         if self._identity is None:
-            try:
+            with aws_call("sts:GetCallerIdentity with our own credentials"):
                 answer = self.clients.client("sts").get_caller_identity()
-            except (ClientError, BotoCoreError) as exc:
-                raise AuthorityError(
-                    f"cannot call sts:GetCallerIdentity with our own credentials: {exc}"
-                ) from exc
             self._identity = {"Account": answer["Account"], "Arn": answer["Arn"]}
         return self._identity
 
@@ -109,15 +99,16 @@ class AwsAuthority:
             accounts: dict[str, Account] = {}
             org = self.clients.client("organizations")
             try:
-                for page in org.get_paginator("list_accounts").paginate():
-                    for a in page["Accounts"]:
-                        accounts[a["Id"]] = Account(a["Id"], a.get("Name"), a.get("Email"), a.get("State"))
-            except ClientError as exc:
-                if error_code(exc) != "AWSOrganizationsNotInUseException":
-                    raise AuthorityError(f"organizations:ListAccounts failed: {exc}") from exc
+                with aws_call("organizations:ListAccounts"):
+                    for page in org.get_paginator("list_accounts").paginate():
+                        for a in page["Accounts"]:
+                            accounts[a["Id"]] = Account(
+                                a["Id"], a.get("Name"), a.get("Email"), a.get("State")
+                            )
+            except AwsCallError as exc:
+                if exc.code != "AWSOrganizationsNotInUseException":
+                    raise
                 accounts[self.our_account] = Account(self.our_account, None, None, "ACTIVE")
-            except BotoCoreError as exc:
-                raise AuthorityError(f"organizations:ListAccounts failed: {exc}") from exc
             self._accounts = accounts
             return accounts
 
@@ -127,10 +118,8 @@ class AwsAuthority:
         offline = decode_account(key_id)
         if offline is not None:
             return offline, "offline decode"
-        try:
+        with aws_call(f"sts:GetAccessKeyInfo for {key_id}"):
             answer = self.clients.client("sts").get_access_key_info(AccessKeyId=key_id)
-        except (ClientError, BotoCoreError) as exc:
-            raise AuthorityError(f"sts:GetAccessKeyInfo failed for {key_id}: {exc}") from exc
         return str(answer["Account"]), "sts:GetAccessKeyInfo"
 
     def credentials_for(self, account_id: str) -> Credentials | None:
@@ -142,12 +131,10 @@ class AwsAuthority:
             if cached and cached.expires - SESSION_MARGIN > datetime.now(UTC):
                 return cached.credentials
             role_arn = f"arn:{self.partition}:iam::{account_id}:role/{self.settings.member_role_name}"
-            try:
+            with aws_call(f"sts:AssumeRole into {role_arn}"):
                 answer = self.clients.client("sts").assume_role(
                     RoleArn=role_arn, RoleSessionName="keysentry-responder", DurationSeconds=3600
                 )
-            except (ClientError, BotoCoreError) as exc:
-                raise AuthorityError(f"sts:AssumeRole into {role_arn} failed: {exc}") from exc
             c = answer["Credentials"]
             creds = Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
             expires = c["Expiration"]
@@ -165,15 +152,17 @@ class AwsAuthority:
             cached = self._regions.get(account_id)
         if cached is not None:
             return cached
+        ec2 = self.client_in(account_id, "ec2")  # a role that cannot be assumed is an error, not a fallback
         try:
-            answer = self.client_in(account_id, "ec2").describe_regions(AllRegions=False)
-            session = boto3.session.Session()
-            regions = sorted(
-                r["RegionName"]
-                for r in answer["Regions"]
-                if session.get_partition_for_region(r["RegionName"]) == self.partition
-            )
-        except (ClientError, BotoCoreError) as exc:
+            with aws_call(f"ec2:DescribeRegions in {account_id}"):
+                answer = ec2.describe_regions(AllRegions=False)
+                session = boto3.session.Session()
+                regions = sorted(
+                    r["RegionName"]
+                    for r in answer["Regions"]
+                    if session.get_partition_for_region(r["RegionName"]) == self.partition
+                )
+        except AwsCallError as exc:
             log.warning("cannot list regions of %s (%s); using %s", account_id, exc, self.settings.aws_region)
             regions = [self.settings.aws_region]
         with self._lock:
@@ -184,14 +173,13 @@ class AwsAuthority:
         """The IAM user (or root) that owns a long-term key; None if IAM does not know it."""
         iam = self.client_in(account_id, "iam")
         try:
-            used = iam.get_access_key_last_used(AccessKeyId=key_id)
-        except ClientError as exc:
-            if error_code(exc) in NOT_FOUND_CODES | {"AccessDenied"}:
-                log.info(
-                    "iam:GetAccessKeyLastUsed does not know %s in %s: %s", key_id, account_id, error_code(exc)
-                )
+            with aws_call(f"iam:GetAccessKeyLastUsed for {key_id}"):
+                used = iam.get_access_key_last_used(AccessKeyId=key_id)
+        except AwsCallError as exc:
+            if exc.code in NOT_FOUND_CODES | {"AccessDenied"}:
+                log.info("iam:GetAccessKeyLastUsed does not know %s in %s: %s", key_id, account_id, exc.code)
                 return None
-            raise AuthorityError(f"iam:GetAccessKeyLastUsed failed for {key_id}: {exc}") from exc
+            raise
         user_name = used.get("UserName")
         last_used = {
             k: (v.isoformat() if isinstance(v, datetime) else v)
@@ -208,10 +196,8 @@ class AwsAuthority:
 
     def user_details(self, account_id: str, user_name: str, key_id: str) -> tuple[str, str | None]:
         """The user's ARN (with its path) and the key's status (None if the key is gone)."""
-        try:
+        with aws_call(f"iam:GetUser {user_name} in {account_id}"):
             arn = str(self.client_in(account_id, "iam").get_user(UserName=user_name)["User"]["Arn"])
-        except ClientError as exc:
-            raise AuthorityError(f"iam:GetUser {user_name} in {account_id} failed: {exc}") from exc
         return arn, self.key_status(account_id, user_name, key_id)
 
     def role_of_session_key(self, account_id: str, key_id: str) -> RoleSession | None:
@@ -221,15 +207,11 @@ class AwsAuthority:
             *[r for r in self.enabled_regions(account_id) if r != self.settings.aws_region],
         ]:
             trail = self.client_in(account_id, "cloudtrail", region)
-            try:
+            with aws_call(f"cloudtrail:LookupEvents in {account_id}/{region}"):
                 answer = trail.lookup_events(
                     LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key_id}],
                     MaxResults=50,
                 )
-            except (ClientError, BotoCoreError) as exc:
-                raise AuthorityError(
-                    f"cloudtrail:LookupEvents in {account_id}/{region} failed: {exc}"
-                ) from exc
             for event in answer.get("Events", []):
                 identity = json.loads(event.get("CloudTrailEvent") or "{}").get("userIdentity", {})
                 issuer = identity.get("sessionContext", {}).get("sessionIssuer", {})
@@ -250,18 +232,20 @@ class AwsAuthority:
         iam = self.client_in(account_id, "iam")
         stamp = issued_before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
-            current = iam.get_role_policy(RoleName=role_name, PolicyName=REVOKE_POLICY_NAME)["PolicyDocument"]
-            if isinstance(current, str):
-                current = json.loads(current)
-            existing = current["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+            with aws_call(f"iam:GetRolePolicy on {role_name}"):
+                current = iam.get_role_policy(RoleName=role_name, PolicyName=REVOKE_POLICY_NAME)
+            document = current["PolicyDocument"]
+            if isinstance(document, str):
+                document = json.loads(document)
+            existing = document["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
             if existing >= stamp:
                 return True
-        except ClientError as exc:
-            if error_code(exc) not in NOT_FOUND_CODES:
-                raise AuthorityError(f"iam:GetRolePolicy on {role_name} failed: {exc}") from exc
+        except AwsCallError as exc:
+            if not exc.not_found:
+                raise
         except (KeyError, IndexError, TypeError, ValueError):
             pass  # someone else's document under our name: replace it
-        document = {
+        revocation = {
             "Version": "2012-10-17",
             "Statement": [
                 {
@@ -272,63 +256,58 @@ class AwsAuthority:
                 }
             ],
         }
-        try:
+        with aws_call(f"iam:PutRolePolicy {REVOKE_POLICY_NAME} on {role_name}"):
             iam.put_role_policy(
-                RoleName=role_name, PolicyName=REVOKE_POLICY_NAME, PolicyDocument=json.dumps(document)
+                RoleName=role_name, PolicyName=REVOKE_POLICY_NAME, PolicyDocument=json.dumps(revocation)
             )
-        except ClientError as exc:
-            raise AuthorityError(
-                f"iam:PutRolePolicy {REVOKE_POLICY_NAME} on {role_name} failed: {exc}"
-            ) from exc
         return False
 
     def remove_role_revocation(self, account_id: str, role_name: str) -> bool:
         """Delete our session-revocation inline policy; False when it was not there."""
         try:
-            self.client_in(account_id, "iam").delete_role_policy(
-                RoleName=role_name, PolicyName=REVOKE_POLICY_NAME
-            )
-        except ClientError as exc:
-            if error_code(exc) in NOT_FOUND_CODES:
+            with aws_call(f"iam:DeleteRolePolicy {REVOKE_POLICY_NAME} on {role_name}"):
+                self.client_in(account_id, "iam").delete_role_policy(
+                    RoleName=role_name, PolicyName=REVOKE_POLICY_NAME
+                )
+        except AwsCallError as exc:
+            if exc.not_found:
                 return False
-            raise AuthorityError(
-                f"iam:DeleteRolePolicy {REVOKE_POLICY_NAME} on {role_name} failed: {exc}"
-            ) from exc
+            raise
         return True
 
     def detach_user_policy(self, account_id: str, user_name: str, policy_arn: str) -> bool:
         """Detach; False when it was not attached (already released)."""
         try:
-            self.client_in(account_id, "iam").detach_user_policy(UserName=user_name, PolicyArn=policy_arn)
-        except ClientError as exc:
-            if error_code(exc) in NOT_FOUND_CODES:
+            with aws_call(f"iam:DetachUserPolicy {policy_arn} from {user_name}"):
+                self.client_in(account_id, "iam").detach_user_policy(UserName=user_name, PolicyArn=policy_arn)
+        except AwsCallError as exc:
+            if exc.not_found:
                 return False
-            raise AuthorityError(f"iam:DetachUserPolicy {policy_arn} from {user_name} failed: {exc}") from exc
+            raise
         return True
 
     def key_status(self, account_id: str, user_name: str, key_id: str) -> str | None:
         iam = self.client_in(account_id, "iam")
         try:
-            for page in iam.get_paginator("list_access_keys").paginate(UserName=user_name):
-                for meta in page["AccessKeyMetadata"]:
-                    if meta["AccessKeyId"] == key_id:
-                        return str(meta["Status"])
-        except ClientError as exc:
-            if error_code(exc) in NOT_FOUND_CODES:
+            with aws_call(f"iam:ListAccessKeys {user_name}"):
+                for page in iam.get_paginator("list_access_keys").paginate(UserName=user_name):
+                    for meta in page["AccessKeyMetadata"]:
+                        if meta["AccessKeyId"] == key_id:
+                            return str(meta["Status"])
+        except AwsCallError as exc:
+            if exc.not_found:
                 return None
-            raise AuthorityError(f"iam:ListAccessKeys {user_name} failed: {exc}") from exc
+            raise
         return None
 
     def deactivate_key(self, account_id: str, user_name: str, key_id: str) -> str | None:
         """Set the key Inactive (never delete it).  Returns its status before: None if it no longer exists."""
         before = self.key_status(account_id, user_name, key_id)
         if before == "Active":
-            try:
+            with aws_call(f"iam:UpdateAccessKey {key_id} to Inactive"):
                 self.client_in(account_id, "iam").update_access_key(
                     UserName=user_name, AccessKeyId=key_id, Status="Inactive"
                 )
-            except ClientError as exc:
-                raise AuthorityError(f"iam:UpdateAccessKey {key_id} to Inactive failed: {exc}") from exc
         return before
 
     # --- policies ---------------------------------------------------------------------------
@@ -341,11 +320,12 @@ class AwsAuthority:
         if managed and (account_id, arn) in self._managed_policies:
             return True
         try:
-            self.client_in(account_id, "iam").get_policy(PolicyArn=arn)
-        except ClientError as exc:
-            if error_code(exc) in NOT_FOUND_CODES:
+            with aws_call(f"iam:GetPolicy {arn}"):
+                self.client_in(account_id, "iam").get_policy(PolicyArn=arn)
+        except AwsCallError as exc:
+            if exc.not_found:
                 return False
-            raise AuthorityError(f"iam:GetPolicy {arn} failed: {exc}") from exc
+            raise
         if managed:
             self._managed_policies.add((account_id, arn))
         return True
@@ -360,17 +340,18 @@ class AwsAuthority:
             self._bring_up_to_date(account_id, arn, document)
             return arn
         try:
-            self.client_in(account_id, "iam").create_policy(
-                PolicyName=name, PolicyDocument=json.dumps(document), Description=description
-            )
-        except ClientError as exc:
-            if error_code(exc) != "EntityAlreadyExists":
-                raise AuthorityError(f"iam:CreatePolicy {name} in {account_id} failed: {exc}") from exc
+            with aws_call(f"iam:CreatePolicy {name} in {account_id}"):
+                self.client_in(account_id, "iam").create_policy(
+                    PolicyName=name, PolicyDocument=json.dumps(document), Description=description
+                )
+        except AwsCallError as exc:
+            if exc.code != "EntityAlreadyExists":
+                raise
         return arn
 
     def _bring_up_to_date(self, account_id: str, arn: str, document: dict[str, Any]) -> None:
         iam = self.client_in(account_id, "iam")
-        try:
+        with aws_call(f"bringing {arn} up to date in {account_id}"):
             policy = iam.get_policy(PolicyArn=arn)["Policy"]
             current = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])[
                 "PolicyVersion"
@@ -387,21 +368,15 @@ class AwsAuthority:
                 iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
             iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
             log.info("updated %s in %s to the bundled document", arn, account_id)
-        except ClientError as exc:
-            raise AuthorityError(f"cannot bring {arn} up to date in {account_id}: {exc}") from exc
 
     def user_policy_arns(self, account_id: str, user_name: str) -> set[str]:
         iam = self.client_in(account_id, "iam")
         arns: set[str] = set()
-        try:
+        with aws_call(f"iam:ListAttachedUserPolicies {user_name}"):
             for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=user_name):
                 arns.update(p["PolicyArn"] for p in page["AttachedPolicies"])
-        except ClientError as exc:
-            raise AuthorityError(f"iam:ListAttachedUserPolicies {user_name} failed: {exc}") from exc
         return arns
 
     def attach_user_policy(self, account_id: str, user_name: str, policy_arn: str) -> None:
-        try:
+        with aws_call(f"iam:AttachUserPolicy {policy_arn} to {user_name}"):
             self.client_in(account_id, "iam").attach_user_policy(UserName=user_name, PolicyArn=policy_arn)
-        except ClientError as exc:
-            raise AuthorityError(f"iam:AttachUserPolicy {policy_arn} to {user_name} failed: {exc}") from exc

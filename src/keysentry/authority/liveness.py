@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -62,3 +63,24 @@ class AwsLiveCheck:
             return UNKNOWN
         log.info("live check of %s: live", key_id)
         return LIVE
+
+
+# One live check per process and settings, so that each credential is asked about once per process.
+_LIVE_CHECKS: dict[str, AwsLiveCheck] = {}
+_LIVE_CHECKS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class LiveCheckFactory:
+    """Makes (once per process) the live check the scan's workers use: picklable, so that it crosses into
+    worker processes as settings, and boto3 loads in a worker only when a scan asks for the check."""
+
+    settings: Settings
+
+    def __call__(self) -> AwsLiveCheck:
+        key = self.settings.model_dump_json()
+        with _LIVE_CHECKS_LOCK:
+            check = _LIVE_CHECKS.get(key)
+            if check is None:
+                check = _LIVE_CHECKS[key] = AwsLiveCheck(self.settings)
+            return check

@@ -303,7 +303,9 @@ def with_live_check(
         return options
     given = {k: v for k, v in {"database_url": database_url, "aws_endpoint_url": endpoint}.items() if v}
     if check_live or load_settings(**given).check_live:
-        return replace(options, live_check=settings_from(**given))
+        from keysentry.app.wiring import build_live_check
+
+        return replace(options, live_check=build_live_check(settings_from(**given)))
     return options
 
 

@@ -26,7 +26,7 @@ from urllib.parse import unquote_to_bytes
 
 import hyperscan
 
-from keysentry.sources.files import looks_utf16
+from keysentry.content import looks_utf16
 
 MIN_BASE64 = 32
 MAX_DECODED_PER_BLOB = 16 * 1024 * 1024

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from keysentry.sources.blob import Provenance
+from keysentry.content import Provenance
 
 
 @dataclass(frozen=True, slots=True)

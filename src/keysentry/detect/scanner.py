@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from keysentry.content import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.detect.engine import Engine
 from keysentry.detect.findings import Finding, Location, Match
 from keysentry.detect.rules import Rule, load_rules
-from keysentry.sources.blob import Blob, Provenance, ScannedRepository, Skipped
 
 _ENGINES: dict[tuple[str, ...], Engine] = {}
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from keysentry.content import Provenance
 from keysentry.detect.findings import Finding
 from keysentry.detect.scanner import FindingFolder, ScanReport, engine_for
 from keysentry.intake.formats import Reported
 from keysentry.intake.github_partner import PartnerReport
 from keysentry.respond.responder import Responder
-from keysentry.sources.blob import Provenance
 from keysentry.store.models import Report
 
 CHANNEL = "github-partner"

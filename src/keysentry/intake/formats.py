@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from keysentry.content import Provenance
 from keysentry.errors import KeysentryError
-from keysentry.sources.blob import Provenance
 from keysentry.store.types import parse_timestamp
 
 MAX_ITEMS = 10_000

@@ -1,6 +1,5 @@
-"""What an exposed key did: CloudTrail event history and CloudTrail log files, summarised."""
+"""What an exposed key did, summarised from its CloudTrail records (read by :mod:`keysentry.authority`)."""
 
 from keysentry.investigate.activity import Activity, summarise
-from keysentry.investigate.cloudtrail import events_from_lookup, events_from_s3
 
-__all__ = ["Activity", "events_from_lookup", "events_from_s3", "summarise"]
+__all__ = ["Activity", "summarise"]

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from keysentry.authority.clients import AwsClients
+from keysentry.authority.ports import Support
+from keysentry.errors import AuthorityError
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.notify.message import context, render, subject
@@ -20,8 +19,8 @@ class CaseChannel:
     name = "case"
     batch_size = 10
 
-    def __init__(self, clients: AwsClients, aws_support: bool = False) -> None:
-        self.clients = clients
+    def __init__(self, support: Support | None, aws_support: bool = False) -> None:
+        self.support = support
         self.aws_support = aws_support
 
     def render(self, facts: ExposureFacts, now: datetime) -> dict[str, Any]:
@@ -37,16 +36,13 @@ class CaseChannel:
         return [self._support_case(p) for p in payloads]
 
     def _support_case(self, payload: dict[str, Any]) -> Sent:
+        assert self.support is not None
         try:
-            answer = self.clients.client("support", region="us-east-1").create_case(
-                subject=payload["title"][:250],
-                communicationBody=payload["markdown"],
-                severityCode=SUPPORT_SEVERITY.get(payload["severity"], "high"),
-                issueType="technical",
-                serviceCode="amazon-identity-and-access-management",
-                categoryCode="security",
-                language="en",
+            case_id = self.support.create_case(
+                payload["title"][:250],
+                payload["markdown"],
+                SUPPORT_SEVERITY.get(payload["severity"], "high"),
             )
-        except (ClientError, BotoCoreError) as exc:
-            return Sent(False, error=f"support:CreateCase failed: {exc}")
-        return Sent(True, receipt=str(answer.get("caseId")))
+        except AuthorityError as exc:
+            return Sent(False, error=str(exc))
+        return Sent(True, receipt=case_id)

@@ -15,10 +15,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from keysentry.authority.aws import AwsAuthority
+from keysentry.authority.ports import Mail
 from keysentry.config.notify import EmailSettings
+from keysentry.errors import AuthorityError
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.notify.message import context, render, subject
@@ -30,8 +29,8 @@ class EmailChannel:
     name = "email"
     batch_size = 20  # messages sent over one SMTP connection
 
-    def __init__(self, authority: AwsAuthority, settings: EmailSettings) -> None:
-        self.authority = authority
+    def __init__(self, mail: Mail, settings: EmailSettings) -> None:
+        self.mail = mail
         self.settings = settings
         self._contacts: dict[str, str | None] = {}
         self._lock = threading.Lock()
@@ -56,13 +55,8 @@ class EmailChannel:
                 return self._contacts[account_id]
         address = None
         try:
-            answer = self.authority.client_in(account_id, "account").get_alternate_contact(
-                AlternateContactType="SECURITY"
-            )
-            address = answer.get("AlternateContact", {}).get("EmailAddress")
-        except (ClientError, BotoCoreError) as exc:
-            log.info("no SECURITY contact readable for %s: %s", account_id, exc)
-        except Exception as exc:  # assuming the role may fail too; fall back to the configured address
+            address = self.mail.security_contact(account_id)
+        except AuthorityError as exc:  # the role may not be assumable either: fall back to the configured one
             log.info("no SECURITY contact readable for %s: %s", account_id, exc)
         with self._lock:
             self._contacts[account_id] = address
@@ -130,13 +124,9 @@ class EmailChannel:
     def _ses(self, payload: dict[str, Any], to: str, now: datetime) -> Sent:
         raw = self.message(payload, to, now).as_bytes()
         try:
-            # No Destinations: SES sends to the message's own To header, the one recipient.
-            answer = self.authority.clients.client("ses").send_raw_email(
-                Source=self.settings.sender, RawMessage={"Data": raw}
-            )
-        except (ClientError, BotoCoreError) as exc:
-            return Sent(False, error=f"ses:SendRawEmail to {to} failed: {exc}")
-        return Sent(True, receipt=str(answer.get("MessageId")))
+            return Sent(True, receipt=self.mail.send_raw_email(self.settings.sender, raw, to))
+        except AuthorityError as exc:
+            return Sent(False, error=str(exc))
 
 
 def _nobody(payload: dict[str, Any]) -> Sent:

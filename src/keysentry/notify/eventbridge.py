@@ -7,9 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from keysentry.authority.aws import AwsAuthority
+from keysentry.authority.ports import EventBus
+from keysentry.errors import AuthorityError
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import DETAIL_TYPE, ExposureFacts, health_event_detail, stamp_notified
 
@@ -30,9 +29,8 @@ class EventBridgeChannel:
     name = "eventbridge"
     batch_size = 10  # the most entries PutEvents takes in one call
 
-    def __init__(self, authority: AwsAuthority, in_affected_account: bool = False) -> None:
-        self.authority = authority
-        self.settings = authority.clients.settings
+    def __init__(self, bus: EventBus, in_affected_account: bool = False) -> None:
+        self.bus = bus
         self.in_affected_account = in_affected_account
 
     def render(self, facts: ExposureFacts, now: datetime) -> dict[str, Any]:
@@ -44,40 +42,34 @@ class EventBridgeChannel:
 
     def send(self, payloads: list[dict[str, Any]], now: datetime) -> list[Sent]:
         if not self.in_affected_account:
-            return self._put(self.authority.clients.client("events"), payloads, now)
+            return self._put(None, payloads, now)
         answers: dict[int, Sent] = {}
         by_account: dict[str, list[int]] = {}
         for n, payload in enumerate(payloads):
             by_account.setdefault(payload["account_id"], []).append(n)
         for account, indexes in by_account.items():
-            try:
-                events = self.authority.client_in(account, "events")
-            except Exception as exc:  # the member role could not be assumed: retry later
-                for n in indexes:
-                    answers[n] = Sent(False, error=f"cannot act in {account} to put the event: {exc}")
-                continue
-            for n, sent in zip(indexes, self._put(events, [payloads[n] for n in indexes], now), strict=True):
+            for n, sent in zip(indexes, self._put(account, [payloads[n] for n in indexes], now), strict=True):
                 answers[n] = sent
         return [answers[n] for n in range(len(payloads))]
 
-    def _put(self, events: Any, payloads: list[dict[str, Any]], now: datetime) -> list[Sent]:
+    def _put(self, account_id: str | None, payloads: list[dict[str, Any]], now: datetime) -> list[Sent]:
+        """Put the events on the bus of ``account_id`` (None: the central bus).  A member role that cannot
+        be assumed fails them like a refused call: they are retried later."""
         entries = [
             {
                 "Time": now,
-                "Source": self.settings.event_source,
+                "Source": self.bus.source,
                 "DetailType": DETAIL_TYPE,
                 "Resources": payload["resources"],
                 "Detail": json.dumps(stamp_notified(payload["detail"], now)),
-                "EventBusName": self.settings.event_bus_name,
+                "EventBusName": self.bus.bus_name,
             }
             for payload in payloads
         ]
         try:
-            answer = events.put_events(Entries=entries)
-        except (ClientError, BotoCoreError) as exc:
-            error = f"events:PutEvents to {self.settings.event_bus_name} failed: {exc}"
-            return [Sent(False, error=error) for _ in payloads]
-        results = answer.get("Entries", [])
+            results = self.bus.put_events(entries, account_id)
+        except AuthorityError as exc:
+            return [Sent(False, error=str(exc)) for _ in payloads]
         return [
             Sent(True, receipt=str(r["EventId"]))
             if "EventId" in r and not r.get("ErrorCode")

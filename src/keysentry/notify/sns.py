@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from keysentry.authority.clients import AwsClients
+from keysentry.authority.boundary import AwsCallError
+from keysentry.authority.ports import Topics
 from keysentry.notify.channel import Sent
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.notify.message import context, render, subject
@@ -19,8 +18,8 @@ PERMANENT = frozenset({"NotFound", "InvalidParameter", "InvalidParameterValue", 
 class SnsChannel:
     batch_size = 10  # PublishBatch takes ten entries
 
-    def __init__(self, clients: AwsClients, topic_arn: str) -> None:
-        self.clients = clients
+    def __init__(self, topics: Topics, topic_arn: str) -> None:
+        self.topics = topics
         self.topic_arn = topic_arn
         self.name = f"sns:{topic_arn.rsplit(':', 1)[-1]}"
         self.fifo = topic_arn.endswith(".fifo")
@@ -55,17 +54,9 @@ class SnsChannel:
                 entry.update(MessageGroupId=p["group"], MessageDeduplicationId=p["dedup"])
             entries.append(entry)
         try:
-            answer = self.clients.client("sns").publish_batch(
-                TopicArn=self.topic_arn, PublishBatchRequestEntries=entries
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            error = f"sns:PublishBatch to {self.topic_arn} failed: {exc}"
-            return [Sent(False, error=error, permanent=code in PERMANENT) for _ in payloads]
-        except BotoCoreError as exc:
-            return [
-                Sent(False, error=f"sns:PublishBatch to {self.topic_arn} failed: {exc}") for _ in payloads
-            ]
+            answer = self.topics.publish_batch(self.topic_arn, entries)
+        except AwsCallError as exc:
+            return [Sent(False, error=str(exc), permanent=exc.code in PERMANENT) for _ in payloads]
         done = {s["Id"]: Sent(True, receipt=s["MessageId"]) for s in answer.get("Successful", [])}
         for f in answer.get("Failed", []):
             error = f"SNS refused it: {f.get('Code')} {f.get('Message')}"

@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from keysentry.content import Provenance, ScannedRepository, Skipped
 from keysentry.detect.findings import Finding, Location
 from keysentry.detect.rules import Rule
 from keysentry.detect.scanner import ScanReport
-from keysentry.sources.blob import Provenance, ScannedRepository, Skipped
 
 SARIF_VERSION = "2.1.0"
 # The schema's own "id": the OASIS 2.1.0 schema with the approved errata.

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from keysentry.authority.aws import AwsAuthority
+from keysentry.authority.ports import Trails
 from keysentry.config.settings import Settings
 from keysentry.detect.aws_keys import canary, decode_account
-from keysentry.investigate import events_from_lookup, events_from_s3, summarise
+from keysentry.investigate import summarise
 from keysentry.notify.channel import Channel
 from keysentry.respond.policies import quarantine_policy
 from keysentry.respond.view import ExposureView
@@ -35,6 +36,7 @@ class Outcome:
 class StepContext:
     settings: Settings
     authority: AwsAuthority
+    trails: Trails
     channels: Mapping[str, Channel]
 
 
@@ -192,36 +194,14 @@ def investigate(ctx: StepContext, x: ExposureView) -> Outcome:
     """What the key did so far: CloudTrail event history in every enabled region, and the trail's log
     files in S3 when a bucket is configured.  Runs again at each configured delay (CloudTrail is late)."""
     assert x.account_id is not None
-    authority = ctx.authority
-    regions = authority.enabled_regions(x.account_id)
-    records: list[dict[str, Any]] = []
-    sources = []
-    start = (x.first_seen_at or x.detected_at) - timedelta(days=1)
-    for region in regions:
-        client = authority.client_in(x.account_id, "cloudtrail", region)
-        records.extend(events_from_lookup(client, x.key_id, start=max(start, utcnow() - timedelta(days=89))))
-        sources.append(f"cloudtrail:LookupEvents {region}")
-    if ctx.settings.cloudtrail_bucket:
-        s3 = authority.clients.client("s3")
-        records.extend(
-            events_from_s3(
-                s3,
-                ctx.settings.cloudtrail_bucket,
-                ctx.settings.cloudtrail_prefix,
-                x.account_id,
-                regions,
-                x.key_id,
-                start,
-                utcnow(),
-            )
-        )
-        sources.append(f"s3://{ctx.settings.cloudtrail_bucket}/{ctx.settings.cloudtrail_prefix}")
+    regions = ctx.trails.regions(x.account_id)
+    records, sources = _trail_records(ctx, x, regions)
     activity = summarise(
         x.key_id, records, ctx.settings.aws_region, exposed_at=x.first_seen_at, sources=sources
     )
     owner: dict[str, Any] = {}
     if x.principal_type == "iam-user" and x.principal_name:  # the user's full ARN and the key's status now
-        arn, status = authority.user_details(x.account_id, x.principal_name, x.key_id)
+        arn, status = ctx.authority.user_details(x.account_id, x.principal_name, x.key_id)
         owner = {"principal_arn": arn, "key_status": status}
     now = utcnow()
     previous = x.investigation or {}
@@ -240,6 +220,27 @@ def investigate(ctx: StepContext, x: ExposureView) -> Outcome:
         "next": due[0] if due else None,
     }
     return Outcome(None, {**owner, "investigation": {"due": due, "runs": runs, "latest": summary}}, detail)
+
+
+def _trail_records(
+    ctx: StepContext, x: ExposureView, regions: list[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The key's CloudTrail records since a day before it was first seen, and where they were read."""
+    assert x.account_id is not None
+    records: list[dict[str, Any]] = []
+    sources = []
+    start = (x.first_seen_at or x.detected_at) - timedelta(days=1)
+    lookup_start = max(start, utcnow() - timedelta(days=89))  # event history keeps 90 days
+    for region in regions:
+        records.extend(ctx.trails.key_events(x.account_id, region, x.key_id, lookup_start))
+        sources.append(f"cloudtrail:LookupEvents {region}")
+    bucket, prefix = ctx.settings.cloudtrail_bucket, ctx.settings.cloudtrail_prefix
+    if bucket:
+        records.extend(
+            ctx.trails.trail_records(bucket, prefix, x.account_id, regions, x.key_id, start, utcnow())
+        )
+        sources.append(f"s3://{bucket}/{prefix}")
+    return records, sources
 
 
 def deactivate(ctx: StepContext, x: ExposureView) -> Outcome:

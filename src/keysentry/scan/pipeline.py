@@ -17,13 +17,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from keysentry.content import Blob, Provenance, Skipped
 from keysentry.detect.findings import Finding, Location, Match, Verifier
 from keysentry.detect.scanner import FindingFolder, ScanReport, engine_for
 from keysentry.errors import SourceError
 from keysentry.sources.archives import ArchiveLimits, archive_kind, expand
-from keysentry.sources.blob import Blob, Provenance, Skipped
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE, FileRef, looks_binary, read_ref, read_stdin, walk
 from keysentry.sources.git import (
     BlobReader,
@@ -43,9 +42,6 @@ from keysentry.sources.git import (
     uncommitted_paths,
 )
 
-if TYPE_CHECKING:
-    from keysentry.config.settings import Settings
-
 BATCH_BYTES = 8 * 1024 * 1024
 BATCH_ITEMS = 256
 AUTO_JOBS_BYTES = 32 * 1024 * 1024  # below this, worker start-up costs more than it saves
@@ -58,7 +54,9 @@ class ScanOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = 1  # 0: one per CPU for large inputs, one for small ones
     archives: ArchiveLimits = field(default_factory=ArchiveLimits)
-    live_check: Settings | None = None  # ask AWS whether each key pair still works (where to ask)
+    # Asks AWS whether each key pair still works: made by the composition root (picklable, made once per
+    # worker process), so that the pipeline itself never talks to AWS.
+    live_check: Callable[[], Verifier] | None = None
     git_revisions: tuple[str, ...] = ("--all",)  # what of a repository's history: new tips --not old ones
 
 
@@ -127,25 +125,9 @@ def _contents(batch: list[Item], max_size: int) -> Iterator[Blob | Skipped]:
         yield from read_blobs(_reader(repo), refs, max_size)
 
 
-# One live check per process and settings, so that each credential is asked about once per process.
-_LIVE_CHECKS: dict[str, Verifier] = {}
-
-
-def _live_check(settings: Settings | None) -> Verifier | None:
-    if settings is None:
-        return None
-    key = settings.model_dump_json()
-    check = _LIVE_CHECKS.get(key)
-    if check is None:
-        from keysentry.authority.liveness import AwsLiveCheck  # boto3 loads only when asked for
-
-        check = _LIVE_CHECKS[key] = AwsLiveCheck(settings)
-    return check
-
-
 def scan_batch(batch: list[Item], options: ScanOptions) -> BatchResult:
     result = BatchResult()
-    verify = _live_check(options.live_check)
+    verify = options.live_check() if options.live_check is not None else None
     for blob in _contents(batch, options.max_file_size):
         if isinstance(blob, Skipped):
             result.skipped.append(blob)

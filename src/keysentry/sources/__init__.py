@@ -5,6 +5,6 @@ git history (:mod:`keysentry.sources.git`).  Nothing here knows about
 credentials; detection happens downstream.
 """
 
-from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.content import Blob, Provenance, Skipped
 
 __all__ = ["Blob", "Provenance", "Skipped"]

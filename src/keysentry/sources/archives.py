@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from keysentry.sources.blob import Blob, Provenance, Skipped
+from keysentry.content import Blob, Provenance, Skipped
 
 KiB = 1 << 10
 MiB = 1 << 20

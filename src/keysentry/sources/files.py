@@ -16,31 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from keysentry.content import Blob, Provenance, Skipped, looks_utf16
 from keysentry.errors import SourceError
-from keysentry.sources.blob import Blob, Provenance, Skipped
 
 DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
 SMALL_FILE = 64 * 1024  # read in one call; larger files are sniffed first
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
-
-
-def looks_utf16(head: bytes) -> str | None:
-    """'utf-16-le' or 'utf-16-be' for UTF-16 text: a BOM, or ASCII with every other byte NUL."""
-    if head[:2] == b"\xff\xfe":
-        return "utf-16-le"
-    if head[:2] == b"\xfe\xff":
-        return "utf-16-be"
-    sample = head[:512]
-    sample = sample[: len(sample) - len(sample) % 2]
-    if len(sample) < 8:
-        return None
-    evens, odds = sample[0::2], sample[1::2]
-    if odds.count(0) >= 0.9 * len(odds) and evens.count(0) == 0:
-        return "utf-16-le"
-    if evens.count(0) >= 0.9 * len(evens) and odds.count(0) == 0:
-        return "utf-16-be"
-    return None
 
 
 ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")

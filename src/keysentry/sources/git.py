@@ -22,8 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from keysentry.content import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.errors import SourceError
-from keysentry.sources.blob import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.sources.git_command import popen_git, run_git
 
 LOG_FORMAT = "%x01%H%x00%an <%ae>%x00%aI%x00"

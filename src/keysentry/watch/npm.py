@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from keysentry.content import Blob, Provenance, Skipped
 from keysentry.errors import SourceError
 from keysentry.scan.pipeline import scan_blobs
-from keysentry.sources.blob import Blob, Provenance, Skipped
 from keysentry.store.types import parse_timestamp
 from keysentry.watch.base import WatchPoll, read_pending, remember
 from keysentry.watch.http import SourceClient, Throttled, TooLarge

@@ -16,11 +16,9 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
 from rich.console import Console
 
 from keysentry.app.logs import configure_logging
@@ -30,6 +28,7 @@ from keysentry.cli.demo.channels import receivers, show_messages
 from keysentry.cli.demo.service import show_service
 from keysentry.cli.render import print_exposure, print_report, print_steps
 from keysentry.config.settings import Settings
+from keysentry.emulator.attacker import prove_quarantine
 from keysentry.emulator.seed import SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.respond.policies import quarantine_policy
@@ -41,17 +40,6 @@ DOC_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 AUTHOR = ("Dana Developer", "dana@example.com")
 LEAKED = ("workloads-prod", "deploy-bot")
 SERVICE_LEAK = ("workloads-prod", "data-pipeline")  # reported to the service in the last act
-
-
-@dataclass
-class Proof:
-    action: str
-    expected: str
-    observed: str
-
-    @property
-    def holds(self) -> bool:
-        return self.expected == self.observed
 
 
 def build_leaky_repo(root: Path, leaked: SeededUser) -> str:
@@ -89,36 +77,6 @@ def build_leaky_repo(root: Path, leaked: SeededUser) -> str:
     git("add", "-A")
     git("commit", "-q", "-m", "Add deploy settings and setup docs")
     return git("rev-parse", "HEAD")
-
-
-def _outcome(call: Any) -> str:
-    try:
-        call()
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        return (
-            "denied" if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") else code
-        )
-    return "allowed"
-
-
-def prove_quarantine(clients: AwsClients, leaked: SeededUser) -> list[Proof]:
-    creds = Credentials(leaked.access_key_id, leaked.secret_access_key)
-    iam = clients.client("iam", credentials=creds)
-    ec2 = clients.client("ec2", credentials=creds)
-    return [
-        Proof("iam:CreateUser", "denied", _outcome(lambda: iam.create_user(UserName="attacker-backdoor"))),
-        Proof(
-            "ec2:RunInstances",
-            "denied",
-            _outcome(
-                lambda: ec2.run_instances(
-                    ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro"
-                )
-            ),
-        ),
-        Proof("ec2:DescribeInstances", "allowed", _outcome(ec2.describe_instances)),
-    ]
 
 
 def received_events(clients: AwsClients, queue_url: str) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The unit that flows from sources to detection."""
+"""What flows from sources to detection: blobs (bytes and where they came from), what could not be read,
+and how bytes are told apart as text.  Neither I/O nor detection: both sides import it."""
 
 from __future__ import annotations
 
@@ -56,3 +57,21 @@ class ScannedRepository:
     root: str | None = (
         None  # a local repository's folder as a file: URI ending in "/" (not a temporary mirror)
     )
+
+
+def looks_utf16(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' for UTF-16 text: a BOM, or ASCII with every other byte NUL."""
+    if head[:2] == b"\xff\xfe":
+        return "utf-16-le"
+    if head[:2] == b"\xfe\xff":
+        return "utf-16-be"
+    sample = head[:512]
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 8:
+        return None
+    evens, odds = sample[0::2], sample[1::2]
+    if odds.count(0) >= 0.9 * len(odds) and evens.count(0) == 0:
+        return "utf-16-le"
+    if evens.count(0) >= 0.9 * len(evens) and odds.count(0) == 0:
+        return "utf-16-be"
+    return None

@@ -10,9 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from keysentry.errors import AuthorityError
+from keysentry.authority.boundary import aws_call
 
 log = logging.getLogger(__name__)
 MAX_LOG_FILE = 256 * 1024 * 1024  # a trail file is small; refuse anything absurd
@@ -26,14 +24,12 @@ def events_from_lookup(client: Any, key_id: str, start: datetime | None = None) 
     }
     if start is not None:
         kwargs["StartTime"] = start
-    try:
+    with aws_call(f"cloudtrail:LookupEvents for {key_id}"):
         for page in client.get_paginator("lookup_events").paginate(**kwargs):
             for event in page.get("Events", []):
                 raw = event.get("CloudTrailEvent")
                 if raw:
                     yield json.loads(raw)
-    except (ClientError, BotoCoreError) as exc:
-        raise AuthorityError(f"cloudtrail:LookupEvents for {key_id} failed: {exc}") from exc
 
 
 def _days(start: datetime, end: datetime) -> Iterator[datetime]:
@@ -56,7 +52,7 @@ def events_from_s3(
     """Records for ``key_id`` in trail log files ``<prefix>AWSLogs/[<org id>/]<account>/CloudTrail/<region>/
     YYYY/MM/DD/*.json.gz`` between ``start`` and ``end``; organization and account trails alike."""
     base = prefix.rstrip("/") + "/" if prefix else ""
-    try:
+    with aws_call(f"reading CloudTrail logs from s3://{bucket}/{base}"):
         roots = _account_roots(client, bucket, base, account_id)
         for root in roots:
             for region in regions:
@@ -67,8 +63,6 @@ def events_from_s3(
                     ):
                         for item in page.get("Contents", []):
                             yield from _records(client, bucket, item["Key"], int(item.get("Size", 0)), key_id)
-    except (ClientError, BotoCoreError) as exc:
-        raise AuthorityError(f"reading CloudTrail logs from s3://{bucket}/{base} failed: {exc}") from exc
 
 
 def _account_roots(client: Any, bucket: str, base: str, account_id: str) -> list[str]:
