@@ -23,6 +23,18 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "KEYSENTRY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("KEYSENTRY_REQUIRE_POSTGRES") == "1"
+# CI sets this (.ci/run): there a skipped test is a failed one, since a test that skips tests nothing.
+REQUIRE_NO_SKIPS = os.environ.get("KEYSENTRY_REQUIRE_NO_SKIPS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_NO_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and KEYSENTRY_REQUIRE_NO_SKIPS=1 forbids skips: {reason}"
 
 
 # --- AWS emulator -------------------------------------------------------------------------------
