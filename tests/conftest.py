@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.clock import ManualClock, installed
 from keysentry.config.settings import Settings
 from keysentry.emulator.seed import ADMIN, SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
@@ -35,6 +36,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped, and KEYSENTRY_REQUIRE_NO_SKIPS=1 forbids skips: {reason}"
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    """keysentry's clock, moved by the test (``clock.advance(...)``) instead of waited for."""
+    with installed(ManualClock()) as manual:
+        assert isinstance(manual, ManualClock)
+        yield manual
 
 
 # --- AWS emulator -------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from conftest import EventSink, member_credentials
 from helpers import commit_file, env_pair, exposure_of, respond
 from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients
+from keysentry.clock import ManualClock
 from keysentry.config.notify import EmailSettings, NotifySettings, WebhookTarget
 from keysentry.config.settings import Settings
 from keysentry.emulator.receivers import HttpReceiver, SmtpServer
@@ -221,7 +221,7 @@ def test_a_tampered_or_stale_webhook_is_refused(http_receiver: HttpReceiver) -> 
 
 
 def test_a_receiver_that_is_down_for_30_s_gets_everything_once_it_is_back(
-    settings: Settings, new_user, tmp_path: Path
+    settings: Settings, new_user, tmp_path: Path, clock: ManualClock
 ) -> None:
     receiver = HttpReceiver()  # not started: nothing listens on its port yet
     settings = settings.model_copy(
@@ -237,19 +237,19 @@ def test_a_receiver_that_is_down_for_30_s_gets_everything_once_it_is_back(
     for n, user in enumerate(users):
         (tmp_path / f"leak{n}.env").write_text(env_pair(user))
     responder, _ = respond(settings, tmp_path)
-    stop = threading.Event()
-    dispatcher = threading.Thread(target=responder.dispatcher.run, args=(stop, 0.2))
-    dispatcher.start()
+    back_at = clock.utcnow() + timedelta(seconds=30)
+    while clock.utcnow() < back_at:  # 30 s of dispatcher rounds, every 0.2 s of keysentry's clock
+        clock.advance(0.2)
+        responder.dispatcher.deliver_due()
+    assert receiver.received == []
+    receiver.start()
     try:
-        time.sleep(30)
-        assert receiver.received == []
-        receiver.start()
-        deadline = time.monotonic() + 30
-        while responder.dispatcher.waiting()[0] and time.monotonic() < deadline:
-            time.sleep(0.2)
+        for _ in range(150):  # 30 s more at most; the longest wait between tries is 4 s
+            if not responder.dispatcher.waiting()[0]:
+                break
+            clock.advance(0.2)
+            responder.dispatcher.deliver_due()
     finally:
-        stop.set()
-        dispatcher.join()
         receiver.stop()
     delivered = Counter(r.headers["X-Keysentry-Delivery"] for r in receiver.at("/signed"))
     assert len(delivered) == len(users) and set(delivered.values()) == {1}

@@ -12,9 +12,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from conftest import EventSink, member_credentials
-from helpers import commit_file, env_pair, exposure_of, key_for, respond, secret_for
+from helpers import commit_file, env_pair, exposure_of, key_for, respond, secret_for, wait_for
 from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients
+from keysentry.clock import ManualClock
 from keysentry.config.settings import Settings
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.emulator.seed import SeedManifest
@@ -194,6 +195,7 @@ def test_a_failed_delivery_is_retried_after_its_backoff_and_sent_once(
     seeded: SeedManifest,
     event_sink: EventSink,
     tmp_path: Path,
+    clock: ManualClock,
 ) -> None:
     user = new_user("workloads-dev")
     (tmp_path / "leak.env").write_text(env_pair(user))
@@ -214,7 +216,7 @@ def test_a_failed_delivery_is_retried_after_its_backoff_and_sent_once(
     assert "notify.failed" in [t.kind for t in e.timeline]
     assert responder.dispatcher.waiting()[0] == 1
 
-    time.sleep(backoff.total_seconds())
+    clock.advance(backoff)
     resumed = build_responder(settings).advance_all()
     assert [(r.step, r.from_state, r.to_state) for r in resumed if r.step == "notify"] == [
         ("notify", "contained", "notified")
@@ -234,7 +236,7 @@ def test_a_failed_delivery_is_retried_after_its_backoff_and_sent_once(
 
 
 def test_the_service_backs_off_a_failing_step_and_an_operator_retries_at_once(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
     """AWS unreachable: the service's worker retries after 2, 4, 8 … seconds, not at every round;
     `keysentry respond` (an operator) retries at once."""
@@ -253,8 +255,11 @@ def test_the_service_backs_off_a_failing_step_and_an_operator_retries_at_once(
     responder = build_responder(nowhere)
     responder.record_report(scan_targets([str(tmp_path / "leak.env")]))
     worker = ResponseWorker(responder, interval=0.2)
-    worker.start()
-    time.sleep(3.5)  # 17 rounds of the scheduler
+    worker.start(rounds=False)
+    for _ in range(18):  # 3.5 s of the scheduler's rounds, on keysentry's clock
+        worker.round()
+        assert worker.settle()
+        clock.advance(0.2)
     worker.stop()
 
     def failures() -> int:
@@ -279,7 +284,7 @@ def test_the_service_responds_to_what_is_recorded_without_waiting_for_its_next_r
     worker = ResponseWorker(responder, interval=3600)
     worker.start()
     try:
-        time.sleep(0.5)  # the worker's first round (the database is empty) is over
+        assert wait_for(lambda: worker.rounds >= 1)  # its first round (the database is empty) is over
         users = [new_user("workloads-prod"), new_user("workloads-dev")]
         for n, user in enumerate(users):
             (tmp_path / f"leak-{n}.env").write_text(env_pair(user))

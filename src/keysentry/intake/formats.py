@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from keysentry.clock import parse_timestamp
 from keysentry.content import Provenance
 from keysentry.errors import KeysentryError
-from keysentry.store.types import parse_timestamp
 
 MAX_ITEMS = 10_000
 

@@ -14,25 +14,25 @@ that sends them with retries.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from keysentry.clock import utcnow
 from keysentry.config.settings import Settings
 from keysentry.notify.channel import Channel, Sent
 from keysentry.notify.health_event import ExposureFacts
+from keysentry.retry import Backoff
 from keysentry.store.db import Store
 from keysentry.store.exposures import APPEND_EVENT, Db, dialect_of
 from keysentry.store.models import DeliveryAttempt, OutboxMessage
-from keysentry.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,6 @@ class Delivery:
 OnDelivered = Callable[[Db, list[Delivery], datetime], dict[int, Any]]
 
 
-def backoff(settings: Settings, attempt: int, rng: random.Random | None = None) -> timedelta:
-    """Wait after the ``attempt``-th failed try: doubling from ``delivery_backoff`` up to
-    ``delivery_backoff_max``, each drawn from its upper half so that retries do not march in step."""
-    ceiling = min(settings.delivery_backoff * 2 ** (attempt - 1), settings.delivery_backoff_max)
-    return timedelta(seconds=ceiling.total_seconds() * (rng or random).uniform(0.5, 1.0))
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -121,6 +114,7 @@ class Dispatcher:
         self.on_delivered = on_delivered
         self.crash_point = crash_point
         self._wake = threading.Event()
+        self.backoff = Backoff(settings.delivery_backoff, settings.delivery_backoff_max)
 
     # --- one round ---------------------------------------------------------------------------
     def deliver_due(self, limit: int = 200) -> list[Delivery]:
@@ -239,7 +233,7 @@ class Dispatcher:
                 sent.error,
             )
             return Delivery(**{**base.__dict__, "dead": True})
-        retry_at = now + backoff(self.settings, attempt)
+        retry_at = now + self.backoff.delay(attempt)
         writes.update(message["id"], next_attempt_at=retry_at, last_error=sent.error)
         writes.event(
             message["exposure_id"],

@@ -23,12 +23,13 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 
+from keysentry.clock import utcnow
 from keysentry.detect.findings import Finding
 from keysentry.detect.scanner import ScanReport
 from keysentry.errors import KeysentryError
@@ -47,10 +48,10 @@ from keysentry.respond.states import (
 )
 from keysentry.respond.steps import STEPS, TIMED_STEPS, Outcome, StepContext, next_due
 from keysentry.respond.view import ExposureView
+from keysentry.retry import FAILED_STEP, FAILED_TIMED_STEP
 from keysentry.store.db import Store
 from keysentry.store.exposures import EXPOSURES, append_event, append_events, record_finding, timeline_row
 from keysentry.store.models import Exposure
-from keysentry.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -269,13 +270,12 @@ class Responder:
             assert exposure is not None
             exposure.attempts += 1
             if timed:  # retried later, backing off: 2, 4, 8 … minutes, an hour at most
-                delay = timedelta(minutes=min(2 ** min(exposure.attempts, 6), 60))
-                exposure.next_due_at = utcnow() + delay
+                exposure.next_due_at = utcnow() + FAILED_TIMED_STEP.delay(exposure.attempts)
             else:  # the service retries after 2, 4, 8 … seconds, five minutes at most; an operator at once
                 exposure.state = FAILED
                 exposure.resume_state = from_state
                 exposure.state_reason = f"{step} failed: {error}"
-                exposure.next_due_at = utcnow() + timedelta(seconds=min(2 ** min(exposure.attempts, 9), 300))
+                exposure.next_due_at = utcnow() + FAILED_STEP.delay(exposure.attempts)
                 exposure.next_due_step = None
             append_event(session, exposure, f"{step}.failed", error=error, attempt=exposure.attempts)
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.ports import Trails
+from keysentry.clock import utcnow
 from keysentry.config.settings import Settings
 from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.investigate import summarise
 from keysentry.notify.channel import Channel
 from keysentry.respond.policies import quarantine_policy
 from keysentry.respond.view import ExposureView
-from keysentry.store.types import utcnow
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from jinja2 import FileSystemLoader
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from keysentry.clock import utcnow
 from keysentry.errors import KeysentryError
 from keysentry.escaping import template_environment
 from keysentry.notify.message import context as message_context
@@ -38,7 +39,6 @@ from keysentry.respond.view import ExposureView
 from keysentry.service.exposures_api import detail
 from keysentry.store.models import Exposure
 from keysentry.store.tokens import Caller, check_token
-from keysentry.store.types import utcnow
 
 COOKIE = "keysentry_token"
 FLASH_COOKIE = "keysentry_flash"

@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from keysentry.clock import monotonic
 from keysentry.respond.responder import Responder
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,16 @@ class ResponseWorker:
         self._again: set[int] = set()  # handed over again while in flight: advanced once more after
         self._handed: list[int] = []
         self._scan = True
+        self._next_scan = monotonic()
+        self.rounds = 0  # scheduling passes done
         responder.on_recorded(self.submit)
 
-    def start(self) -> None:
+    def start(self, rounds: bool = True) -> None:
+        """Start the responders' pool and, with ``rounds``, the scheduling and dispatching threads.
+        Without (a test on a :class:`~keysentry.clock.ManualClock`), the caller drives :meth:`round`."""
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="keysentry-respond")
+        if not rounds:
+            return
         self._threads = [
             threading.Thread(target=self._schedule, name="keysentry-schedule", daemon=True),
             threading.Thread(
@@ -76,23 +83,38 @@ class ResponseWorker:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _schedule(self) -> None:
-        next_scan = time.monotonic()
         while not self._stop.is_set():
             self._wake.clear()
+            self._wake.wait(self.round())
+
+    def round(self) -> float:
+        """One scheduling pass: hand out what intake handed over and, when woken or once ``interval`` has
+        passed since the last time, what the database says is pending.  The seconds until the next."""
+        with self._lock:
+            handed, self._handed = self._handed, []
+            scan = self._scan or monotonic() >= self._next_scan
+            self._scan = False
+        try:
+            self._hand_out(handed, again_if_busy=True)
+            if scan:
+                self._next_scan = monotonic() + self.interval
+                self._hand_out(self.responder.pending(backoff=True), again_if_busy=False)
+        except Exception:  # a database hiccup must not end the service
+            log.exception("response round failed")
             with self._lock:
-                handed, self._handed = self._handed, []
-                scan = self._scan or time.monotonic() >= next_scan
-                self._scan = False
-            try:
-                self._hand_out(handed, again_if_busy=True)
-                if scan:
-                    next_scan = time.monotonic() + self.interval
-                    self._hand_out(self.responder.pending(backoff=True), again_if_busy=False)
-            except Exception:  # a database hiccup must not end the service
-                log.exception("response round failed")
-                with self._lock:
-                    self._scan = True  # after the interval: what was handed over is pending there too
-            self._wake.wait(max(0.0, next_scan - time.monotonic()))
+                self._scan = True  # after the interval: what was handed over is pending there too
+        self.rounds += 1
+        return max(0.0, self._next_scan - monotonic())
+
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Wait until no exposure is in a responder's hands (True), or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._in_flight:
+                    return True
+            time.sleep(0.01)
+        return False
 
     def _hand_out(self, exposure_ids: list[int], again_if_busy: bool) -> None:
         """To the responders, each exposure once at a time.  One in a responder's hands already is

@@ -18,9 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from keysentry.clock import utcnow
 from keysentry.detect.findings import Finding, Location
 from keysentry.store.models import Exposure, Sighting, TimelineEvent
-from keysentry.store.types import utcnow
 
 # Where statements run: an ORM session, or a plain connection on the hot paths (Store.transaction).
 Db = Session | Connection

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from keysentry.store.types import UTCDateTime, utcnow
+from keysentry.clock import utcnow
+from keysentry.store.types import UTCDateTime
 
 
 class Base(DeclarativeBase):

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from keysentry.clock import utcnow
 from keysentry.errors import KeysentryError
 from keysentry.store.db import Store
 from keysentry.store.models import ApiToken
-from keysentry.store.types import utcnow
 
 ROLES = ("viewer", "responder", "admin")  # each may do what the ones before it may
 PREFIX = "ks_"

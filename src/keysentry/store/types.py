@@ -31,22 +31,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def parse_timestamp(value: object, naive_is_utc: bool = True) -> datetime | None:
-    """An ISO 8601 time from a public source ("Z" accepted), or None if it is not one.  A time without
-    a zone is UTC, or unknown (None) with ``naive_is_utc=False``.  Always aware: the store refuses naive
-    times."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo:
-        return when
-    return when.replace(tzinfo=UTC) if naive_is_utc else None

@@ -9,9 +9,9 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from keysentry.clock import utcnow
 from keysentry.store.db import Store
 from keysentry.store.models import WatchCursor
-from keysentry.store.types import utcnow
 
 CURSORS = cast(Table, WatchCursor.__table__)
 

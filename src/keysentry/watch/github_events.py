@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+from keysentry.clock import parse_timestamp
 from keysentry.content import Blob, Provenance, Skipped
 from keysentry.errors import SourceError
 from keysentry.scan.pipeline import scan_blobs
-from keysentry.store.types import parse_timestamp
 from keysentry.watch.base import WatchPoll
 from keysentry.watch.http import SourceClient, Throttled
 

@@ -12,14 +12,14 @@ import base64
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from keysentry.clock import parse_timestamp, utcnow
 from keysentry.content import Blob, Provenance, Skipped
 from keysentry.errors import SourceError
 from keysentry.scan.pipeline import scan_blobs
-from keysentry.store.types import parse_timestamp
 from keysentry.watch.base import WatchPoll, read_pending, remember
 from keysentry.watch.http import SourceClient, Throttled, TooLarge
 
@@ -78,7 +78,7 @@ class NpmWatch:
         downloaded because the registry asked us to wait stays unseen."""
         document = self._document(name)
         times = document.get("time") or {}
-        cutoff = datetime.now(UTC) - self.lookback
+        cutoff = utcnow() - self.lookback
         for version, meta in (document.get("versions") or {}).items():
             published = parse_timestamp(times.get(version))
             key = f"{name}@{version}"

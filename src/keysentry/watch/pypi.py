@@ -16,10 +16,10 @@ from urllib.parse import quote, urlsplit
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from keysentry.clock import parse_timestamp
 from keysentry.content import Blob, Provenance, Skipped
 from keysentry.errors import SourceError
 from keysentry.scan.pipeline import scan_blobs
-from keysentry.store.types import parse_timestamp
 from keysentry.watch.base import WatchPoll, read_pending, remember
 from keysentry.watch.http import SourceClient, Throttled, TooLarge
 

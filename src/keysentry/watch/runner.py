@@ -9,14 +9,13 @@ from collections.abc import Callable
 
 from keysentry.detect.scanner import ScanReport
 from keysentry.errors import SourceError
+from keysentry.retry import FAILED_POLL
 from keysentry.watch.base import Watcher, WatchPoll
 from keysentry.watch.cursor import Cursors
 from keysentry.watch.http import Throttled
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Watcher, WatchPoll], None]
-FIRST_BACKOFF = 5.0
-MAX_BACKOFF = 600.0
 
 
 def found_anything(report: ScanReport | None) -> bool:
@@ -40,11 +39,11 @@ class WatchRunner:
         return poll
 
     def _loop(self, watcher: Watcher) -> None:
-        backoff = FIRST_BACKOFF
+        failed = 0  # polls failed in a row
         while not self._stop.is_set():
             try:
                 poll = self.poll(watcher)
-                wait, backoff = poll.next_poll, FIRST_BACKOFF
+                wait, failed = poll.next_poll, 0
                 if poll.items:
                     log.info("%s: %s", watcher.name, poll.summary)
             except Throttled as exc:
@@ -52,7 +51,8 @@ class WatchRunner:
                 log.warning("%s: %s", watcher.name, exc)
             except Exception as exc:  # a source or the store failing must not end the others
                 self.failures[watcher.name] = self.failures.get(watcher.name, 0) + 1
-                wait, backoff = backoff, min(backoff * 2, MAX_BACKOFF)
+                failed += 1
+                wait = FAILED_POLL.delay(failed).total_seconds()
                 if isinstance(exc, SourceError):
                     log.warning("%s: %s; next try in %.0f s", watcher.name, exc, wait)
                 else:
