@@ -11,9 +11,12 @@ from keysentry.notify.case import CaseChannel
 from keysentry.notify.channel import Channel
 from keysentry.notify.email import EmailChannel
 from keysentry.notify.eventbridge import EventBridgeChannel
+from keysentry.notify.outbox import Dispatcher
 from keysentry.notify.sns import SnsChannel
 from keysentry.notify.webhook import WebhookChannel
+from keysentry.respond.announcement import mark_notified
 from keysentry.respond.responder import Responder
+from keysentry.respond.runner import crash_point
 from keysentry.respond.steps import StepContext
 from keysentry.store.db import Store, open_store
 
@@ -47,7 +50,11 @@ def build_responder(
         trails=Trails(authority),
         channels=build_channels(settings, authority),
     )
-    return Responder(store or build_store(settings), context)
+    store = store or build_store(settings)
+    dispatcher = Dispatcher(
+        store, context.channels, settings, on_delivered=mark_notified, crash_point=crash_point
+    )
+    return Responder(store, context, dispatcher)
 
 
 def build_live_check(settings: Settings) -> LiveCheckFactory:

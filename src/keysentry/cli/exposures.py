@@ -11,6 +11,7 @@ from keysentry.cli.common import exits_cleanly, out, settings_from
 from keysentry.cli.render import exposures_table, print_exposure
 from keysentry.errors import KeysentryError
 from keysentry.escaping import terminal
+from keysentry.respond.states import OPERATOR_ACTIONS
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -148,36 +149,5 @@ def _register(name: str, action: str, summary: str, example: str) -> None:
     app.command(name)(command)
 
 
-_register(
-    "ack", "acknowledge", "Acknowledge a notified exposure: someone is on it.", "keysentry exposures ack 12"
-)
-_register(
-    "remediate",
-    "remediate",
-    "Mark an exposure remediated (key rotated, activity reviewed).",
-    'keysentry exposures remediate AKIA… -r "rotated, CloudTrail reviewed"',
-)
-_register(
-    "close",
-    "close",
-    "Close an exposure once it is remediated (or not ours, or an example).",
-    "keysentry exposures close 12",
-)
-_register(
-    "false-positive",
-    "false_positive",
-    "Mark an exposure a false positive (a reason is required).",
-    'keysentry exposures false-positive 12 -r "test fixture, never a real key"',
-)
-_register(
-    "reopen",
-    "reopen",
-    "Reopen a resolved exposure and respond again (a reason is required).",
-    'keysentry exposures reopen 12 -r "seen in a new fork"',
-)
-_register(
-    "release",
-    "release",
-    "Take the quarantine off the owner (a reason is required; recorded).",
-    'keysentry exposures release 12 -r "key deactivated, workloads moved"',
-)
+for _action in OPERATOR_ACTIONS.values():  # one command per operator action, from the one table
+    _register(_action.command, _action.name, _action.summary, _action.example)

@@ -19,11 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
-
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from typing import Any
 
 from keysentry.clock import utcnow
 from keysentry.config.settings import Settings
@@ -31,51 +27,19 @@ from keysentry.notify.channel import Channel, Sent
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.retry import Backoff
 from keysentry.store.db import Store
-from keysentry.store.exposures import APPEND_EVENT, Db, dialect_of
-from keysentry.store.models import DeliveryAttempt, OutboxMessage
+from keysentry.store.exposures import Db
+from keysentry.store.outbox import DEAD, SENT, RoundWrites, claim_due, queue_messages
+from keysentry.store.outbox import waiting as messages_waiting
 
 log = logging.getLogger(__name__)
-
-OUTBOX = cast(Table, OutboxMessage.__table__)
-ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
-PENDING, SENT, DEAD = "pending", "sent", "dead"
-
-# Every channel's message in one statement; those already queued (the same dedup key) are skipped, and
-# the channels written come back.
-_QUEUE = {
-    dialect: build(OUTBOX).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(OUTBOX.c.channel)
-    for dialect, build in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
-_RECORD_ATTEMPT = insert(ATTEMPTS)
-_UPDATE = update(OUTBOX).where(OUTBOX.c.id == bindparam("mid"))
-
-
-def dedup_key(exposure_id: int, round_: int, kind: str, channel: str) -> str:
-    return f"{exposure_id}:{round_}:{kind}:{channel}"
 
 
 def enqueue(
     session: Db, facts: ExposureFacts, kind: str, channels: Mapping[str, Channel], now: datetime
 ) -> list[str]:
     """Queue one message per channel about ``facts`` in the caller's transaction; the channels queued."""
-    messages = [
-        {
-            "exposure_id": facts.exposure_id,
-            "channel": name,
-            "kind": kind,
-            "round": facts.round,
-            "dedup_key": dedup_key(facts.exposure_id, facts.round, kind, name),
-            "payload": channel.render(facts, now),
-            "state": PENDING,
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-        }
-        for name, channel in channels.items()
-    ]
-    if not messages:
-        return []
-    written = set(session.execute(_QUEUE[dialect_of(session)], messages).scalars())
+    payloads = {name: channel.render(facts, now) for name, channel in channels.items()}
+    written = queue_messages(session, facts.exposure_id, facts.round, kind, payloads, now)
     return [name for name in channels if name in written]
 
 
@@ -140,31 +104,7 @@ class Dispatcher:
 
     def _claim(self, limit: int) -> list[dict[str, Any]]:
         """Take due messages for this dispatcher until its lease ends (their attempt is counted now)."""
-        now = utcnow()
-        with self.store.transaction() as session:
-            query = (
-                select(OUTBOX)
-                .where(OUTBOX.c.state == PENDING, OUTBOX.c.next_attempt_at <= now)
-                .order_by(OUTBOX.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)  # PostgreSQL: other dispatchers skip these rows
-            )
-            rows = [dict(r) for r in session.execute(query).mappings()]
-            if rows:
-                session.execute(
-                    _UPDATE,
-                    [
-                        {
-                            "mid": r["id"],
-                            "attempts": r["attempts"] + 1,
-                            "next_attempt_at": now + self.settings.delivery_lease,
-                        }
-                        for r in rows
-                    ],
-                )
-            for r in rows:
-                r["attempts"] += 1
-            return rows
+        return claim_due(self.store, utcnow(), self.settings.delivery_lease, limit)
 
     def _send(
         self, channel: Channel | None, name: str, batch: list[dict[str, Any]], now: datetime
@@ -183,7 +123,7 @@ class Dispatcher:
     def _record(self, answers: list[tuple[dict[str, Any], Sent]], now: datetime) -> list[Delivery]:
         """One transaction for the round: every attempt, every message's new state and the timeline
         entries are written in a few many-row statements."""
-        writes = _Writes()
+        writes = RoundWrites()
         deliveries = [self._outcome(writes, message, sent, now) for message, sent in answers]
         with self.store.transaction() as db:
             writes.flush(db)
@@ -195,18 +135,10 @@ class Dispatcher:
                 ]
         return deliveries
 
-    def _outcome(self, writes: _Writes, message: dict[str, Any], sent: Sent, now: datetime) -> Delivery:
+    def _outcome(self, writes: RoundWrites, message: dict[str, Any], sent: Sent, now: datetime) -> Delivery:
         """What becomes of one message, written to ``writes``."""
         attempt = message["attempts"]
-        writes.attempts.append(
-            {
-                "message_id": message["id"],
-                "at": now,
-                "ok": sent.ok,
-                "receipt": sent.receipt,
-                "error": sent.error,
-            }
-        )
+        writes.attempt(message["id"], now, sent.ok, sent.receipt, sent.error)
         base = Delivery(
             message["id"],
             message["exposure_id"],
@@ -262,13 +194,7 @@ class Dispatcher:
 
     def waiting(self) -> tuple[int, datetime | None]:
         """Messages still to send, and when the next of them is due."""
-        with self.store.session() as session:
-            rows = (
-                session.execute(select(OUTBOX.c.next_attempt_at).where(OUTBOX.c.state == PENDING))
-                .scalars()
-                .all()
-            )
-        return len(rows), min(rows) if rows else None
+        return messages_waiting(self.store)
 
     def wake(self) -> None:
         """Tell a running :meth:`run` loop that there is something new to send."""
@@ -289,31 +215,6 @@ class Dispatcher:
                 continue  # behind: on at once
             if delivered or self._wake.wait(idle):
                 stop.wait(linger)
-
-
-class _Writes:
-    """A dispatch round's rows, written together by :meth:`flush`."""
-
-    def __init__(self) -> None:
-        self.attempts: list[dict[str, Any]] = []
-        self.updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        self.events: list[dict[str, Any]] = []
-
-    def update(self, message_id: int, **values: Any) -> None:
-        self.updates[tuple(sorted(values))].append({"mid": message_id, **values})
-
-    def event(self, exposure_id: int, kind: str, at: datetime, **detail: Any) -> None:
-        self.events.append(
-            {"exposure_id": exposure_id, "kind": kind, "actor": "keysentry", "detail": detail, "at": at}
-        )
-
-    def flush(self, db: Db) -> None:
-        if self.attempts:
-            db.execute(_RECORD_ATTEMPT, self.attempts)
-        for rows in self.updates.values():
-            db.execute(_UPDATE, rows)
-        if self.events:
-            db.execute(APPEND_EVENT, self.events)
 
 
 def _with_follow_up(delivery: Delivery, follow_up: Any) -> Delivery:

@@ -1,6 +1,7 @@
-"""Response: attribute → contain → announce, as a declared state machine over stored exposures."""
+"""Response: attribute → contain → announce, as a declared state machine over stored exposures.
 
-from keysentry.respond.responder import Responder, StepResult
-from keysentry.respond.steps import StepContext
-
-__all__ = ["Responder", "StepContext", "StepResult"]
+``states`` (the states and the one table of operator actions), ``steps`` (what each step does and the
+IAM permissions it needs), ``runner`` (one step, recorded), ``driver`` (steps until done), ``operator``
+(operators' decisions), ``intake`` (findings recorded), and ``responder`` (all of it behind one door).
+Nothing is imported here, so that reading the states loads nothing else.
+"""

@@ -9,23 +9,16 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
-
 from keysentry.config.settings import Settings
 from keysentry.notify.channel import Channel
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.notify.outbox import Delivery, enqueue
 from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED
 from keysentry.respond.view import ExposureView
-from keysentry.store.exposures import APPEND_EVENT, EXPOSURES, SIGHTINGS, Db, timeline_row
+from keysentry.store.exposures import Db, timeline_row
+from keysentry.store.response import states_of, write_states
 
 EXPOSURE_KIND = "exposure"  # the one announcement per exposure and round
-
-_SIGHTINGS_OF = select(SIGHTINGS).where(SIGHTINGS.c.exposure_id == bindparam("eid")).order_by(SIGHTINGS.c.id)
-_STATES_OF = select(EXPOSURES.c.id, EXPOSURES.c.state, EXPOSURES.c.reopened).where(
-    EXPOSURES.c.id.in_(bindparam("ids", expanding=True))
-)
-_MARK_NOTIFIED = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 
 
 @cache
@@ -85,14 +78,13 @@ def investigation_schedule(row: dict[str, Any], settings: Settings, now: datetim
 
 
 def queue_announcement(
-    session: Db, row: dict[str, Any], settings: Settings, channels: dict[str, Channel], now: datetime
+    session: Db, exposure: ExposureView, settings: Settings, channels: dict[str, Channel], now: datetime
 ) -> dict[str, Any]:
-    """Queue the exposure's announcement on every channel, in the caller's transaction (``row`` is the
-    exposure as that transaction leaves it).  Returns the ``notify.queued`` event for its timeline."""
-    sightings: list[Any] = list(session.execute(_SIGHTINGS_OF, {"eid": row["id"]}).mappings())
-    facts = facts_of(ExposureView.from_row(row, sightings), settings)
+    """Queue the exposure's announcement on every channel, in the caller's transaction (``exposure`` as
+    that transaction leaves it).  Returns the ``notify.queued`` event for its timeline."""
+    facts = facts_of(exposure, settings)
     queued = enqueue(session, facts, EXPOSURE_KIND, channels, now)
-    return timeline_row(row["id"], "notify.queued", channels=queued, notification_id=facts.notification_id)
+    return timeline_row(exposure.id, "notify.queued", channels=queued, notification_id=facts.notification_id)
 
 
 def mark_notified(session: Db, deliveries: list[Delivery], now: datetime) -> dict[int, tuple[str, str]]:
@@ -102,10 +94,9 @@ def mark_notified(session: Db, deliveries: list[Delivery], now: datetime) -> dic
     told = [d for d in deliveries if d.kind == EXPOSURE_KIND and d.channel != "case"]  # the case is ours
     if not told:
         return {}
-    current = {
-        row.id: (row.state, row.reopened or 0)
-        for row in session.execute(_STATES_OF, {"ids": sorted({d.exposure_id for d in told})})
-    }
+    current: dict[int, tuple[str | None, int | None]] = dict(
+        states_of(session, [d.exposure_id for d in told])
+    )
     moved: dict[int, tuple[str, str]] = {}
     updates, events = [], []
     for d in told:
@@ -125,7 +116,5 @@ def mark_notified(session: Db, deliveries: list[Delivery], now: datetime) -> dic
                 "at": now,
             }
         )
-    if updates:
-        session.execute(_MARK_NOTIFIED, updates)
-        session.execute(APPEND_EVENT, events)
+    write_states(session, updates, events)
     return moved

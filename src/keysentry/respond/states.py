@@ -22,64 +22,163 @@ next run retries that step.  A credential seen again after it was remediated or 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """Every state an exposure can be in (stored as its value, so ``State.NEW == "new"``)."""
+
+    NEW = "new"
+    ATTRIBUTED = "attributed"
+    NOT_OURS = "not_ours"  # the account is not in our organization: recorded, not announced
+    UNOWNED = "unowned"  # IAM does not know the key, or no event ties a temporary key to a role
+    EXAMPLE = "example"  # documentation examples and placeholders: recorded, never acted on
+    CANARY = "canary"  # a known canary (honeytoken) key: any call would trip it, so none is made
+    CONTAINED = "contained"
+    ESCALATED = "escalated"  # a root key: no policy can hold it
+    NOTIFY_ONLY = "notify_only"
+    DRY_RUN = "dry_run"
+    NOTIFIED = "notified"
+    ACKNOWLEDGED = "acknowledged"
+    REMEDIATED = "remediated"
+    CLOSED = "closed"
+    FALSE_POSITIVE = "false_positive"
+    FAILED = "failed"
+
+
+NEW, FAILED, EXAMPLE, CANARY, NOTIFIED = State.NEW, State.FAILED, State.EXAMPLE, State.CANARY, State.NOTIFIED
+ANNOUNCED_FROM = frozenset(
+    {State.CONTAINED, State.ESCALATED, State.UNOWNED, State.NOTIFY_ONLY, State.DRY_RUN}
+)
 
 
 @dataclass(frozen=True)
 class Transition:
     step: str
-    leads_to: frozenset[str]
+    leads_to: frozenset[State]
 
 
-NEW = "new"
-FAILED = "failed"
-EXAMPLE = "example"  # documentation examples and placeholders: recorded, never acted on
-CANARY = "canary"  # a known canary (honeytoken) key: any call would trip it, so none is made
-NOTIFIED = "notified"
-ANNOUNCED_FROM = frozenset({"contained", "escalated", "unowned", "notify_only", "dry_run"})
-
-TRANSITIONS: dict[str, Transition] = {
-    NEW: Transition("attribute", frozenset({"attributed", "not_ours", "unowned", EXAMPLE, CANARY})),
-    "attributed": Transition("contain", frozenset({"contained", "escalated", "notify_only", "dry_run"})),
+TRANSITIONS: dict[State, Transition] = {
+    State.NEW: Transition(
+        "attribute", frozenset({State.ATTRIBUTED, State.NOT_OURS, State.UNOWNED, EXAMPLE, CANARY})
+    ),
+    State.ATTRIBUTED: Transition(
+        "contain", frozenset({State.CONTAINED, State.ESCALATED, State.NOTIFY_ONLY, State.DRY_RUN})
+    ),
 }
+
+OPEN = frozenset(
+    {NOTIFIED, State.ACKNOWLEDGED, State.NOT_OURS, State.UNOWNED, FAILED, *TRANSITIONS, *ANNOUNCED_FROM}
+)
+RESOLVED = frozenset({State.REMEDIATED, State.CLOSED})
+# Nothing more will happen on its own, and no timed step runs (investigation, deactivation).
+SETTLED = frozenset({State.FALSE_POSITIVE, State.CLOSED})
+# Shown apart from what is open: resolved, or never needing anyone.
+CLOSED_VIEW = frozenset({*RESOLVED, State.FALSE_POSITIVE, EXAMPLE, CANARY, State.NOT_OURS})
+# Seen again in public after it was resolved: respond again.  A false positive stays one.
+REOPENED_BY_A_NEW_SIGHTING = RESOLVED
 
 
 @dataclass(frozen=True)
 class OperatorAction:
-    allowed_from: frozenset[str]
-    to_state: str
+    """An operator's decision, declared once: the responder checks it, and the CLI, the API and the
+    dashboard offer it from here."""
+
+    name: str  # as the API takes it
+    command: str  # the CLI's name (the API accepts it too)
+    label: str  # the dashboard's button
+    summary: str  # the CLI's help
+    example: str
+    allowed_from: frozenset[State]
+    to_state: State | None  # None: the state stays as it is (release changes the containment)
     needs_reason: bool = False
 
 
-OPEN = frozenset({NOTIFIED, "acknowledged", "not_ours", "unowned", FAILED, *TRANSITIONS, *ANNOUNCED_FROM})
-RESOLVED = frozenset({"remediated", "closed"})
-
-OPERATOR_ACTIONS: dict[str, OperatorAction] = {
-    "acknowledge": OperatorAction(frozenset({NOTIFIED}), "acknowledged"),
-    "remediate": OperatorAction(frozenset({NOTIFIED, "acknowledged"}), "remediated"),
-    "close": OperatorAction(
-        frozenset({"remediated", "not_ours", EXAMPLE, CANARY, "false_positive", NOTIFIED, "acknowledged"}),
-        "closed",
+_ACTIONS = (
+    OperatorAction(
+        "acknowledge",
+        "ack",
+        "Acknowledge",
+        "Acknowledge a notified exposure: someone is on it.",
+        "keysentry exposures ack 12",
+        frozenset({NOTIFIED}),
+        State.ACKNOWLEDGED,
     ),
-    "false_positive": OperatorAction(OPEN | {EXAMPLE, CANARY}, "false_positive", needs_reason=True),
-    "reopen": OperatorAction(RESOLVED | {"false_positive"}, NEW, needs_reason=True),
-}
-
-# Seen again in public after it was resolved: respond again.  A false positive stays one.
-REOPENED_BY_A_NEW_SIGHTING = RESOLVED
-
-TERMINAL = frozenset({NOTIFIED, "acknowledged", "not_ours", EXAMPLE, CANARY, "false_positive", *RESOLVED})
-ALL_STATES = (
-    frozenset(TRANSITIONS)
-    | ANNOUNCED_FROM
-    | TERMINAL
-    | {FAILED}
-    | {s for t in TRANSITIONS.values() for s in t.leads_to}
-    | {a.to_state for a in OPERATOR_ACTIONS.values()}
+    OperatorAction(
+        "release",
+        "release",
+        "Release quarantine",
+        "Take the quarantine off the owner (a reason is required; recorded).",
+        'keysentry exposures release 12 -r "key deactivated, workloads moved"',
+        frozenset(State),  # wherever a quarantine is in place (the containment says)
+        None,
+        needs_reason=True,
+    ),
+    OperatorAction(
+        "remediate",
+        "remediate",
+        "Mark remediated",
+        "Mark an exposure remediated (key rotated, activity reviewed).",
+        'keysentry exposures remediate AKIA… -r "rotated, CloudTrail reviewed"',
+        frozenset({NOTIFIED, State.ACKNOWLEDGED}),
+        State.REMEDIATED,
+    ),
+    OperatorAction(
+        "false_positive",
+        "false-positive",
+        "Mark false positive",
+        "Mark an exposure a false positive (a reason is required).",
+        'keysentry exposures false-positive 12 -r "test fixture, never a real key"',
+        OPEN | {EXAMPLE, CANARY},
+        State.FALSE_POSITIVE,
+        needs_reason=True,
+    ),
+    OperatorAction(
+        "close",
+        "close",
+        "Close",
+        "Close an exposure once it is remediated (or not ours, or an example).",
+        "keysentry exposures close 12",
+        frozenset(
+            {
+                State.REMEDIATED,
+                State.NOT_OURS,
+                EXAMPLE,
+                CANARY,
+                State.FALSE_POSITIVE,
+                NOTIFIED,
+                State.ACKNOWLEDGED,
+            }
+        ),
+        State.CLOSED,
+    ),
+    OperatorAction(
+        "reopen",
+        "reopen",
+        "Reopen",
+        "Reopen a resolved exposure and respond again (a reason is required).",
+        'keysentry exposures reopen 12 -r "seen in a new fork"',
+        RESOLVED | {State.FALSE_POSITIVE},
+        NEW,
+        needs_reason=True,
+    ),
 )
+OPERATOR_ACTIONS: dict[str, OperatorAction] = {a.name: a for a in _ACTIONS}
 
 
-def next_step(state: str, resume_state: str | None) -> tuple[str, Transition] | None:
+def operator_action(name: str) -> OperatorAction | None:
+    """By its name or its CLI name (``ack``, ``false-positive``)."""
+    return OPERATOR_ACTIONS.get(name) or next((a for a in _ACTIONS if a.command == name), None)
+
+
+TERMINAL = frozenset(
+    {NOTIFIED, State.ACKNOWLEDGED, State.NOT_OURS, EXAMPLE, CANARY, State.FALSE_POSITIVE, *RESOLVED}
+)
+ALL_STATES = frozenset(State)
+
+
+def next_step(state: str, resume_state: str | None) -> tuple[State, Transition] | None:
     """The state a step runs from and the transition, or None when nothing is left to do."""
     current = resume_state if state == FAILED and resume_state else state
-    transition = TRANSITIONS.get(current)
-    return (current, transition) if transition else None
+    transition = TRANSITIONS.get(State(current)) if current in ALL_STATES else None
+    return (State(current), transition) if transition else None

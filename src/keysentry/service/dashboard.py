@@ -34,7 +34,7 @@ from keysentry.escaping import template_environment
 from keysentry.notify.message import context as message_context
 from keysentry.respond.announcement import facts_of
 from keysentry.respond.responder import Responder
-from keysentry.respond.states import OPERATOR_ACTIONS, RESOLVED
+from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS
 from keysentry.respond.view import ExposureView
 from keysentry.service.exposures_api import detail
 from keysentry.store.models import Exposure
@@ -44,15 +44,7 @@ COOKIE = "keysentry_token"
 FLASH_COOKIE = "keysentry_flash"
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-CLOSED = frozenset({*RESOLVED, "false_positive", "example", "canary", "not_ours"})
-ACTIONS = [  # (name, label, needs a reason)
-    ("acknowledge", "Acknowledge", False),
-    ("release", "Release quarantine", True),
-    ("remediate", "Mark remediated", False),
-    ("false_positive", "Mark false positive", True),
-    ("close", "Close", False),
-    ("reopen", "Reopen", True),
-]
+CLOSED = CLOSED_VIEW
 
 
 def _seconds(td: timedelta | None) -> str:
@@ -203,10 +195,9 @@ def dashboard_router(responder: Responder) -> APIRouter:
             described = detail(session, e)
             m = message_context(facts_of(view, settings), e.notified_at or utcnow())
             allowed = [
-                {"name": name, "label": label, "needs_reason": reason}
-                for name, label, reason in ACTIONS
-                if (name == "release" and _releasable(e))
-                or (name in OPERATOR_ACTIONS and e.state in OPERATOR_ACTIONS[name].allowed_from)
+                {"name": a.name, "label": a.label, "needs_reason": a.needs_reason}
+                for a in OPERATOR_ACTIONS.values()
+                if (_releasable(e) if a.name == "release" else e.state in a.allowed_from)
             ]
             return page(
                 request,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from keysentry.errors import KeysentryError
 from keysentry.escaping import spreadsheet_cell
 from keysentry.respond.responder import Responder
+from keysentry.respond.states import operator_action
 from keysentry.service.auth import UNAUTHORIZED, require
 from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, Sighting
 from keysentry.store.tokens import Caller
@@ -261,4 +262,6 @@ def exposures_router(responder: Responder) -> APIRouter:
 
 
 def _action(name: str) -> str:
-    return {"ack": "acknowledge", "false-positive": "false_positive"}.get(name, name)
+    """The action's name, also from its CLI name (``ack``, ``false-positive``); unknown ones as given."""
+    found = operator_action(name)
+    return found.name if found else name

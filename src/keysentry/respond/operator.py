@@ -1,0 +1,90 @@
+"""Operators' decisions (``OPERATOR_ACTIONS`` in :mod:`keysentry.respond.states`), recorded with who
+made them and why: acknowledge, remediate, close, false positive and reopen change the state; release
+takes the quarantine off through the authority and leaves the state as it is."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from keysentry.authority.aws import AwsAuthority
+from keysentry.clock import utcnow
+from keysentry.errors import KeysentryError
+from keysentry.respond.runner import crash_point
+from keysentry.respond.states import NEW, OPERATOR_ACTIONS, SETTLED, operator_action
+from keysentry.respond.steps import next_due
+from keysentry.store.db import Store
+from keysentry.store.exposures import append_event
+from keysentry.store.response import load_exposure, reopen, update_exposure
+
+
+class ActionError(KeysentryError):
+    """An operator asked for something the exposure's state does not allow."""
+
+
+class Operator:
+    def __init__(self, store: Store, authority: AwsAuthority) -> None:
+        self.store = store
+        self.authority = authority
+
+    def act(self, exposure_id: int, action: str, actor: str, reason: str | None = None) -> str:
+        """An operator's decision (any of ``OPERATOR_ACTIONS``); the exposure's state after it."""
+        rule = operator_action(action)
+        if rule is None:
+            raise ActionError(f"unknown action {action!r}; one of {sorted(OPERATOR_ACTIONS)}")
+        if rule.needs_reason and not reason:
+            raise ActionError(f"{rule.name} needs a reason")
+        if rule.name == "release":
+            return self.release(exposure_id, actor, reason)
+        assert rule.to_state is not None
+        with self.store.transaction() as db:
+            row = _exposure(db, exposure_id)
+            if row["state"] not in rule.allowed_from:
+                raise ActionError(f"cannot {rule.name} an exposure that is {row['state']}")
+            if rule.to_state == NEW:
+                reopen(db, exposure_id, actor, reason or "", NEW)
+                return NEW
+            append_event(db, exposure_id, rule.name, actor=actor, reason=reason, was=row["state"])
+            changes: dict[str, Any] = {"state": rule.to_state, "state_reason": reason}
+            if rule.to_state in SETTLED:
+                changes.update(next_due_at=None, next_due_step=None)
+            update_exposure(db, exposure_id, changes)
+            return rule.to_state
+
+    def release(self, exposure_id: int, actor: str, reason: str | None) -> str:
+        """Take the quarantine off (an operator's decision, recorded with who and why)."""
+        if not reason:
+            raise ActionError("release needs a reason")
+        with self.store.transaction() as db:
+            row = _exposure(db, exposure_id)
+            containment = dict(row["containment"] or {})
+            if not containment.get("applied") or containment.get("released_at"):
+                raise ActionError("nothing to release: no quarantine is in place")
+            append_event(db, exposure_id, "release.started", actor=actor, reason=reason)
+        account_id, principal = row["account_id"], row["principal_name"]
+        assert account_id is not None and principal is not None
+        if containment.get("kind") == "revoke-role-sessions":
+            removed = self.authority.remove_role_revocation(account_id, principal)
+        else:
+            removed = self.authority.detach_user_policy(account_id, principal, containment["policy_arn"])
+        crash_point("release.after_call")
+        with self.store.transaction() as db:
+            row = _exposure(db, exposure_id)
+            containment.update(
+                released_at=utcnow().isoformat(), released_by=actor, release_reason=reason, deactivate_at=None
+            )
+            when, which = next_due(SimpleNamespace(**{**row, "containment": containment}))
+            update_exposure(
+                db, exposure_id, {"containment": containment, "next_due_at": when, "next_due_step": which}
+            )
+            append_event(
+                db, exposure_id, "release.succeeded", actor=actor, reason=reason, was_in_place=removed
+            )
+            return str(row["state"])
+
+
+def _exposure(db: Any, exposure_id: int) -> dict[str, Any]:
+    row = load_exposure(db, exposure_id)
+    if row is None:
+        raise ActionError(f"no exposure {exposure_id}")
+    return row
