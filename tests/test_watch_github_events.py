@@ -13,7 +13,7 @@ import pytest
 from helpers import planted_pair
 from keysentry.errors import SourceError
 from keysentry.store import open_store
-from keysentry.watch.cursor import Cursors
+from keysentry.store.cursors import Cursors
 from keysentry.watch.github_events import GitHubEventsWatch, new_side
 from keysentry.watch.runner import WatchRunner
 from public_sources import PublicSource, Reply, Request, json_reply, zip_bytes

@@ -18,7 +18,7 @@ from keysentry.config.settings import Settings
 from keysentry.config.watch import WatchSettings
 from keysentry.service.app import create_app
 from keysentry.store import open_store
-from keysentry.watch.cursor import Cursors
+from keysentry.store.cursors import Cursors
 from keysentry.watch.pypi import PyPIWatch
 from keysentry.watch.runner import WatchRunner
 from public_sources import PublicSource, json_reply, tar_gz

@@ -74,16 +74,14 @@ Endpoint = Annotated[str | None, typer.Option(help="Send AWS calls here (the loc
 def respond_and_print(console: Console, settings: Settings, report: ScanReport | None) -> list[StepResult]:
     """Record the report's AWS credentials (or nothing); advance what they touched (or all pending)."""
     from keysentry.app.wiring import build_responder
-    from keysentry.store.models import Exposure  # loaded here: plain scans need no database or AWS
+    from keysentry.store.queries import key_ids  # loaded here: plain scans need no database or AWS
 
     responder = build_responder(settings)
     ids = responder.record_report(report) if report is not None else None
     results = responder.advance_all(ids)
     with responder.store.session() as session:
-        keys = {}
-        for r in results:
-            exposure = session.get(Exposure, r.exposure_id)
-            keys[r.exposure_id] = exposure.key_id if exposure else f"#{r.exposure_id}"
+        known = key_ids(session, sorted({r.exposure_id for r in results}))
+    keys = {r.exposure_id: known.get(r.exposure_id, f"#{r.exposure_id}") for r in results}
     console.print(f"store: {responder.store.url}")
     print_steps(console, results, keys)
     waiting, next_at = responder.dispatcher.waiting()

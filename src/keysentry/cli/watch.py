@@ -78,8 +78,8 @@ def run_watch(
     from keysentry.app.wiring import build_store
     from keysentry.cli.render import print_report
     from keysentry.cli.scan import respond_and_print
+    from keysentry.store.cursors import Cursors
     from keysentry.watch.build import build_watchers
-    from keysentry.watch.cursor import Cursors
     from keysentry.watch.runner import WatchRunner
 
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)

@@ -14,15 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
-
 from keysentry.content import Provenance
 from keysentry.detect.findings import Finding
 from keysentry.detect.scanner import FindingFolder, ScanReport, engine_for
 from keysentry.intake.formats import Reported
 from keysentry.intake.github_partner import PartnerReport
 from keysentry.respond.responder import Responder
-from keysentry.store.models import Report
+from keysentry.store.reports import keep_reports
 
 CHANNEL = "github-partner"
 TRUE_POSITIVE, FALSE_POSITIVE = "true_positive", "false_positive"
@@ -72,8 +70,7 @@ def record_text(responder: Responder, text: bytes, provenance: Provenance) -> Re
 
 def _keep(responder: Responder, rows: list[dict[str, Any]]) -> None:
     """The reports themselves (hashes only), committed before the caller answers."""
-    with responder.store.transaction() as db:
-        db.execute(insert(Report), rows)
+    keep_reports(responder.store, rows)
 
 
 def accept_github_batch(responder: Responder, reports: list[PartnerReport]) -> list[dict[str, Any]]:

@@ -12,7 +12,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import text
 
 from keysentry import __version__
 from keysentry.app.wiring import build_responder
@@ -43,10 +42,11 @@ from keysentry.service.headers import security_headers
 from keysentry.service.metrics import StoreCollector
 from keysentry.service.partner_keys import PartnerKeys
 from keysentry.service.worker import ResponseWorker
+from keysentry.store.cursors import Cursors
+from keysentry.store.queries import ping
 from keysentry.store.tokens import Caller
 from keysentry.watch.base import Watcher, WatchPoll
 from keysentry.watch.build import build_watchers
-from keysentry.watch.cursor import Cursors
 from keysentry.watch.runner import WatchRunner
 
 PARTNER_PATH = "/v1/partners/github/secret-scanning"
@@ -105,8 +105,7 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     @app.get("/healthz", tags=["operations"])
     def healthz() -> JSONResponse:
         try:
-            with responder.store.transaction() as db:
-                db.execute(text("SELECT 1"))
+            ping(responder.store)
         except Exception as exc:  # the store is what every request needs
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})

@@ -25,8 +25,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import FileSystemLoader
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from keysentry.clock import utcnow
 from keysentry.errors import KeysentryError
@@ -38,6 +36,7 @@ from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS
 from keysentry.respond.view import ExposureView
 from keysentry.service.exposures_api import detail
 from keysentry.store.models import Exposure
+from keysentry.store.queries import each_exposure, exposure_by_id
 from keysentry.store.tokens import Caller, check_token
 
 COOKIE = "keysentry_token"
@@ -155,7 +154,7 @@ def dashboard_router(responder: Responder) -> APIRouter:
         if caller is None:
             return to_login()
         with store.session() as session:
-            everything = list(session.scalars(select(Exposure).options(selectinload(Exposure.sightings))))
+            everything = list(each_exposure(session))
             shown = [e for e in everything if not account or e.account_id == account]
             open_ = sorted((e for e in shown if e.state not in CLOSED), key=lambda e: -e.id)
             per_source, per_day = figures(shown)
@@ -186,7 +185,7 @@ def dashboard_router(responder: Responder) -> APIRouter:
             return to_login()
         settings = responder.context.settings
         with store.session() as session:
-            e = session.get(Exposure, exposure_id)
+            e = exposure_by_id(session, exposure_id)
             if e is None:
                 return page(
                     request, "login.html", caller, flash=f"No exposure {exposure_id}.", flash_error=True

@@ -14,15 +14,21 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
 from keysentry.errors import KeysentryError
 from keysentry.escaping import spreadsheet_cell
 from keysentry.respond.responder import Responder
 from keysentry.respond.states import operator_action
 from keysentry.service.auth import UNAUTHORIZED, require
-from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, Sighting
+from keysentry.store.db import Session
+from keysentry.store.models import Exposure, Sighting
+from keysentry.store.queries import (
+    ExposureFilter,
+    deliveries_of,
+    each_exposure,
+    exposure_by_id,
+    page_exposures,
+)
 from keysentry.store.tokens import Caller
 
 MAX_PAGE = 500
@@ -98,13 +104,7 @@ def _sighting(s: Sighting) -> dict[str, Any]:
 
 
 def detail(session: Session, e: Exposure) -> dict[str, Any]:
-    messages = list(session.scalars(select(OutboxMessage).where(OutboxMessage.exposure_id == e.id)))
-    attempts: dict[int, list[DeliveryAttempt]] = {}
-    if messages:
-        for a in session.scalars(
-            select(DeliveryAttempt).where(DeliveryAttempt.message_id.in_([m.id for m in messages]))
-        ):
-            attempts.setdefault(a.message_id, []).append(a)
+    messages, attempts = deliveries_of(session, e.id)
     case = next((m for m in messages if m.channel == "case"), None)
     return {
         **summary(e),
@@ -146,31 +146,6 @@ def exposures_router(responder: Responder) -> APIRouter:
     Viewer = Annotated[Caller, Depends(require("viewer", store))]
     Acting = Annotated[Caller, Depends(require("responder", store))]
 
-    def query(
-        state: list[str] | None,
-        account: str | None,
-        credential_type: str | None,
-        source: str | None,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> Any:
-        stmt = select(Exposure).options(selectinload(Exposure.sightings))
-        if state:
-            stmt = stmt.where(Exposure.state.in_(state))
-        if account:
-            stmt = stmt.where(Exposure.account_id == account)
-        if credential_type:
-            stmt = stmt.where(Exposure.credential_type == credential_type)
-        if source:
-            stmt = stmt.where(Exposure.sightings.any(Sighting.source_kind == source))
-        if since:
-            stmt = stmt.where(Exposure.detected_at >= since)
-        if until:
-            stmt = stmt.where(Exposure.detected_at < until)
-        return stmt
-
-    Filters = dict[str, Any]
-
     def filters(
         state: Annotated[list[str] | None, Query(description="Only these states (repeat it).")] = None,
         account: Annotated[str | None, Query(description="Only this account ID.")] = None,
@@ -180,40 +155,29 @@ def exposures_router(responder: Responder) -> APIRouter:
         ] = None,
         since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601).")] = None,
         until: Annotated[datetime | None, Query(description="Detected before (ISO 8601).")] = None,
-    ) -> Filters:
-        return {
-            "state": state,
-            "account": account,
-            "credential_type": credential_type,
-            "source": source,
-            "since": since,
-            "until": until,
-        }
+    ) -> ExposureFilter:
+        return ExposureFilter(state, account, credential_type, source, since, until)
 
     @router.get("", summary="List exposures, newest first, a page at a time")
     def list_exposures(
         _caller: Viewer,
-        chosen: Annotated[Filters, Depends(filters)],
+        chosen: Annotated[ExposureFilter, Depends(filters)],
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> dict[str, Any]:
-        stmt = query(**chosen).order_by(Exposure.id.desc()).limit(limit + 1)
-        after = _after(cursor)
-        if after is not None:
-            stmt = stmt.where(Exposure.id < after)
         with store.session() as session:
-            rows = list(session.scalars(stmt))
+            rows = page_exposures(session, chosen, limit, before=_after(cursor))
             items = [summary(e) for e in rows[:limit]]
         more = len(rows) > limit
         return {"items": items, "next_cursor": _cursor(items[-1]["id"]) if more else None}
 
     @router.get(".csv", summary="Every exposure that matches the filters, as CSV")
-    def export_csv(_caller: Viewer, chosen: Annotated[Filters, Depends(filters)]) -> Response:
+    def export_csv(_caller: Viewer, chosen: Annotated[ExposureFilter, Depends(filters)]) -> Response:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         with store.session() as session:
-            for e in session.scalars(query(**chosen).order_by(Exposure.id)):
+            for e in each_exposure(session, chosen):
                 writer.writerow({k: spreadsheet_cell(v) for k, v in summary(e).items()})
         return Response(
             buffer.getvalue(),
@@ -224,7 +188,7 @@ def exposures_router(responder: Responder) -> APIRouter:
     @router.get("/{exposure_id}", summary="One exposure: sightings, timeline, investigation, deliveries")
     def get_exposure(exposure_id: int, _caller: Viewer) -> dict[str, Any]:
         with store.session() as session:
-            e = session.get(Exposure, exposure_id)
+            e = exposure_by_id(session, exposure_id)
             if e is None:
                 raise HTTPException(404, f"no exposure {exposure_id}")
             return detail(session, e)

@@ -10,10 +10,9 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from keysentry.store.db import Store
-from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, WatchCursor
+from keysentry.store.queries import figures
 
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 
@@ -30,25 +29,14 @@ class StoreCollector(Collector):
         self.store = store
 
     def collect(self) -> Iterator[Any]:
-        with self.store.transaction() as db:
-            states = db.execute(select(Exposure.state, func.count()).group_by(Exposure.state)).all()
-            times = db.execute(
-                select(Exposure.detected_at, Exposure.contained_at, Exposure.notified_at).where(
-                    Exposure.contained_at.is_not(None) | Exposure.notified_at.is_not(None)
-                )
-            ).all()
-            outbox = db.execute(
-                select(OutboxMessage.channel, OutboxMessage.state, func.count()).group_by(
-                    OutboxMessage.channel, OutboxMessage.state
-                )
-            ).all()
-            failed = db.execute(
-                select(OutboxMessage.channel, func.count())
-                .join(DeliveryAttempt, DeliveryAttempt.message_id == OutboxMessage.id)
-                .where(DeliveryAttempt.ok.is_(False))
-                .group_by(OutboxMessage.channel)
-            ).all()
-            cursors = db.execute(select(WatchCursor.name, WatchCursor.state, WatchCursor.updated_at)).all()
+        read = figures(self.store)
+        states, times, outbox, failed, cursors = (
+            read.states,
+            read.times,
+            read.outbox,
+            read.failed,
+            read.cursors,
+        )
         by_state = GaugeMetricFamily("keysentry_exposures", "Exposures by state.", labels=["state"])
         for state, count in states:
             by_state.add_metric([state], count)
@@ -85,8 +73,8 @@ class StoreCollector(Collector):
             "Commits, releases or packages a watcher has yet to read.",
             labels=["watcher"],
         )
-        for name, state, updated_at in cursors:
+        for name, cursor, updated_at in cursors:
             polled.add_metric([name], updated_at.timestamp())
-            waiting.add_metric([name], len((state or {}).get("pending") or []))
+            waiting.add_metric([name], len((cursor or {}).get("pending") or []))
         yield polled
         yield waiting

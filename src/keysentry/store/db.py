@@ -66,6 +66,9 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+__all__ = ["Session", "Store", "make_engine", "open_store"]  # Session: the type of a unit of work
+
+
 class Store:
     """A database with keysentry's schema.  Use :meth:`session` for a unit of work."""
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from keysentry.detect.scanner import ScanReport
 from keysentry.errors import SourceError
 from keysentry.retry import FAILED_POLL
+from keysentry.store.cursors import Cursors
 from keysentry.watch.base import Watcher, WatchPoll
-from keysentry.watch.cursor import Cursors
 from keysentry.watch.http import Throttled
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from keysentry.config.notify import EmailSettings, NotifySettings, WebhookTarget
 from keysentry.emulator.receivers import HttpReceiver, SmtpServer
 from keysentry.notify.webhook import SIGNATURE_HEADER, verify_signature
 from keysentry.store.db import Store
-from keysentry.store.models import OutboxMessage
+from keysentry.store.queries import messages_on
 
 
 @dataclass
@@ -83,7 +83,7 @@ def show_messages(console: Console, got: Receivers, store: Store, key_id: str, s
             ("SNS (HTTP subscriber)", len(got.http.at("/sns")), f"{note['Type']}: {note.get('Subject')}")
         )
     with store.session() as session:
-        cases = [m for m in session.query(OutboxMessage).filter_by(channel="case")]
+        cases = messages_on(session, "case")
         for m in cases:
             rows.append(("case", len(cases), str(m.payload["title"])))
     for label, count, what in rows:

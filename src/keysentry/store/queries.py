@@ -1,0 +1,129 @@
+"""What the service, the dashboard and the CLI read: exposures by filter and page, one exposure with its
+deliveries, the figures ``/metrics`` reports, and whether the database answers.  The rows come back as
+the models (read inside the caller's session) or as plain tuples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import Session, selectinload
+
+from keysentry.store.db import Store
+from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, Sighting, WatchCursor
+
+
+@dataclass(frozen=True)
+class ExposureFilter:
+    state: list[str] | None = None
+    account: str | None = None
+    credential_type: str | None = None
+    source: str | None = None  # seen in this kind of source
+    since: datetime | None = None  # detected at or after
+    until: datetime | None = None  # detected before
+
+
+def _filtered(f: ExposureFilter) -> Select[Exposure]:
+    stmt = select(Exposure).options(selectinload(Exposure.sightings))
+    if f.state:
+        stmt = stmt.where(Exposure.state.in_(f.state))
+    if f.account:
+        stmt = stmt.where(Exposure.account_id == f.account)
+    if f.credential_type:
+        stmt = stmt.where(Exposure.credential_type == f.credential_type)
+    if f.source:
+        stmt = stmt.where(Exposure.sightings.any(Sighting.source_kind == f.source))
+    if f.since:
+        stmt = stmt.where(Exposure.detected_at >= f.since)
+    if f.until:
+        stmt = stmt.where(Exposure.detected_at < f.until)
+    return stmt
+
+
+def page_exposures(session: Session, f: ExposureFilter, limit: int, before: int | None) -> list[Exposure]:
+    """Newest first, at most ``limit`` + 1 (one more says there is a next page), below ID ``before``."""
+    stmt = _filtered(f).order_by(Exposure.id.desc()).limit(limit + 1)
+    if before is not None:
+        stmt = stmt.where(Exposure.id < before)
+    return list(session.scalars(stmt))
+
+
+def each_exposure(session: Session, f: ExposureFilter = ExposureFilter()) -> Iterator[Exposure]:
+    """Every exposure that matches, oldest first, with its sightings."""
+    yield from session.scalars(_filtered(f).order_by(Exposure.id))
+
+
+def exposure_by_id(session: Session, exposure_id: int) -> Exposure | None:
+    return session.get(Exposure, exposure_id)
+
+
+def key_ids(session: Session, exposure_ids: list[int]) -> dict[int, str]:
+    rows = session.execute(select(Exposure.id, Exposure.key_id).where(Exposure.id.in_(exposure_ids)))
+    return {row.id: row.key_id for row in rows}
+
+
+def deliveries_of(
+    session: Session, exposure_id: int
+) -> tuple[list[OutboxMessage], dict[int, list[DeliveryAttempt]]]:
+    """The exposure's messages, and every attempt of each (by message ID)."""
+    messages = list(session.scalars(select(OutboxMessage).where(OutboxMessage.exposure_id == exposure_id)))
+    attempts: dict[int, list[DeliveryAttempt]] = {}
+    if messages:
+        for a in session.scalars(
+            select(DeliveryAttempt).where(DeliveryAttempt.message_id.in_([m.id for m in messages]))
+        ):
+            attempts.setdefault(a.message_id, []).append(a)
+    return messages, attempts
+
+
+def messages_on(session: Session, channel: str) -> list[OutboxMessage]:
+    return list(session.scalars(select(OutboxMessage).where(OutboxMessage.channel == channel)))
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What ``/metrics`` reports, read in one transaction."""
+
+    states: list[tuple[str, int]]
+    times: list[tuple[datetime, datetime | None, datetime | None]]  # detected, contained, notified
+    outbox: list[tuple[str, str, int]]  # channel, state, messages
+    failed: list[tuple[str, int]]  # channel, failed attempts
+    cursors: list[tuple[str, dict[str, Any] | None, datetime]]  # watcher, state, updated
+
+
+def figures(store: Store) -> Figures:
+    with store.read() as db:
+        states = db.execute(select(Exposure.state, func.count()).group_by(Exposure.state)).all()
+        times = db.execute(
+            select(Exposure.detected_at, Exposure.contained_at, Exposure.notified_at).where(
+                Exposure.contained_at.is_not(None) | Exposure.notified_at.is_not(None)
+            )
+        ).all()
+        outbox = db.execute(
+            select(OutboxMessage.channel, OutboxMessage.state, func.count()).group_by(
+                OutboxMessage.channel, OutboxMessage.state
+            )
+        ).all()
+        failed = db.execute(
+            select(OutboxMessage.channel, func.count())
+            .join(DeliveryAttempt, DeliveryAttempt.message_id == OutboxMessage.id)
+            .where(DeliveryAttempt.ok.is_(False))
+            .group_by(OutboxMessage.channel)
+        ).all()
+        cursors = db.execute(select(WatchCursor.name, WatchCursor.state, WatchCursor.updated_at)).all()
+    return Figures(
+        [tuple(r) for r in states],  # type: ignore[misc]
+        [tuple(r) for r in times],  # type: ignore[misc]
+        [tuple(r) for r in outbox],  # type: ignore[misc]
+        [tuple(r) for r in failed],  # type: ignore[misc]
+        [tuple(r) for r in cursors],
+    )
+
+
+def ping(store: Store) -> None:
+    """Raise unless the database answers (and takes a write transaction)."""
+    with store.transaction() as db:
+        db.execute(text("SELECT 1"))
