@@ -161,3 +161,13 @@ def test_without_one_documented_action_the_response_fails_at_that_step(
     else:
         assert state == "failed"
     assert "AccessDenied" in (reason or "") or "not authorized" in (reason or "")
+
+
+def test_the_committed_policies_are_the_ones_the_code_declares() -> None:
+    """docs/iam/ is generated from the permissions each step, port and the authority declare: a call
+    added without its permission (or a permission no call needs) shows here first."""
+    from keysentry.app.iam_policy import documents
+
+    for name, document in documents().items():
+        committed = json.loads((DOCS / name).read_text())
+        assert committed == document, f"regenerate: python -m keysentry.app.iam_policy docs/iam ({name})"

@@ -20,6 +20,7 @@ import boto3
 
 from keysentry.authority.boundary import NOT_FOUND_CODES, AwsCallError, aws_call
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.authority.permissions import Permission
 from keysentry.detect.aws_keys import decode_account
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,17 @@ class _RoleSession:
 
 
 class AwsAuthority:
+    # What it asks on its own, whatever the step: who we are, and the role it acts through elsewhere.
+    PERMISSIONS = (
+        Permission("WhoOwnsAKey", ("sts:GetCallerIdentity",), in_every_account=False),
+        Permission(
+            "ActInMemberAccounts",
+            ("sts:AssumeRole",),
+            ("arn:aws:iam::*:role/KeysentryResponder",),
+            in_every_account=False,
+        ),
+    )
+
     def __init__(self, clients: AwsClients) -> None:
         self.clients = clients
         self.settings = clients.settings
@@ -368,14 +380,6 @@ class AwsAuthority:
                 iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
             iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
             log.info("updated %s in %s to the bundled document", arn, account_id)
-
-    def user_policy_arns(self, account_id: str, user_name: str) -> set[str]:
-        iam = self.client_in(account_id, "iam")
-        arns: set[str] = set()
-        with aws_call(f"iam:ListAttachedUserPolicies {user_name}"):
-            for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=user_name):
-                arns.update(p["PolicyArn"] for p in page["AttachedPolicies"])
-        return arns
 
     def attach_user_policy(self, account_id: str, user_name: str, policy_arn: str) -> None:
         with aws_call(f"iam:AttachUserPolicy {policy_arn} to {user_name}"):

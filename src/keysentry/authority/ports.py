@@ -13,10 +13,17 @@ from typing import Any
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.boundary import aws_call
 from keysentry.authority.cloudtrail import events_from_lookup, events_from_s3
+from keysentry.authority.permissions import Permission
 
 
 class EventBus:
     """EventBridge ``PutEvents`` on the bus named in the settings: in our account, or in the affected one."""
+
+    PERMISSIONS = (
+        Permission(
+            "Announce", ("events:PutEvents",), ("arn:aws:events:*:*:event-bus/*",), in_every_account=False
+        ),
+    )
 
     def __init__(self, authority: AwsAuthority) -> None:
         self.authority = authority
@@ -40,6 +47,12 @@ class EventBus:
 class Topics:
     """SNS ``PublishBatch``."""
 
+    PERMISSIONS = (
+        Permission(
+            "NotifyOnSnsTopics", ("sns:Publish",), ("arn:aws:sns:*:*:YOUR-TOPIC",), in_every_account=False
+        ),
+    )
+
     def __init__(self, authority: AwsAuthority) -> None:
         self.authority = authority
 
@@ -53,6 +66,11 @@ class Topics:
 
 class Mail:
     """Who an account's security contact is (Account ``GetAlternateContact``), and SES ``SendRawEmail``."""
+
+    PERMISSIONS = (
+        Permission("EmailTheSecurityContact", ("account:GetAlternateContact",)),
+        Permission("NotifyByEmailThroughSes", ("ses:SendRawEmail",), in_every_account=False),
+    )
 
     def __init__(self, authority: AwsAuthority) -> None:
         self.authority = authority
@@ -77,6 +95,8 @@ class Mail:
 class Support:
     """AWS Support ``CreateCase`` (the Support API lives in us-east-1)."""
 
+    PERMISSIONS = (Permission("OptionalAwsSupportCase", ("support:CreateCase",), in_every_account=False),)
+
     def __init__(self, authority: AwsAuthority) -> None:
         self.authority = authority
 
@@ -96,6 +116,16 @@ class Support:
 
 class Trails:
     """What CloudTrail recorded of a key: event history per region, and a trail's log files in S3."""
+
+    PERMISSIONS = (
+        Permission("AttributeKeysOfThisAccount", ("cloudtrail:LookupEvents", "ec2:DescribeRegions")),
+        Permission(
+            "ReadTheOrganizationTrail",
+            ("s3:ListBucket", "s3:GetObject"),
+            ("arn:aws:s3:::YOUR-TRAIL-BUCKET", "arn:aws:s3:::YOUR-TRAIL-BUCKET/*"),
+            in_every_account=False,
+        ),
+    )
 
     def __init__(self, authority: AwsAuthority) -> None:
         self.authority = authority

@@ -12,10 +12,16 @@ from keysentry.clock import utcnow
 from keysentry.errors import KeysentryError
 from keysentry.respond.runner import crash_point
 from keysentry.respond.states import NEW, OPERATOR_ACTIONS, SETTLED, operator_action
-from keysentry.respond.steps import next_due
+from keysentry.respond.steps import next_due, quarantine_permission, role_revocation_permission
 from keysentry.store.db import Store
 from keysentry.store.exposures import append_event
 from keysentry.store.response import load_exposure, reopen, update_exposure
+
+# Release takes off what containment put on.
+RELEASE_PERMISSIONS = (
+    quarantine_permission("iam:DetachUserPolicy"),
+    role_revocation_permission("iam:DeleteRolePolicy"),
+)
 
 
 class ActionError(KeysentryError):

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from keysentry.authority.aws import AwsAuthority
+from keysentry.authority.aws import REVOKE_POLICY_NAME, AwsAuthority
+from keysentry.authority.permissions import Permission
 from keysentry.authority.ports import Trails
 from keysentry.clock import utcnow
 from keysentry.config.settings import Settings
@@ -260,14 +261,91 @@ def deactivate(ctx: StepContext, x: ExposureView) -> Outcome:
     )
 
 
-STEPS: dict[str, Callable[[StepContext, ExposureView], Outcome]] = {
-    "attribute": attribute,
-    "contain": contain,
-}
-TIMED_STEPS: dict[str, Callable[[StepContext, ExposureView], Outcome]] = {
-    "investigate": investigate,
-    "deactivate": deactivate,
-}
+# --- the registry: each step and the IAM permissions its calls need ---------------------------
+StepFunction = Callable[[StepContext, ExposureView], Outcome]
+IN_THE_ACCOUNT = "AttributeKeysOfThisAccount"  # reads in the key's own account
+
+
+def quarantine_permission(*actions: str) -> Permission:
+    """Attaching and detaching, limited to the quarantine policies (so nothing else can be granted)."""
+    policy = quarantine_policy()
+    arns = [
+        f"arn:aws:iam::aws:policy/{policy.aws_managed_name}",
+        f"arn:aws:iam::*:policy/{policy.customer_name}",
+    ]
+    return Permission(
+        "QuarantineAndRelease", actions, ("arn:aws:iam::*:user/*",), {"ArnLike": {"iam:PolicyARN": arns}}
+    )
+
+
+def role_revocation_permission(*actions: str) -> Permission:
+    """Inline role policies, limited to the session revocation's name."""
+    return Permission(
+        "RevokeRoleSessions",
+        actions,
+        ("arn:aws:iam::*:role/*",),
+        {"StringEquals": {"iam:PolicyName": REVOKE_POLICY_NAME}},
+    )
+
+
+@dataclass(frozen=True)
+class RegisteredStep:
+    name: str
+    run: StepFunction
+    permissions: tuple[Permission, ...]
+    timed: bool = False  # runs when it is due and leaves the state as it is
+
+
+REGISTERED_STEPS = (
+    RegisteredStep(
+        "attribute",
+        attribute,
+        (
+            Permission(
+                "WhoOwnsAKey", ("sts:GetAccessKeyInfo", "organizations:ListAccounts"), in_every_account=False
+            ),
+            Permission(
+                IN_THE_ACCOUNT,
+                ("iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:GetUser", "ec2:DescribeRegions"),
+            ),
+            *Trails.PERMISSIONS[:1],  # a temporary key's role, from CloudTrail
+        ),
+    ),
+    RegisteredStep(
+        "contain",
+        contain,
+        (
+            Permission(
+                IN_THE_ACCOUNT,
+                ("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:GetRolePolicy"),
+            ),
+            quarantine_permission("iam:AttachUserPolicy"),
+            Permission(
+                "CustomerCopyWhereThePartitionLacksTheManagedPolicy",
+                ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion"),
+                (f"arn:aws:iam::*:policy/{quarantine_policy().customer_name}",),
+            ),
+            role_revocation_permission("iam:PutRolePolicy"),
+        ),
+    ),
+    RegisteredStep(
+        "investigate",
+        investigate,
+        (Permission(IN_THE_ACCOUNT, ("iam:GetUser", "iam:ListAccessKeys")), *Trails.PERMISSIONS),
+        timed=True,
+    ),
+    RegisteredStep(
+        "deactivate",
+        deactivate,
+        (
+            Permission(IN_THE_ACCOUNT, ("iam:ListAccessKeys",)),
+            Permission("OptionalDeactivation", ("iam:UpdateAccessKey",), ("arn:aws:iam::*:user/*",)),
+        ),
+        timed=True,
+    ),
+)
+STEPS: dict[str, StepFunction] = {s.name: s.run for s in REGISTERED_STEPS if not s.timed}
+TIMED_STEPS: dict[str, StepFunction] = {s.name: s.run for s in REGISTERED_STEPS if s.timed}
 
 
 def next_due(x: ExposureView | Any) -> tuple[datetime | None, str | None]:
