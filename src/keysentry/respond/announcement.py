@@ -106,15 +106,9 @@ def mark_notified(session: Db, deliveries: list[Delivery], now: datetime) -> dic
         current[d.exposure_id] = (NOTIFIED, reopened)  # a second channel's message changes nothing
         moved[d.message_id] = (state, NOTIFIED)
         updates.append({"eid": d.exposure_id, "state": NOTIFIED, "notified_at": now, "updated_at": now})
-        detail = {"from_state": state, "channel": d.channel, "receipt": d.sent.receipt}
-        events.append(
-            {
-                "exposure_id": d.exposure_id,
-                "kind": "notified",
-                "actor": "keysentry",
-                "detail": detail,
-                "at": now,
-            }
+        notified = timeline_row(
+            d.exposure_id, "notified", from_state=state, channel=d.channel, receipt=d.sent.receipt
         )
+        events.append({**notified, "at": now})
     write_states(session, updates, events)
     return moved

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from keysentry.store.db import Store
-from keysentry.store.exposures import APPEND_EVENT, Db, dialect_of
+from keysentry.store.exposures import APPEND_EVENT, Db, dialect_of, timeline_row
 from keysentry.store.models import DeliveryAttempt, OutboxMessage
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
@@ -109,9 +109,7 @@ class RoundWrites:
         self.updates[tuple(sorted(values))].append({"mid": message_id, **values})
 
     def event(self, exposure_id: int, kind: str, at: datetime, **detail: Any) -> None:
-        self.events.append(
-            {"exposure_id": exposure_id, "kind": kind, "actor": "keysentry", "detail": detail, "at": at}
-        )
+        self.events.append({**timeline_row(exposure_id, kind, **detail), "at": at})
 
     def flush(self, db: Db) -> None:
         if self.attempts:
