@@ -43,7 +43,7 @@ from keysentry.detect.aws_keys import decode_account, fingerprint
 from keysentry.detect.findings import Finding, Location
 from keysentry.emulator.seed import ADMIN, seed_demo
 from keysentry.emulator.server import Emulator
-from keysentry.service.worker import ResponseWorker
+from keysentry.respond.worker import ResponseWorker
 from keysentry.store.models import Exposure, TimelineEvent
 
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"

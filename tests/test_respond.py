@@ -240,8 +240,8 @@ def test_the_service_backs_off_a_failing_step_and_an_operator_retries_at_once(
 ) -> None:
     """AWS unreachable: the service's worker retries after 2, 4, 8 … seconds, not at every round;
     `keysentry respond` (an operator) retries at once."""
+    from keysentry.respond.worker import ResponseWorker
     from keysentry.scan.pipeline import scan_targets
-    from keysentry.service.worker import ResponseWorker
 
     nowhere = Settings(
         data_dir=tmp_path,
@@ -277,8 +277,8 @@ def test_the_service_responds_to_what_is_recorded_without_waiting_for_its_next_r
 ) -> None:
     """Intake hands what it commits to the running worker: contained long before the worker would next
     ask the database (an hour here), and a key recorded while its response runs is not dropped."""
+    from keysentry.respond.worker import ResponseWorker
     from keysentry.scan.pipeline import scan_targets
-    from keysentry.service.worker import ResponseWorker
 
     responder = build_responder(settings)
     worker = ResponseWorker(responder, interval=3600)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.clients import AwsClients, Credentials
 from keysentry.authority.liveness import LiveCheckFactory
 from keysentry.authority.ports import EventBus, Mail, Support, Topics, Trails
 from keysentry.config.settings import Settings
+from keysentry.intake.partner_keys import PartnerKeys
 from keysentry.notify.case import CaseChannel
 from keysentry.notify.channel import Channel
 from keysentry.notify.email import EmailChannel
@@ -18,7 +21,12 @@ from keysentry.respond.announcement import mark_notified
 from keysentry.respond.responder import Responder
 from keysentry.respond.runner import crash_point
 from keysentry.respond.steps import StepContext
+from keysentry.respond.worker import ResponseWorker
+from keysentry.store.cursors import Cursors
 from keysentry.store.db import Store, open_store
+from keysentry.watch.base import Watcher, WatchPoll
+from keysentry.watch.build import build_watchers
+from keysentry.watch.runner import WatchRunner
 
 
 def build_store(settings: Settings) -> Store:
@@ -60,3 +68,31 @@ def build_responder(
 def build_live_check(settings: Settings) -> LiveCheckFactory:
     """The scan's live check (``check_live``): where to ask AWS whether a key pair still works."""
     return LiveCheckFactory(settings)
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    """What ``keysentry serve`` runs beside its routes."""
+
+    responder: Responder
+    worker: ResponseWorker  # the response and the outbox's dispatcher, in threads
+    watchers: WatchRunner  # the watchers enabled in [watch]
+    partner_keys: PartnerKeys  # GitHub's keys for the partner endpoint's signatures
+
+
+def build_service(settings: Settings, responder: Responder | None = None) -> ServiceParts:
+    responder = responder or build_responder(settings)
+    recorder = responder
+
+    def record_found(_watcher: Watcher, poll: WatchPoll) -> None:
+        """What a watcher found is recorded (committed) before its cursor moves on; the response worker
+        is handed what was recorded (``Responder.on_recorded``)."""
+        if poll.report is not None:
+            recorder.record_report(poll.report)
+
+    return ServiceParts(
+        responder=responder,
+        worker=ResponseWorker(responder, threads=settings.response_threads),
+        watchers=WatchRunner(build_watchers(settings), Cursors(responder.store), record_found),
+        partner_keys=PartnerKeys(settings.github_partner_keys_file, settings.github_partner_keys_url),
+    )

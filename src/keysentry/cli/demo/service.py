@@ -25,7 +25,7 @@ from keysentry.emulator.seed import SeededUser
 from keysentry.intake.github_partner import KEY_ID_HEADER, SIGNATURE_HEADER
 from keysentry.respond.responder import Responder
 from keysentry.service.app import PARTNER_PATH, create_app
-from keysentry.service.dashboard import COOKIE
+from keysentry.service.routes.dashboard import COOKIE
 from keysentry.store.tokens import create_token
 
 KEY_ID = "demo-github-secret-scanning-key"

@@ -34,15 +34,15 @@ from keysentry.respond.announcement import facts_of
 from keysentry.respond.responder import Responder
 from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS
 from keysentry.respond.view import ExposureView
-from keysentry.service.exposures_api import detail
+from keysentry.service.routes.exposures import detail
 from keysentry.store.models import Exposure
 from keysentry.store.queries import each_exposure, exposure_by_id
 from keysentry.store.tokens import Caller, check_token
 
 COOKIE = "keysentry_token"
 FLASH_COOKIE = "keysentry_flash"
-TEMPLATES = Path(__file__).parent / "templates"
-STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parents[1] / "templates"
+STATIC = Path(__file__).parents[1] / "static"
 CLOSED = CLOSED_VIEW
 
 

@@ -1,0 +1,97 @@
+"""Intake: GitHub's secret scanning partner endpoint and the report API.  Every report is committed
+before it is answered.
+
+No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations at run time, and
+the dependencies in them are made inside :func:`intake_router`."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from keysentry.intake.accept import accept_github_batch, accept_report
+from keysentry.intake.formats import UnreadableReport, read_report
+from keysentry.intake.github_partner import (
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    MalformedReport,
+    parse_batch,
+    signature_is_valid,
+)
+from keysentry.intake.partner_keys import PartnerKeys
+from keysentry.respond.responder import Responder
+from keysentry.service.api_docs import (
+    ERRORS,
+    PARTNER_BODY,
+    REPORT_BODY,
+    ErrorBody,
+    PartnerLabel,
+    ReportAccepted,
+)
+from keysentry.service.auth import UNAUTHORIZED, require
+from keysentry.store.tokens import Caller
+
+PARTNER_PATH = "/v1/partners/github/secret-scanning"
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+
+
+def intake_router(responder: Responder, keys: PartnerKeys) -> APIRouter:
+    router = APIRouter(tags=["intake"])
+
+    @router.post(
+        PARTNER_PATH,
+        summary="GitHub secret scanning partner endpoint",
+        openapi_extra=PARTNER_BODY,
+        response_model=list[PartnerLabel],
+        responses={
+            401: {
+                "model": ErrorBody,
+                "description": "Missing or invalid GitHub signature; nothing recorded.",
+            },
+            400: {"model": ErrorBody, "description": "The body is not GitHub's format; nothing recorded."},
+        },
+    )
+    async def github_partner(request: Request) -> JSONResponse:
+        """GitHub's batched report, signed with ECDSA P-256 over the raw body.  401 without a valid
+        signature and 400 for a malformed body, both with no side effect; otherwise every report is
+        committed before the answer, which carries the protocol's feedback labels by token hash."""
+        body = await request.body()
+        identifier = request.headers.get(KEY_ID_HEADER)
+        known = await run_in_threadpool(keys.get, identifier)
+        if not signature_is_valid(known, identifier, request.headers.get(SIGNATURE_HEADER), body):
+            return JSONResponse({"error": "missing or invalid GitHub signature"}, status_code=401)
+        try:
+            reports = parse_batch(body)
+        except MalformedReport as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        feedback = await run_in_threadpool(accept_github_batch, responder, reports)
+        return JSONResponse(feedback)
+
+    @router.post(
+        "/v1/reports",
+        summary="Report exposed credentials: trufflehog, gitleaks or betterleaks JSON, or our own format",
+        status_code=202,
+        openapi_extra=REPORT_BODY,
+        response_model=ReportAccepted,
+        responses={**UNAUTHORIZED, **ERRORS},
+    )
+    async def report(
+        request: Request, caller: Annotated[Caller, Depends(require("responder", responder.store))]
+    ) -> JSONResponse:
+        """Accepts trufflehog ``--json`` (JSON Lines), gitleaks / betterleaks ``--report-format json``, or
+        ``{"key_id", "secret", "url", "repository", "commit", "path", "line"}`` (one or a list).  Every
+        credential found is recorded (committed) before the answer, and responded to in the background."""
+        body = await request.body()
+        if len(body) > MAX_REPORT_BYTES:
+            return JSONResponse(
+                {"error": f"a report may hold {MAX_REPORT_BYTES} bytes at most"}, status_code=413
+            )
+        try:
+            items = read_report(body)
+        except UnreadableReport as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        summary = await run_in_threadpool(accept_report, responder, items, caller.name)
+        return JSONResponse(summary, status_code=202)
+
+    return router
