@@ -115,6 +115,29 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
     Plain SQL statements, no ORM objects: this is the intake path, where every report is made durable
     before it is acknowledged, so it has to be cheap."""
     now = utcnow()
+    exposure_id, state, created = _exposure_of(session, finding, initial_state, now)
+    events = []
+    if created:
+        events.append(
+            timeline_row(
+                exposure_id,
+                "detected",
+                key_id=finding.key_id,
+                rule=finding.rule_id,
+                account_offline=finding.account_id,
+                suppressed=finding.suppressed,
+                live=finding.live,
+            )
+        )
+    new, earliest = _record_sightings(session, exposure_id, finding, now, events)
+    append_events(session, events)
+    if new and not created:  # a known exposure seen somewhere new: perhaps earlier than we knew
+        _first_seen_no_later_than(session, exposure_id, earliest)
+    return Recorded(exposure_id, state, created, new)
+
+
+def _exposure_of(session: Db, finding: Finding, initial_state: str, now: datetime) -> tuple[int, str, bool]:
+    """The finding's exposure, created if it is new: its ID, its state, and whether it was created."""
     # First seen in public: the earliest commit time of any sighting, else when it was detected.
     committed = [loc.provenance.committed_at for loc in finding.locations if loc.provenance.committed_at]
     created_id = _insert_ignoring_conflicts(
@@ -138,32 +161,21 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
         },
     )
     if created_id is not None:
-        exposure_id, state = created_id, initial_state
-    else:
-        row = session.execute(
-            _FIND_EXPOSURE,
-            {
-                "type": finding.credential_type,
-                "key": finding.key_id,
-                "fingerprint": finding.secret_fingerprint,
-            },
-        ).one()
-        exposure_id, state = row.id, row.state
-        if finding.live is not None:  # checked again now: the latest answer counts
-            session.execute(_UPDATE_EXPOSURE, {"eid": exposure_id, "secret_live": finding.live})
-    events = []
-    if created_id is not None:
-        events.append(
-            timeline_row(
-                exposure_id,
-                "detected",
-                key_id=finding.key_id,
-                rule=finding.rule_id,
-                account_offline=finding.account_id,
-                suppressed=finding.suppressed,
-                live=finding.live,
-            )
-        )
+        return created_id, initial_state, True
+    row = session.execute(
+        _FIND_EXPOSURE,
+        {"type": finding.credential_type, "key": finding.key_id, "fingerprint": finding.secret_fingerprint},
+    ).one()
+    if finding.live is not None:  # checked again now: the latest answer counts
+        session.execute(_UPDATE_EXPOSURE, {"eid": row.id, "secret_live": finding.live})
+    return row.id, row.state, False
+
+
+def _record_sightings(
+    session: Db, exposure_id: int, finding: Finding, now: datetime, events: list[dict[str, Any]]
+) -> tuple[int, datetime | None]:
+    """One sighting per place not seen before (its ``sighted`` event added to ``events``): how many were
+    new, and the earliest commit time among them."""
     new = 0
     earliest: datetime | None = None
     for location in finding.locations:
@@ -186,29 +198,31 @@ def record_finding(session: Db, finding: Finding, initial_state: str = "new") ->
                 "seen_at": now,
             },
         )
-        if written is not None:
-            new += 1
-            events.append(
-                timeline_row(
-                    exposure_id,
-                    "sighted",
-                    source=p.kind,
-                    where=location.describe(),
-                    commit=p.commit,
-                    author=p.author,
-                    decoding=location.decoding,
-                )
+        if written is None:
+            continue
+        new += 1
+        events.append(
+            timeline_row(
+                exposure_id,
+                "sighted",
+                source=p.kind,
+                where=location.describe(),
+                commit=p.commit,
+                author=p.author,
+                decoding=location.decoding,
             )
-            if p.committed_at is not None and (earliest is None or p.committed_at < earliest):
-                earliest = p.committed_at
-    append_events(session, events)
-    if new and created_id is None:  # a known exposure seen somewhere new: perhaps earlier than we knew
-        current = session.execute(_FIRST_SEEN, {"id": exposure_id}).one()
-        candidates = [t for t in (current.first_seen_at, earliest) if t is not None]
-        first = min(candidates) if candidates else current.detected_at
-        if first != current.first_seen_at:
-            session.execute(_UPDATE_EXPOSURE, {"eid": exposure_id, "first_seen_at": first})
-    return Recorded(exposure_id, state, created_id is not None, new)
+        )
+        if p.committed_at is not None and (earliest is None or p.committed_at < earliest):
+            earliest = p.committed_at
+    return new, earliest
+
+
+def _first_seen_no_later_than(session: Db, exposure_id: int, earliest: datetime | None) -> None:
+    current = session.execute(_FIRST_SEEN, {"id": exposure_id}).one()
+    candidates = [t for t in (current.first_seen_at, earliest) if t is not None]
+    first = min(candidates) if candidates else current.detected_at
+    if first != current.first_seen_at:
+        session.execute(_UPDATE_EXPOSURE, {"eid": exposure_id, "first_seen_at": first})
 
 
 def list_exposures(session: Session, states: Sequence[str] | None = None) -> list[Exposure]:

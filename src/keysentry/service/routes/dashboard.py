@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import FileSystemLoader
 
 from keysentry.clock import utcnow
+from keysentry.config.settings import Settings
 from keysentry.errors import KeysentryError
 from keysentry.escaping import template_environment
 from keysentry.notify.message import context as message_context
@@ -35,6 +36,7 @@ from keysentry.respond.responder import Responder
 from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS
 from keysentry.respond.view import ExposureView
 from keysentry.service.routes.exposures import detail
+from keysentry.store.db import Session, Store
 from keysentry.store.models import Exposure
 from keysentry.store.queries import each_exposure, exposure_by_id
 from keysentry.store.tokens import Caller, check_token
@@ -92,19 +94,21 @@ def figures(exposures: list[Exposure]) -> tuple[list[dict[str, Any]], list[dict[
     return per_source, per_day
 
 
-def dashboard_router(responder: Responder) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    templates = Jinja2Templates(env=template_environment(FileSystemLoader(TEMPLATES), "html"))
-    store = responder.store
+class Pages:
+    """Rendering and redirects, with the caller read from the session cookie."""
 
-    def caller_of(request: Request) -> Caller | None:
-        return check_token(store, request.cookies.get(COOKIE))
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.templates = Jinja2Templates(env=template_environment(FileSystemLoader(TEMPLATES), "html"))
 
-    def page(request: Request, name: str, caller: Caller | None, **values: Any) -> HTMLResponse:
+    def caller_of(self, request: Request) -> Caller | None:
+        return check_token(self.store, request.cookies.get(COOKIE))
+
+    def page(self, request: Request, name: str, caller: Caller | None, **values: Any) -> HTMLResponse:
         notice = unquote(request.cookies.get(FLASH_COOKIE) or "") or None
         error = notice.startswith("!") if notice else False
         flash = (notice[1:] if notice else None) or None
-        answer = templates.TemplateResponse(
+        answer = self.templates.TemplateResponse(
             request,
             name,
             {"caller": caller, "flash": flash, "flash_error": error, **values},
@@ -113,6 +117,7 @@ def dashboard_router(responder: Responder) -> APIRouter:
             answer.delete_cookie(FLASH_COOKIE, path="/")
         return answer
 
+    @staticmethod
     def back_to(where: str, text: str, error: bool = False) -> RedirectResponse:
         """Redirect to ``where`` with a notice for the next page only (a cookie, not the URL)."""
         answer = RedirectResponse(where, status_code=303)
@@ -126,109 +131,124 @@ def dashboard_router(responder: Responder) -> APIRouter:
         )
         return answer
 
+    @staticmethod
     def to_login() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
 
+
+def dashboard_router(responder: Responder) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    pages = Pages(responder.store)
+    _login_routes(router, pages)
+    _exposure_routes(router, pages, responder)
+    return router
+
+
+def _login_routes(router: APIRouter, pages: Pages) -> None:
     @router.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> HTMLResponse:
-        return page(request, "login.html", None)
+        return pages.page(request, "login.html", None)
 
     @router.post("/login")
     async def login(request: Request, token: str = Form("")) -> Response:
-        caller = await run_in_threadpool(check_token, store, token.strip())
+        caller = await run_in_threadpool(check_token, pages.store, token.strip())
         if caller is None:
-            return page(request, "login.html", None, flash="That token is not valid.", flash_error=True)
+            return pages.page(request, "login.html", None, flash="That token is not valid.", flash_error=True)
         answer = RedirectResponse("/", status_code=303)
         answer.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600)
         return answer
 
     @router.get("/logout")
     def logout() -> Response:
-        answer = to_login()
+        answer = pages.to_login()
         answer.delete_cookie(COOKIE)
         return answer
 
+
+def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> None:
+    store = responder.store
+
     @router.get("/", response_class=HTMLResponse)
     def index(request: Request, account: str | None = None) -> Response:
-        caller = caller_of(request)
+        caller = pages.caller_of(request)
         if caller is None:
-            return to_login()
+            return pages.to_login()
         with store.session() as session:
-            everything = list(each_exposure(session))
-            shown = [e for e in everything if not account or e.account_id == account]
+            shown = [e for e in each_exposure(session) if not account or e.account_id == account]
             open_ = sorted((e for e in shown if e.state not in CLOSED), key=lambda e: -e.id)
             per_source, per_day = figures(shown)
-            rows = [
-                {
-                    "id": e.id,
-                    "key_id": e.key_id,
-                    "state": e.state,
-                    "account_id": e.account_id,
-                    "account_name": e.account_name,
-                    "principal_arn": e.principal_arn,
-                    "principal_type": e.principal_type,
-                    "source": e.sightings[0].source_kind if e.sightings else None,
-                    "first_seen_at": _when(e.first_seen_at),
-                    "contained_at": _when(e.contained_at),
-                    "notified_at": _when(e.notified_at),
-                }
-                for e in open_
-            ]
-        return page(
+            rows = [_row(e) for e in open_]
+        return pages.page(
             request, "index.html", caller, open=rows, figures=per_source, per_day=per_day, account=account
         )
 
     @router.get("/exposures/{exposure_id}", response_class=HTMLResponse)
     def exposure_page(request: Request, exposure_id: int) -> Response:
-        caller = caller_of(request)
+        caller = pages.caller_of(request)
         if caller is None:
-            return to_login()
-        settings = responder.context.settings
+            return pages.to_login()
         with store.session() as session:
             e = exposure_by_id(session, exposure_id)
             if e is None:
-                return page(
+                return pages.page(
                     request, "login.html", caller, flash=f"No exposure {exposure_id}.", flash_error=True
                 )
-            view = ExposureView.of(e)
-            described = detail(session, e)
-            m = message_context(facts_of(view, settings), e.notified_at or utcnow())
-            allowed = [
-                {"name": a.name, "label": a.label, "needs_reason": a.needs_reason}
-                for a in OPERATOR_ACTIONS.values()
-                if (_releasable(e) if a.name == "release" else e.state in a.allowed_from)
-            ]
-            return page(
-                request,
-                "exposure.html",
-                caller,
-                e=described | {"id": e.id, "state": e.state},
-                m=m,
-                notified=_when(e.notified_at) or "not yet",
-                containment_text=_containment_text(m, e),
-                actions=allowed,
-                deliveries=described["deliveries"],
-            )
+            values = _exposure_values(session, e, responder.context.settings)
+            return pages.page(request, "exposure.html", caller, **values)
 
     @router.post("/exposures/{exposure_id}/{action}")
     async def act(request: Request, exposure_id: int, action: str, reason: str = Form("")) -> Response:
-        caller = await run_in_threadpool(caller_of, request)
+        caller = await run_in_threadpool(pages.caller_of, request)
         if caller is None:
-            return to_login()
+            return pages.to_login()
         if not _same_origin(request):
             return Response("cross-site form posts are refused", status_code=403)
         where = f"/exposures/{exposure_id}"
         if not caller.may("responder"):
-            return back_to(where, "This needs the responder role.", error=True)
+            return pages.back_to(where, "This needs the responder role.", error=True)
         try:
             state = await run_in_threadpool(
                 responder.act, exposure_id, action, f"dashboard:{caller.name}", reason.strip() or None
             )
         except KeysentryError as exc:
-            return back_to(where, str(exc), error=True)
-        return back_to(where, f"{action}: now {state}")
+            return pages.back_to(where, str(exc), error=True)
+        return pages.back_to(where, f"{action}: now {state}")
 
-    return router
+
+def _row(e: Exposure) -> dict[str, Any]:
+    """One open exposure in the index's table."""
+    return {
+        "id": e.id,
+        "key_id": e.key_id,
+        "state": e.state,
+        "account_id": e.account_id,
+        "account_name": e.account_name,
+        "principal_arn": e.principal_arn,
+        "principal_type": e.principal_type,
+        "source": e.sightings[0].source_kind if e.sightings else None,
+        "first_seen_at": _when(e.first_seen_at),
+        "contained_at": _when(e.contained_at),
+        "notified_at": _when(e.notified_at),
+    }
+
+
+def _exposure_values(session: Session, e: Exposure, settings: Settings) -> dict[str, Any]:
+    """What the exposure's page shows: its detail, the message the owner got, the actions open now."""
+    described = detail(session, e)
+    m = message_context(facts_of(ExposureView.of(e), settings), e.notified_at or utcnow())
+    allowed = [
+        {"name": a.name, "label": a.label, "needs_reason": a.needs_reason}
+        for a in OPERATOR_ACTIONS.values()
+        if (_releasable(e) if a.name == "release" else e.state in a.allowed_from)
+    ]
+    return {
+        "e": described | {"id": e.id, "state": e.state},
+        "m": m,
+        "notified": _when(e.notified_at) or "not yet",
+        "containment_text": _containment_text(m, e),
+        "actions": allowed,
+        "deliveries": described["deliveries"],
+    }
 
 
 def _when(t: datetime | None) -> str | None:

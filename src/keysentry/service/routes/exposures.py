@@ -140,23 +140,24 @@ def detail(session: Session, e: Exposure) -> dict[str, Any]:
     }
 
 
+def filters(
+    state: Annotated[list[str] | None, Query(description="Only these states (repeat it).")] = None,
+    account: Annotated[str | None, Query(description="Only this account ID.")] = None,
+    credential_type: Annotated[str | None, Query(description="e.g. aws_access_key")] = None,
+    source: Annotated[
+        str | None, Query(description="Seen in this kind of source: git, github, report …")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Detected before (ISO 8601).")] = None,
+) -> ExposureFilter:
+    return ExposureFilter(state, account, credential_type, source, since, until)
+
+
 def exposures_router(responder: Responder) -> APIRouter:
     router = APIRouter(prefix="/v1/exposures", tags=["exposures"], responses=UNAUTHORIZED)
     store = responder.store
     Viewer = Annotated[Caller, Depends(require("viewer", store))]
     Acting = Annotated[Caller, Depends(require("responder", store))]
-
-    def filters(
-        state: Annotated[list[str] | None, Query(description="Only these states (repeat it).")] = None,
-        account: Annotated[str | None, Query(description="Only this account ID.")] = None,
-        credential_type: Annotated[str | None, Query(description="e.g. aws_access_key")] = None,
-        source: Annotated[
-            str | None, Query(description="Seen in this kind of source: git, github, report …")
-        ] = None,
-        since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601).")] = None,
-        until: Annotated[datetime | None, Query(description="Detected before (ISO 8601).")] = None,
-    ) -> ExposureFilter:
-        return ExposureFilter(state, account, credential_type, source, since, until)
 
     @router.get("", summary="List exposures, newest first, a page at a time")
     def list_exposures(
@@ -193,23 +194,15 @@ def exposures_router(responder: Responder) -> APIRouter:
                 raise HTTPException(404, f"no exposure {exposure_id}")
             return detail(session, e)
 
-    def act(exposure_id: int, action: str, caller: Caller, reason: str | None) -> dict[str, Any]:
-        try:
-            state = responder.act(exposure_id, action, actor=f"api:{caller.name}", reason=reason)
-        except KeysentryError as exc:
-            code = 404 if str(exc).startswith("no exposure") else 409
-            if "needs a reason" in str(exc) or "unknown action" in str(exc):
-                code = 400
-            raise HTTPException(code, str(exc)) from None
-        return {"id": exposure_id, "state": state}
-
     @router.post("/bulk/{action}", summary="The same action on many exposures; each answered on its own")
     async def many(action: str, body: BulkAction, caller: Acting) -> dict[str, Any]:
         results = []
         for exposure_id in body.ids:
             try:
                 results.append(
-                    await run_in_threadpool(act, exposure_id, _action(action), caller, body.reason)
+                    await run_in_threadpool(
+                        _act, responder, exposure_id, _action(action), caller, body.reason
+                    )
                 )
             except HTTPException as exc:
                 results.append({"id": exposure_id, "error": exc.detail, "status": exc.status_code})
@@ -220,9 +213,23 @@ def exposures_router(responder: Responder) -> APIRouter:
         summary="acknowledge, remediate, close, false_positive, reopen or release (takes the quarantine off)",
     )
     async def one(exposure_id: int, action: str, body: Action, caller: Acting) -> dict[str, Any]:
-        return await run_in_threadpool(act, exposure_id, _action(action), caller, body.reason)
+        return await run_in_threadpool(_act, responder, exposure_id, _action(action), caller, body.reason)
 
     return router
+
+
+def _act(
+    responder: Responder, exposure_id: int, action: str, caller: Caller, reason: str | None
+) -> dict[str, Any]:
+    """An operator action by an API caller; its failure as the HTTP status it means."""
+    try:
+        state = responder.act(exposure_id, action, actor=f"api:{caller.name}", reason=reason)
+    except KeysentryError as exc:
+        code = 404 if str(exc).startswith("no exposure") else 409
+        if "needs a reason" in str(exc) or "unknown action" in str(exc):
+            code = 400
+        raise HTTPException(code, str(exc)) from None
+    return {"id": exposure_id, "state": state}
 
 
 def _action(name: str) -> str:
