@@ -13,7 +13,7 @@ from keysentry.config.settings import Settings
 from keysentry.notify.channel import Channel
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.notify.outbox import Delivery, enqueue
-from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED
+from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED, State
 from keysentry.respond.view import ExposureView
 from keysentry.store.exposures import Db, timeline_row
 from keysentry.store.response import states_of, write_states
@@ -65,7 +65,7 @@ def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
 
 def investigation_schedule(row: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
     """The changes an announcement brings to the exposure: the times at which to read CloudTrail."""
-    if not row["account_id"] or row["state"] == "not_ours":
+    if not row["account_id"] or row["state"] == State.NOT_OURS:
         return {}
     previous = row["investigation"] or {}
     return {

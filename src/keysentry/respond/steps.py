@@ -23,6 +23,7 @@ from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.investigate import summarise
 from keysentry.notify.channel import Channel
 from keysentry.respond.policies import quarantine_policy
+from keysentry.respond.states import State
 from keysentry.respond.view import ExposureView
 
 
@@ -47,14 +48,14 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
     planted_by = canary(offline)
     if planted_by:  # no call at all: any call with this key would trip it
         return Outcome(
-            "canary", {"account_id": offline, "state_reason": planted_by}, {"how": "offline decode"}
+            State.CANARY, {"account_id": offline, "state_reason": planted_by}, {"how": "offline decode"}
         )
     account, how = ctx.authority.account_of_key(x.key_id)
     accounts = ctx.authority.organization_accounts()
     if account not in accounts:
         reason = f"account {account} is not in our organization"
         return Outcome(
-            "not_ours", {"account_id": account, "state_reason": reason}, {"account": account, "how": how}
+            State.NOT_OURS, {"account_id": account, "state_reason": reason}, {"account": account, "how": how}
         )
     name = accounts[account].name
     base = {"account_id": account, "account_name": name, "attributed_at": utcnow()}
@@ -64,10 +65,10 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
         if session is None:
             reason = "temporary (ASIA) key that no CloudTrail event ties to a role yet"
             return Outcome(
-                "unowned", {**base, "principal_type": "role-session", "state_reason": reason}, detail
+                State.UNOWNED, {**base, "principal_type": "role-session", "state_reason": reason}, detail
             )
         return Outcome(
-            "attributed",
+            State.ATTRIBUTED,
             {
                 **base,
                 "principal_type": "role-session",
@@ -79,13 +80,13 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
     owner = ctx.authority.key_owner(account, x.key_id)
     if owner is None:
         reason = f"IAM in account {account} does not know this key (deleted, or never existed)"
-        return Outcome("unowned", {**base, "state_reason": reason}, detail)
+        return Outcome(State.UNOWNED, {**base, "state_reason": reason}, detail)
     if owner.principal_type == "iam-user" and owner.user_name and ctx.settings.response.matches_principals:
         # Response rules name principals: they must see the full ARN (with its path) before containment.
         arn, status = ctx.authority.user_details(account, owner.user_name, x.key_id)
         owner = replace(owner, arn=arn, status=status)
     return Outcome(
-        "attributed",
+        State.ATTRIBUTED,
         {
             **base,
             "principal_type": owner.principal_type,
@@ -100,9 +101,9 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
 
 # --- contain ---------------------------------------------------------------------------------
 # Response modes that change nothing, and what the exposure's containment then says.
-NOT_APPLIED = {
-    "notify_only": "response settings say notify only",
-    "dry_run": "dry run: nothing was changed",
+NOT_APPLIED: dict[str, str] = {
+    State.NOTIFY_ONLY: "response settings say notify only",
+    State.DRY_RUN: "dry run: nothing was changed",
 }
 
 
@@ -114,7 +115,7 @@ def contain(ctx: StepContext, x: ExposureView) -> Outcome:
         reason = "a root access key cannot carry a policy: rotate it from the root user now"
         containment = {"applied": False, "reason": reason, "severity": "critical"}
         return Outcome(
-            "escalated",
+            State.ESCALATED,
             {"containment": containment, "state_reason": reason, "mode": decision.mode},
             containment,
         )
@@ -155,7 +156,7 @@ def contain(ctx: StepContext, x: ExposureView) -> Outcome:
     }
     if decision.deactivate_after is not None and x.principal_type == "iam-user":
         containment["deactivate_at"] = (now + decision.deactivate_after).isoformat()
-    return Outcome("contained", changes, containment)
+    return Outcome(State.CONTAINED, changes, containment)
 
 
 def _plan(ctx: StepContext, x: ExposureView) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from rich.console import Console
 from keysentry.app.logs import configure_logging
 from keysentry.app.wiring import build_responder
 from keysentry.authority.clients import AwsClients, Credentials
-from keysentry.cli.demo.channels import receivers, show_messages
+from keysentry.cli.demo.channels import Receivers, receivers, show_messages
 from keysentry.cli.demo.service import show_service
 from keysentry.cli.render import print_exposure, print_report, print_steps
 from keysentry.config.settings import Settings
@@ -32,6 +32,7 @@ from keysentry.emulator.attacker import prove_quarantine
 from keysentry.emulator.seed import SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.respond.policies import quarantine_policy
+from keysentry.respond.responder import Responder
 from keysentry.scan.pipeline import scan_targets
 from keysentry.store.exposures import list_exposures
 
@@ -105,6 +106,78 @@ def run_demo(console: Console, keep: Path | None = None) -> bool:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _what_it_did(
+    console: Console,
+    settings: Settings,
+    ours: Credentials,
+    clients: AwsClients,
+    seed: SeedManifest,
+    leaked: SeededUser,
+    responder: Responder,
+    got: Receivers,
+    repo: Path,
+) -> dict[str, bool]:
+    """Chapters 7 to 11: what the response did, read back from AWS and the receivers; each check."""
+    policy = quarantine_policy()
+    member_iam = AwsClients(settings, ours).client(
+        "iam", credentials=responder.context.authority.credentials_for(leaked.account_id)
+    )
+    attached = [
+        p["PolicyName"]
+        for p in member_iam.list_attached_user_policies(UserName=leaked.user_name)["AttachedPolicies"]
+    ]
+    console.print(
+        f"[bold]7. Policy[/]    attached to {leaked.user_name}, read back from IAM: {', '.join(attached)}"
+    )
+    contained = attached.count(policy.aws_managed_name) == 1
+
+    proofs = prove_quarantine(clients, leaked)
+    console.print("[bold]8. Proof[/]     calls signed with the leaked key, IAM enforcement on:")
+    for p in proofs:
+        mark = "[green]✓[/]" if p.holds else "[red]✗[/]"
+        console.print(f"              {mark} {p.action:<22} {p.observed:<8} (expected {p.expected})")
+
+    events = received_events(clients, seed.queue_url)
+    console.print(
+        f"[bold]9. Event[/]     EventBridge rule {seed.event_rule} delivered {len(events)} event(s) to SQS"
+    )
+    announced = False
+    for event in events:
+        d = event["detail"]
+        meta = d["eventMetadata"]
+        console.print(
+            f"              source {event['source']}, detail-type {event['detail-type']}, "
+            f"{d['eventTypeCode']}, key {d['affectedEntities'][0]['entityValue']}, "
+            f"account {meta['accountId']}, user {meta['userName']}"
+        )
+        announced = announced or d["affectedEntities"][0]["entityValue"] == leaked.access_key_id
+
+    console.print("[bold]10. Messages[/] what each channel's receiver got (secret searched for: absent)")
+    messages_ok = show_messages(console, got, responder.store, leaked.access_key_id, leaked.secret_access_key)
+
+    again = responder.advance_all(responder.record_report(scan_targets([str(repo)])))
+    attached_after = [
+        p["PolicyName"]
+        for p in member_iam.list_attached_user_policies(UserName=leaked.user_name)["AttachedPolicies"]
+    ]
+    idempotent = not again and attached_after.count(policy.aws_managed_name) == 1
+    with responder.store.session() as session:
+        states = {e.key_id: e.state for e in list_exposures(session)}
+    console.print(
+        f"[bold]11. Again[/]    second scan and respond: {len(again)} step(s) run; quarantine attached "
+        f"{attached_after.count(policy.aws_managed_name)} time(s)"
+    )
+    return {
+        "the policy is attached once": contained,
+        "the quarantine holds": all(p.holds for p in proofs),
+        "the event arrived": announced,
+        "every channel got its message, without the secret": messages_ok,
+        "a second run changes nothing": idempotent,
+        "the leaked key is notified": states.get(leaked.access_key_id) == "notified",
+        "the documentation example is an example": states.get(DOC_EXAMPLE_ID) == "example",
+    }
+
+
 def _story(
     console: Console,
     workdir: Path,
@@ -164,55 +237,7 @@ def _story(
         for exposure in list_exposures(session):
             print_exposure(console, exposure)
 
-    policy = quarantine_policy()
-    member_iam = AwsClients(settings, ours).client(
-        "iam", credentials=responder.context.authority.credentials_for(leaked.account_id)
-    )
-    attached = [
-        p["PolicyName"]
-        for p in member_iam.list_attached_user_policies(UserName=leaked.user_name)["AttachedPolicies"]
-    ]
-    console.print(
-        f"[bold]7. Policy[/]    attached to {leaked.user_name}, read back from IAM: {', '.join(attached)}"
-    )
-    contained = attached.count(policy.aws_managed_name) == 1
-
-    proofs = prove_quarantine(clients, leaked)
-    console.print("[bold]8. Proof[/]     calls signed with the leaked key, IAM enforcement on:")
-    for p in proofs:
-        mark = "[green]✓[/]" if p.holds else "[red]✗[/]"
-        console.print(f"              {mark} {p.action:<22} {p.observed:<8} (expected {p.expected})")
-
-    events = received_events(clients, seed.queue_url)
-    console.print(
-        f"[bold]9. Event[/]     EventBridge rule {seed.event_rule} delivered {len(events)} event(s) to SQS"
-    )
-    announced = False
-    for event in events:
-        d = event["detail"]
-        meta = d["eventMetadata"]
-        console.print(
-            f"              source {event['source']}, detail-type {event['detail-type']}, "
-            f"{d['eventTypeCode']}, key {d['affectedEntities'][0]['entityValue']}, "
-            f"account {meta['accountId']}, user {meta['userName']}"
-        )
-        announced = announced or d["affectedEntities"][0]["entityValue"] == leaked.access_key_id
-
-    console.print("[bold]10. Messages[/] what each channel's receiver got (secret searched for: absent)")
-    messages_ok = show_messages(console, got, responder.store, leaked.access_key_id, leaked.secret_access_key)
-
-    again = responder.advance_all(responder.record_report(scan_targets([str(repo)])))
-    attached_after = [
-        p["PolicyName"]
-        for p in member_iam.list_attached_user_policies(UserName=leaked.user_name)["AttachedPolicies"]
-    ]
-    idempotent = not again and attached_after.count(policy.aws_managed_name) == 1
-    with responder.store.session() as session:
-        states = {e.key_id: e.state for e in list_exposures(session)}
-    console.print(
-        f"[bold]11. Again[/]    second scan and respond: {len(again)} step(s) run; quarantine attached "
-        f"{attached_after.count(policy.aws_managed_name)} time(s)"
-    )
+    checks = _what_it_did(console, settings, ours, clients, seed, leaked, responder, got, repo)
     responder.store.dispose()
 
     console.print(
@@ -223,16 +248,7 @@ def _story(
         console, settings, build_responder(settings, own_credentials=ours), seed.user(*SERVICE_LEAK)
     )
 
-    ok = (
-        served
-        and contained
-        and all(p.holds for p in proofs)
-        and announced
-        and messages_ok
-        and idempotent
-        and states.get(leaked.access_key_id) == "notified"
-        and states.get(DOC_EXAMPLE_ID) == "example"
-    )
+    ok = served and all(checks.values())
     verdict = "[bold green]every check holds[/]" if ok else "[bold red]a check failed[/]"
     kept = f"; repository, database and logs kept in {workdir}" if keep else ""
     console.print(f"{verdict}; {time.monotonic() - started:.1f} s in all; emulator stopped{kept}")
