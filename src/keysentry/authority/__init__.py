@@ -1,6 +1,2 @@
-"""The credential authority: for AWS, key → account → principal, through STS, IAM and Organizations."""
-
-from keysentry.authority.aws import AwsAuthority, KeyOwner
-from keysentry.authority.clients import AwsClients, Credentials
-
-__all__ = ["AwsAuthority", "AwsClients", "Credentials", "KeyOwner"]
+"""The credential authority: for AWS, key → account → principal, through STS, IAM and Organizations;
+the only room that calls AWS.  Nothing is imported here, so that boto3 loads only when a part is used."""

@@ -1,6 +1,2 @@
-"""A local AWS emulator (moto in server mode on 127.0.0.1), and the demo organization we seed into it."""
-
-from keysentry.emulator.seed import SeedManifest, seed_demo
-from keysentry.emulator.server import Emulator
-
-__all__ = ["Emulator", "SeedManifest", "seed_demo"]
+"""A local AWS emulator (moto in server mode on 127.0.0.1), and the demo organization we seed into it.
+Nothing is imported here: moto loads only when the emulator starts."""

@@ -1,16 +1,3 @@
-"""Telling the owner: channels (EventBridge first) fed by the outbox and its dispatcher."""
+"""Telling the owner: the Health-compatible event, the channels, and the outbox's dispatcher.
 
-from keysentry.notify.channel import Channel, Sent
-from keysentry.notify.eventbridge import EventBridgeChannel
-from keysentry.notify.health_event import ExposureFacts, health_event_detail
-from keysentry.notify.outbox import Dispatcher, enqueue
-
-__all__ = [
-    "Channel",
-    "Dispatcher",
-    "EventBridgeChannel",
-    "ExposureFacts",
-    "Sent",
-    "enqueue",
-    "health_event_detail",
-]
+Nothing is imported here: reading the event's shape must not load AWS's SDK."""

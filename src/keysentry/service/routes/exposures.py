@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 from keysentry.errors import KeysentryError
 from keysentry.escaping import spreadsheet_cell
 from keysentry.respond.responder import Responder
-from keysentry.respond.states import operator_action
+from keysentry.respond.states import OPERATOR_ACTIONS, operator_action
 from keysentry.service.auth import UNAUTHORIZED, require
+from keysentry.service.routes.models import ActionDone, BulkDone, ExposureDetail, ExposurePage
 from keysentry.store.db import Session
 from keysentry.store.models import Exposure, Sighting
 from keysentry.store.queries import (
@@ -153,13 +154,17 @@ def filters(
     return ExposureFilter(state, account, credential_type, source, since, until)
 
 
+ACTIONS_SUMMARY = " or ".join(", ".join(OPERATOR_ACTIONS).rsplit(", ", 1))
+ACTIONS_SUMMARY += " (release takes the quarantine off)"
+
+
 def exposures_router(responder: Responder) -> APIRouter:
     router = APIRouter(prefix="/v1/exposures", tags=["exposures"], responses=UNAUTHORIZED)
     store = responder.store
     Viewer = Annotated[Caller, Depends(require("viewer", store))]
     Acting = Annotated[Caller, Depends(require("responder", store))]
 
-    @router.get("", summary="List exposures, newest first, a page at a time")
+    @router.get("", summary="List exposures, newest first, a page at a time", response_model=ExposurePage)
     def list_exposures(
         _caller: Viewer,
         chosen: Annotated[ExposureFilter, Depends(filters)],
@@ -186,7 +191,11 @@ def exposures_router(responder: Responder) -> APIRouter:
             headers={"Content-Disposition": 'attachment; filename="exposures.csv"'},
         )
 
-    @router.get("/{exposure_id}", summary="One exposure: sightings, timeline, investigation, deliveries")
+    @router.get(
+        "/{exposure_id}",
+        summary="One exposure: sightings, timeline, investigation, deliveries",
+        response_model=ExposureDetail,
+    )
     def get_exposure(exposure_id: int, _caller: Viewer) -> dict[str, Any]:
         with store.session() as session:
             e = exposure_by_id(session, exposure_id)
@@ -194,7 +203,12 @@ def exposures_router(responder: Responder) -> APIRouter:
                 raise HTTPException(404, f"no exposure {exposure_id}")
             return detail(session, e)
 
-    @router.post("/bulk/{action}", summary="The same action on many exposures; each answered on its own")
+    @router.post(
+        "/bulk/{action}",
+        summary="The same action on many exposures; each answered on its own",
+        response_model=BulkDone,
+        response_model_exclude_unset=True,
+    )
     async def many(action: str, body: BulkAction, caller: Acting) -> dict[str, Any]:
         results = []
         for exposure_id in body.ids:
@@ -210,7 +224,8 @@ def exposures_router(responder: Responder) -> APIRouter:
 
     @router.post(
         "/{exposure_id}/{action}",
-        summary="acknowledge, remediate, close, false_positive, reopen or release (takes the quarantine off)",
+        summary=ACTIONS_SUMMARY,
+        response_model=ActionDone,
     )
     async def one(exposure_id: int, action: str, body: Action, caller: Acting) -> dict[str, Any]:
         return await run_in_threadpool(_act, responder, exposure_id, _action(action), caller, body.reason)

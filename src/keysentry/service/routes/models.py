@@ -1,0 +1,107 @@
+"""What the exposures API answers, as pydantic models: the OpenAPI description shows them, and FastAPI
+checks every answer against them.  Times are ISO 8601 strings in UTC; ``extra="forbid"`` makes a key
+added to an answer without its model an error in the tests, not a silently dropped field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExposureSummary(_Answer):
+    id: int
+    key_id: str = Field(description="The access key ID (never the secret).")
+    credential_type: str
+    state: str
+    state_reason: str | None
+    severity: str | None
+    account_id: str | None
+    account_name: str | None
+    principal_type: str | None
+    principal_arn: str | None
+    source: str | None = Field(description="Where it was first seen: git, github, report …")
+    url: str | None
+    first_seen_at: str | None
+    detected_at: str | None
+    contained_at: str | None
+    notified_at: str | None
+    secret_sha256: str | None = Field(description="SHA-256 of the secret, hex.")
+
+
+class ExposurePage(_Answer):
+    items: list[ExposureSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
+
+
+class SightingOut(_Answer):
+    source: str
+    repository: str | None
+    url: str | None
+    commit: str | None
+    path: str | None
+    line: int | None
+    author: str | None
+    committed_at: str | None
+    decoding: str | None
+    seen_at: str | None
+
+
+class TimelineEntry(_Answer):
+    at: str | None
+    kind: str
+    actor: str
+    detail: dict[str, Any] | None
+
+
+class DeliveryTry(_Answer):
+    at: str | None
+    ok: bool
+    receipt: str | None
+    error: str | None
+
+
+class DeliveryOut(_Answer):
+    channel: str
+    kind: str
+    round: int
+    state: str
+    attempts: int
+    sent_at: str | None
+    receipt: str | None
+    last_error: str | None
+    tries: list[DeliveryTry]
+
+
+class ExposureDetail(ExposureSummary):
+    containment: dict[str, Any] | None
+    key_status: str | None
+    key_last_used: dict[str, Any] | None
+    secret_live: str | None
+    mode: str | None
+    investigation: dict[str, Any] | None
+    reopened: int | None
+    sightings: list[SightingOut]
+    timeline: list[TimelineEntry]
+    case: str | None = Field(description="The case write-up (Markdown).")
+    deliveries: list[DeliveryOut]
+
+
+class ActionDone(_Answer):
+    id: int
+    state: str = Field(description="The exposure's state after the action.")
+
+
+class BulkItem(_Answer):
+    id: int
+    state: str | None = Field(default=None, description="After the action, when it was done.")
+    error: str | None = Field(default=None, description="Why it was not done.")
+    status: int | None = Field(default=None, description="The HTTP status it would have had alone.")
+
+
+class BulkDone(_Answer):
+    results: list[BulkItem]
