@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -23,7 +23,6 @@ from typing import Any
 
 from keysentry.clock import utcnow
 from keysentry.errors import KeysentryError
-from keysentry.notify.channel import Channel
 from keysentry.respond.announcement import investigation_schedule, queue_announcement
 from keysentry.respond.states import ANNOUNCED_FROM, FAILED, SETTLED, TRANSITIONS, Transition, next_step
 from keysentry.respond.steps import STEPS, TIMED_STEPS, Outcome, StepContext, next_due
@@ -108,9 +107,9 @@ class StepRunner:
                 timeline_row(exposure_id, f"{step}.succeeded", to_state=outcome.state, **outcome.detail)
             ]
             if outcome.state in ANNOUNCED_FROM:
-                channels: Mapping[str, Channel] = self.context.channels
                 view = ExposureView.from_row(row, sightings_of(db, exposure_id))
-                events.append(queue_announcement(db, view, self.context.settings, dict(channels), now))
+                channels = dict(self.context.channels)
+                events.append(queue_announcement(db, view, self.context.settings, channels, now))
             found = next_step(row["state"], None) if begin_next else None
             following = None
             if found is not None:

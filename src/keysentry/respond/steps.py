@@ -309,7 +309,7 @@ REGISTERED_STEPS = (
                 IN_THE_ACCOUNT,
                 ("iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:GetUser", "ec2:DescribeRegions"),
             ),
-            *Trails.PERMISSIONS[:1],  # a temporary key's role, from CloudTrail
+            Permission(IN_THE_ACCOUNT, ("cloudtrail:LookupEvents",)),  # a temporary key's role
         ),
     ),
     RegisteredStep(
