@@ -69,6 +69,15 @@ def run_keysentry(
 SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
 
 
+def jsonl_records(stdout: str) -> tuple[list[dict], dict]:
+    """``keysentry scan --format jsonl`` output: the findings, and the summary record it ends with."""
+    import json
+
+    *findings, summary = [json.loads(line) for line in stdout.splitlines()]
+    assert summary["type"] == "summary" and all("type" not in f for f in findings)
+    return findings, summary
+
+
 def key_for(account: str, rng: random.Random, prefix: str = "AKIA") -> str:
     """Build an ID the way current AWS IDs carry their account (DESIGN.md, credentials facts)."""
     z = (1 << 47) | (int(account) << 7) | rng.getrandbits(7)

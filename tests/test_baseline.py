@@ -46,7 +46,7 @@ def new_credential() -> Finding:
 def test_jsonl_round_trip(tmp_path: Path) -> None:
     s = sample()
     text = jsonl_of(s.report)
-    assert len(text.splitlines()) == len(s.report.findings)
+    assert len(text.splitlines()) == len(s.report.findings) + 1  # and the summary record
     fingerprints = load_baseline(write(tmp_path, "baseline.jsonl", text))
     assert fingerprints == {f.fingerprint for f in s.report.findings}
 
@@ -107,7 +107,7 @@ def test_old_credential_hidden_new_one_shown(tmp_path: Path, fmt: str) -> None:
     assert (filtered.blobs_scanned, filtered.bytes_scanned) == (9, 12_345)
 
 
-@pytest.mark.parametrize("content", ["", "\n  \n", "[]"])
+@pytest.mark.parametrize("content", ["", "\n  \n", "[]", jsonl_of(ScanReport())])
 def test_a_clean_scans_empty_output_is_a_baseline_of_nothing(tmp_path: Path, content: str) -> None:
     path = tmp_path / "baseline.jsonl"
     path.write_text(content)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import KEYSENTRY, key_for, secret_for
+from helpers import KEYSENTRY, jsonl_records, key_for, secret_for
 
 
 def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,8 +63,8 @@ def test_jsonl_output_is_one_object_per_finding(leak) -> None:
     folder, kid, sec = leak
     done = run("scan", str(folder), "--format", "jsonl")
     assert done.returncode == 1
-    [line] = done.stdout.splitlines()
-    finding = json.loads(line)
+    [finding], summary = jsonl_records(done.stdout)
+    assert summary["complete"] and summary["findings"] == 1
     assert (
         finding["key_id"] == kid
         and finding["secret"] == "REDACTED"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import KEYSENTRY, commit_file, git, key_for, secret_for
+from helpers import KEYSENTRY, commit_file, git, jsonl_records, key_for, secret_for
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.scan.pipeline import ScanOptions, scan_targets
 
@@ -139,7 +139,7 @@ def test_staged_mode_scans_only_what_the_next_commit_adds(tmp_path: Path) -> Non
         [KEYSENTRY, "scan", "--staged", "-f", "jsonl"], cwd=repo, capture_output=True, text=True, check=False
     )
     assert done.returncode == 1
-    assert [json.loads(line)["key_id"] for line in done.stdout.splitlines()] == [new_kid]
+    assert [f["key_id"] for f in jsonl_records(done.stdout)[0]] == [new_kid]
     git(repo, "reset", "-q")
     clean = subprocess.run(
         [KEYSENTRY, "scan", "--staged"], cwd=repo, capture_output=True, text=True, check=False
@@ -194,7 +194,7 @@ def test_sarif_and_baseline_from_the_command_line(tmp_path: Path) -> None:
         check=False,
     )
     assert third.returncode == 1
-    assert [json.loads(line)["key_id"] for line in third.stdout.splitlines()] == [kid2]
+    assert [f["key_id"] for f in jsonl_records(third.stdout)[0]] == [kid2]
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
     bad = subprocess.run(

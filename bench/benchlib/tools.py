@@ -111,6 +111,8 @@ def parse_keysentry(out: Path, truth: Truth, tree: Path) -> list[Record]:
     planted_hash = {p.key_id: p.secret_sha256 for p in truth.planted}
     records = []
     for d in json_lines(out):
+        if d.get("type") == "summary":  # the closing record: what was scanned, and whether all of it
+            continue
         kid = d.get("key_id") or ""
         sha = d.get("secret_sha256")
         for loc in d.get("locations") or [{}]:

@@ -39,10 +39,13 @@ class Blob:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """Something a source chose not to scan, and why (always said, never silent)."""
+    """Something a source did not scan, and why (always said, never silent).  ``damaged``: it could not be
+    read at all (a missing or corrupt git object, a truncated archive, a file that cannot be read), so
+    the scan that met it is incomplete; otherwise it was left out on purpose (binary, over a limit)."""
 
     provenance: Provenance
     reason: str
+    damaged: bool = False
 
 
 @dataclass(frozen=True, slots=True)

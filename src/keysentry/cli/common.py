@@ -17,7 +17,8 @@ from keysentry.escaping import terminal
 
 EXIT_CLEAN = 0
 EXIT_FOUND = 1
-EXIT_ERROR = 2
+EXIT_ERROR = 2  # keysentry could not do what was asked (bad settings, a target that cannot be read)
+EXIT_INCOMPLETE = 2  # the scan ran, but part of the input could not be read: its findings are not all
 
 # No emoji codes, no highlighting: a ":smile:" or a number in a leaked path prints as it is.
 out = Console(highlight=False, soft_wrap=True, emoji=False)

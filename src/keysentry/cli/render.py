@@ -69,6 +69,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 def print_jsonl(console: Console, report: ScanReport) -> None:
     for finding in report.findings:
         console.out(json.dumps(finding_dict(finding), sort_keys=True), highlight=False)
+    console.out(json.dumps(summary_dict(report), sort_keys=True), highlight=False)
 
 
 def describe_location(loc: Location) -> str:
@@ -117,7 +118,10 @@ def print_report(console: Console, report: ScanReport, baselined: int = 0) -> No
         places = ", ".join(f"{t(loc.provenance.path)}:{loc.line}" for loc in f.locations)
         console.print(f"[dim]ignored {t(f.key_id)}: {t(f.suppressed)} ({places})[/]")
     for s in report.skipped:
-        console.print(f"[dim]skipped {t(s.provenance.describe())}: {t(s.reason)}[/]")
+        if s.damaged:
+            console.print(f"[yellow]could not read {t(s.provenance.describe())}: {t(s.reason)}[/]")
+        else:
+            console.print(f"[dim]skipped {t(s.provenance.describe())}: {t(s.reason)}[/]")
     found = len(report.findings)
     verdict = f"[bold red]{found} credential finding(s)[/]" if found else "[green]no credentials found[/]"
     known = f", {baselined} known from the baseline" if baselined else ""
@@ -125,6 +129,31 @@ def print_report(console: Console, report: ScanReport, baselined: int = 0) -> No
         f"{verdict}; scanned {report.blobs_scanned} blob(s), {report.bytes_scanned:,} bytes; "
         f"{len(report.suppressed)} example(s) ignored, {len(report.skipped)} skipped{known}"
     )
+    if report.incomplete:
+        console.print(f"[bold yellow]{incomplete_line(report)}[/]")
+
+
+def incomplete_line(report: ScanReport) -> str:
+    """What an incomplete scan says, in every format: how much could not be read, and that what was
+    read is all that was checked."""
+    return (
+        f"INCOMPLETE: {len(report.damaged)} input(s) could not be read (missing or corrupt objects, "
+        "unreadable files or archives); only what was read was checked"
+    )
+
+
+def summary_dict(report: ScanReport) -> dict[str, Any]:
+    """The JSON Lines output's last record: what the scan covered, and whether it is complete."""
+    return {
+        "type": "summary",
+        "complete": not report.incomplete,
+        "findings": len(report.findings),
+        "examples_ignored": len(report.suppressed),
+        "blobs_scanned": report.blobs_scanned,
+        "bytes_scanned": report.bytes_scanned,
+        "skipped": len(report.skipped),
+        "unreadable": [{"where": s.provenance.describe(), "reason": s.reason} for s in report.damaged],
+    }
 
 
 def print_steps(console: Console, results: list[StepResult], key_of: dict[int, str]) -> None:

@@ -23,8 +23,16 @@ from rich.progress import (
 )
 
 from keysentry import __version__
-from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, err, exits_cleanly, out, settings_from
-from keysentry.cli.render import print_jsonl, print_report, print_steps, when
+from keysentry.cli.common import (
+    EXIT_CLEAN,
+    EXIT_FOUND,
+    EXIT_INCOMPLETE,
+    err,
+    exits_cleanly,
+    out,
+    settings_from,
+)
+from keysentry.cli.render import incomplete_line, print_jsonl, print_report, print_steps, when
 from keysentry.config.settings import Settings, load_settings
 from keysentry.detect.findings import Finding
 from keysentry.detect.rules import load_rules
@@ -255,7 +263,17 @@ def run_scan(
     if respond:
         # Machine-readable output stays clean on stdout; the response story goes to stderr.
         respond_and_print(err if fmt is not Format.text or output else out, settings, report)
-    raise typer.Exit(EXIT_FOUND if report.findings else EXIT_CLEAN)
+    if report.incomplete and (fmt is not Format.text or output):
+        err.print(incomplete_line(report), highlight=False)
+    raise typer.Exit(exit_code(report))
+
+
+def exit_code(report: ScanReport) -> int:
+    """2 when the scan could not read everything (even with findings: a CI gate must not pass on half a
+    history), else 1 with findings, else 0."""
+    if report.incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_FOUND if report.findings else EXIT_CLEAN
 
 
 def respond(

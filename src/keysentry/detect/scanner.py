@@ -41,6 +41,15 @@ class ScanReport:
     repositories: list[ScannedRepository] = field(default_factory=list)  # histories read
 
     @property
+    def damaged(self) -> list[Skipped]:
+        """What could not be read at all: while any is, the scan is incomplete."""
+        return [s for s in self.skipped if s.damaged]
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.damaged)
+
+    @property
     def credentials(self) -> list[Finding]:
         """Findings with both parts of a credential: what respond acts on."""
         return [f for f in self.findings if f.has_secret]

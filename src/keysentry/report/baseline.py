@@ -98,10 +98,17 @@ def _fingerprints(text: str, path: Path) -> Iterator[str]:
         yield from _from_sarif(doc, path)
     elif isinstance(doc, dict) and "fingerprint" in doc:
         yield _checked(doc["fingerprint"], f"baseline {path}: line 1")
+    elif _is_summary(doc):
+        return  # a clean scan's JSON Lines: its summary record only
     elif isinstance(doc, list):
         yield from _from_array(doc, path)
     else:
         raise BaselineError(f"baseline {path}: the file holds {_describe(doc)}; {EXPECTED}")
+
+
+def _is_summary(item: object) -> bool:
+    """The record ``keysentry scan --format jsonl`` ends with (``"type": "summary"``)."""
+    return isinstance(item, dict) and item.get("type") == "summary" and "fingerprint" not in item
 
 
 def _first_line_is_json(text: str) -> bool:
@@ -123,6 +130,8 @@ def _from_jsonl(text: str, path: Path) -> Iterator[str]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BaselineError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if _is_summary(item):
+            continue  # the scan's closing summary, not a finding
         if not isinstance(item, dict) or "fingerprint" not in item:
             raise BaselineError(
                 f"{where}: expected a finding object with a 'fingerprint' (as `keysentry scan "

@@ -360,20 +360,27 @@ def _result_order(result: dict[str, Any]) -> tuple[str, int, int, str, str, str,
 
 # --- invocation ---------------------------------------------------------------------------------
 def _invocation(report: ScanReport) -> dict[str, Any]:
-    """Skipped files are tool notifications: not findings, but never silent either."""
+    """Skipped files are tool notifications: not findings, but never silent either.  Input that could not
+    be read at all makes the run unsuccessful (``executionSuccessful: false``), each such input an
+    error notification: the results are not all there were."""
     return {
-        "executionSuccessful": True,
+        "executionSuccessful": not report.incomplete,
         "toolExecutionNotifications": [
             _skipped(s) for s in sorted(report.skipped, key=lambda s: (_where(s.provenance), s.reason))
         ],
-        "properties": {"blobsScanned": report.blobs_scanned, "bytesScanned": report.bytes_scanned},
+        "properties": {
+            "blobsScanned": report.blobs_scanned,
+            "bytesScanned": report.bytes_scanned,
+            "complete": not report.incomplete,
+        },
     }
 
 
 def _skipped(skipped: Skipped) -> dict[str, Any]:
+    said = "could not read" if skipped.damaged else "skipped"
     return {
-        "level": "note",
-        "message": {"text": f"skipped {skipped.provenance.describe()}: {skipped.reason}"},
+        "level": "error" if skipped.damaged else "note",
+        "message": {"text": f"{said} {skipped.provenance.describe()}: {skipped.reason}"},
         "locations": [
             {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(_where(skipped.provenance))}}}
         ],

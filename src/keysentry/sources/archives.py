@@ -247,7 +247,7 @@ def _zip(data: bytes, where: Provenance, walk: _Walk, depth: int) -> Iterator[Bl
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
     except CORRUPT as exc:
-        yield Skipped(where, f"corrupt zip: {exc}")
+        yield Skipped(where, f"corrupt zip: {exc}", damaged=True)
         return
     if len(infos) > limits.max_members:
         yield Skipped(where, f"more than {limits.max_members} members ({len(infos):,})")
@@ -264,7 +264,7 @@ def _zip(data: bytes, where: Provenance, walk: _Walk, depth: int) -> Iterator[Bl
         try:
             got = _read_member(_zip_chunks(data, info), member, limits, info.compress_size, tally)
         except CORRUPT as exc:
-            yield Skipped(member, f"corrupt zip: {exc}")
+            yield Skipped(member, f"corrupt zip: {exc}", damaged=True)
             continue
         if isinstance(got, Skipped):
             yield got
@@ -406,7 +406,7 @@ def _compressed(
             member = _child(where, _decompressed_name(where.path))
             got = _read_member(iter(partial(stream.read, CHUNK), b""), member, walk.limits, None)
     except CORRUPT as exc:
-        yield Skipped(where, f"corrupt {label}: {exc}")
+        yield Skipped(where, f"corrupt {label}: {exc}", damaged=True)
         return
     if isinstance(got, Skipped):
         yield got
@@ -524,14 +524,16 @@ def _tar(stream: _Stream, where: Provenance, walk: _Walk, depth: int, label: str
                 else:
                     yield from _member(got, member, walk, depth)
     except CORRUPT as exc:
-        yield Skipped(where, f"corrupt {label}: {exc}")
+        yield Skipped(where, f"corrupt {label}: {exc}", damaged=True)
         return
     # tarfile ends quietly at a missing or unreadable header; only a zero block is a proper end.
     end = stream.last_read
     if len(end) != tarfile.BLOCKSIZE:
-        yield Skipped(where, f"corrupt {label}: truncated (no end-of-archive block)")
+        yield Skipped(where, f"corrupt {label}: truncated (no end-of-archive block)", damaged=True)
     elif end.count(0) != tarfile.BLOCKSIZE:
-        yield Skipped(where, f"corrupt {label}: unreadable header at byte {stream.tell() - len(end):,}")
+        yield Skipped(
+            where, f"corrupt {label}: unreadable header at byte {stream.tell() - len(end):,}", damaged=True
+        )
 
 
 def _tar_refusal(info: tarfile.TarInfo, limits: ArchiveLimits) -> str | None:

@@ -70,7 +70,11 @@ def walk(root: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[FileRef 
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            yield Skipped(Provenance(kind="file", path=folder[cut:] or "."), f"cannot list: {exc.strerror}")
+            yield Skipped(
+                Provenance(kind="file", path=folder[cut:] or "."),
+                f"cannot list: {exc.strerror}",
+                damaged=True,
+            )
             continue
         subfolders = []
         for entry in entries:
@@ -93,7 +97,9 @@ def walk(root: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[FileRef 
                     else:
                         yield FileRef(entry.path, display, size)
             except OSError as exc:
-                yield Skipped(Provenance(kind="file", path=display), f"cannot stat: {exc.strerror}")
+                yield Skipped(
+                    Provenance(kind="file", path=display), f"cannot stat: {exc.strerror}", damaged=True
+                )
         stack.extend(reversed(subfolders))
 
 
@@ -123,7 +129,7 @@ def read_file(path: Path | str, display: str, max_size: int, check_binary: bool 
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return Skipped(provenance, "symbolic link (not followed)")
-        return Skipped(provenance, f"cannot read: {exc.strerror}")
+        return Skipped(provenance, f"cannot read: {exc.strerror}", damaged=True)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -142,7 +148,7 @@ def read_file(path: Path | str, display: str, max_size: int, check_binary: bool 
             if len(data) == BINARY_SNIFF_BYTES:
                 data += _read_upto(fd, wanted - len(data))
     except OSError as exc:
-        return Skipped(provenance, f"cannot read: {exc.strerror}")
+        return Skipped(provenance, f"cannot read: {exc.strerror}", damaged=True)
     finally:
         os.close(fd)
     if len(data) > max_size:

@@ -272,7 +272,10 @@ def iter_blob_refs(
     name = repository_name(repo)
     where = str(repo.resolve())
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the walk
-    listing = popen_git("rev-list", "--objects", *revisions, "--", repo=repo, stderr=errors)
+    # --missing=print: an object that is not there is listed ("?<oid>") and the walk goes on past it.
+    listing = popen_git(
+        "rev-list", "--objects", "--missing=print", *revisions, "--", repo=repo, stderr=errors
+    )
     check = popen_git(
         "cat-file",
         "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)",
@@ -285,9 +288,11 @@ def iter_blob_refs(
         for line in check.stdout:
             kind, _, rest = line.rstrip(b"\n").partition(b" ")
             if rest == b"missing":  # "<oid> missing": absent or corrupt; say so, keep going
+                oid_text = kind.decode().lstrip("?")
                 yield Skipped(
-                    Provenance(kind="git", repository=name, blob=kind.decode()),
-                    f"object {kind.decode()} is missing or corrupt",
+                    Provenance(kind="git", repository=name, blob=oid_text),
+                    f"object {oid_text} is missing or corrupt",
+                    damaged=True,
                 )
                 continue
             if kind != b"blob":
@@ -306,7 +311,7 @@ def iter_blob_refs(
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip().splitlines()
             reason = f"history walk stopped early: {message[-1] if message else 'git rev-list failed'}"
-            yield Skipped(Provenance(kind="git", repository=name), reason)
+            yield Skipped(Provenance(kind="git", repository=name), reason, damaged=True)
     finally:
         errors.close()
         for proc in (check, listing):
@@ -352,7 +357,9 @@ def read_blobs(reader: BlobReader, refs: list[GitBlobRef], max_size: int) -> Ite
             chunk, reader.read_many([r.provenance.blob or "" for r in chunk], max_size), strict=True
         ):
             if content is None or isinstance(content, int):
-                yield Skipped(ref.provenance, f"object {ref.provenance.blob} is missing or unreadable")
+                yield Skipped(
+                    ref.provenance, f"object {ref.provenance.blob} is missing or unreadable", damaged=True
+                )
             else:
                 yield Blob(content, ref.provenance)
 
@@ -440,7 +447,7 @@ def iter_staged(repo: Path, max_size: int) -> Iterator[Blob | Skipped]:
                 continue
             content = reader.read(oid.decode(), max_size)
             if content is None:
-                yield Skipped(provenance, "staged object is missing")
+                yield Skipped(provenance, "staged object is missing", damaged=True)
             elif isinstance(content, int):
                 yield Skipped(provenance, f"larger than the {max_size:,}-byte limit ({content:,} bytes)")
             else:

@@ -171,7 +171,7 @@ class GitHubEventsWatch:
         try:
             return Blob(base64.b64decode(body.get("content") or "", validate=False), where)
         except (binascii.Error, ValueError):
-            return Skipped(where, "the blobs API returned content that is not base64")
+            return Skipped(where, "the blobs API returned content that is not base64", damaged=True)
 
     # --- a poll -------------------------------------------------------------------------------
     def poll(self, state: dict[str, Any]) -> WatchPoll:

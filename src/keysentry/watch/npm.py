@@ -102,7 +102,7 @@ class NpmWatch:
             else:
                 if integrity_holds(data, dist) is False:
                     reason = "the tarball does not match the integrity the registry publishes"
-                    out.append(Skipped(where, reason))
+                    out.append(Skipped(where, reason, damaged=True))
                 else:
                     out.append(Blob(data, where))
             seen.add(key)

@@ -89,7 +89,9 @@ class PyPIWatch:
                 continue
             expected = str((entry.get("digests") or {}).get("sha256") or "")
             if expected and hashlib.sha256(data).hexdigest() != expected.lower():
-                out.append(Skipped(where, "the download does not match the SHA-256 PyPI publishes"))
+                out.append(
+                    Skipped(where, "the download does not match the SHA-256 PyPI publishes", damaged=True)
+                )
                 continue
             out.append(Blob(data, where))
         return out
