@@ -192,3 +192,43 @@ def test_many_reports_at_once_are_each_contained_once(
         kinds = [t.kind for t in exposure_of(responder, u.access_key_id).timeline]
         assert kinds.count("contain.succeeded") == 1 and kinds.count("attribute.succeeded") == 1
         assert not any(k.endswith(".failed") for k in kinds)
+
+
+def test_gitleaks_reporting_a_pair_as_two_findings_is_paired_and_every_item_is_answered(
+    client: TestClient, tokens: dict[str, str], new_user
+) -> None:
+    """gitleaks reports the key ID (aws-access-token) and the secret (generic-api-key) of one pair as two
+    findings of the same file: they are scanned together, so the pair is recorded and contained; each
+    item of the answer says what it led to, or why nothing."""
+    user = new_user("workloads-prod")
+    place = {"File": "deploy/settings.env", "Commit": COMMIT, "Author": "Dev", "Email": "dev@example.com"}
+    report = [
+        {
+            "RuleID": "aws-access-token",
+            "Match": f"AWS_ACCESS_KEY_ID={user.access_key_id}",
+            "Secret": user.access_key_id,
+            "StartLine": 1,
+            **place,
+        },
+        {
+            "RuleID": "generic-api-key",
+            "Match": f"AWS_SECRET_ACCESS_KEY={user.secret_access_key}",
+            "Secret": user.secret_access_key,
+            "StartLine": 2,
+            **place,
+        },
+        {"RuleID": "generic-api-key", "Match": "token = hello", "Secret": "hello", "File": "README.md"},
+    ]
+    answer = client.post("/v1/reports", content=json.dumps(report), headers=bearer(tokens["responder"]))
+    assert answer.status_code == 202
+    body = answer.json()
+    [credential] = body["credentials"]
+    assert credential["key_id"] == user.access_key_id
+    first, second, third = body["items"]
+    assert first["exposures"] == second["exposures"] == [credential["exposure_id"]]
+    assert first["reason"] is None and second["reason"] is None
+    assert third["exposures"] == [] and third["reason"] == "no credential recognised"
+    assert body["without_a_usable_credential"] == 1
+    assert user.secret_access_key not in answer.text
+    responder = client.app.state.responder
+    assert wait_for(lambda: exposure_of(responder, user.access_key_id).state == "notified")

@@ -104,37 +104,83 @@ def accept_github_batch(responder: Responder, reports: list[PartnerReport]) -> l
     return [{"token_hash": r.token_hash, "token_type": r.type, "label": label} for r, label, _ in labelled]
 
 
+def _same_place(item: Reported) -> tuple[str | None, ...]:
+    """Items reported for one place (repository, commit, file, link) are scanned together, so that a
+    scanner reporting a key ID and its secret as two findings (gitleaks does) is paired."""
+    p = item.provenance
+    path = p.path.rsplit(":", 1)[0] if p.path and p.path.rsplit(":", 1)[-1].isdigit() else p.path
+    return (p.repository, p.commit, path, p.url)
+
+
+def _holds(item: Reported, finding: Finding) -> bool:
+    """Whether this item reported (part of) this credential: its key ID, or its secret."""
+    if finding.key_id and finding.key_id.encode() in item.text:
+        return True
+    words = re.split(rb"[\s=:\"',;]+", item.text)
+    return any(hashlib.sha256(w).hexdigest() == finding.secret_fingerprint for w in words if w)
+
+
+def _answer(item: Reported, index: int, got: RecordedText) -> dict[str, Any]:
+    """What became of one item: the exposures it led to, or why none."""
+    mine = [f for f in got.found.findings + got.found.suppressed if _holds(item, f)]
+    recorded = sorted({got.exposure_of[f.identity()] for f in mine if f.identity() in got.exposure_of})
+    reason = None
+    if not recorded:
+        if any(f.suppressed for f in mine):
+            reason = "example key: " + next(str(f.suppressed) for f in mine if f.suppressed)
+        elif mine:
+            reason = "a key ID without its secret: nothing that can be used or contained"
+        else:
+            reason = "no credential recognised"
+    return {
+        "index": index,
+        "detector": item.detector,
+        "where": item.provenance.describe(),
+        "exposures": recorded,
+        "reason": reason,
+    }
+
+
 def accept_report(responder: Responder, items: list[Reported], reporter: str) -> dict[str, Any]:
-    """Record what a report from another scanner (or a person) reveals; keep each item by hash."""
-    credentials: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    ignored = 0
-    for item in items:
-        got = record_text(responder, item.text, item.provenance)
-        exposure_id = None
+    """Record what a report from another scanner (or a person) reveals; keep each item by hash.  The
+    answer says, item by item, which exposures it led to, or why none."""
+    groups: dict[tuple[str | None, ...], list[int]] = defaultdict(list)
+    for n, item in enumerate(items):
+        groups[_same_place(item)].append(n)
+    answers: list[dict[str, Any]] = [{} for _ in items]
+    credentials: dict[int, dict[str, Any]] = {}
+    for indexes in groups.values():
+        group = [items[n] for n in indexes]
+        got = record_text(responder, b"\n".join(i.text for i in group), group[0].provenance)
         for finding in got.found.findings:
             if finding.identity() in got.exposure_of:
                 exposure_id = got.exposure_of[finding.identity()]
-                credentials.append(
+                credentials.setdefault(
+                    exposure_id,
                     {
                         "key_id": finding.key_id,
                         "credential_type": finding.credential_type,
                         "exposure_id": exposure_id,
-                    }
+                    },
                 )
-        usable = got.usable
-        if not usable:
-            ignored += 1
-        rows.append(
-            {
-                "channel": f"api:{reporter}"[:32],
-                "token_type": item.detector[:128],
-                "token_hash": hashlib.sha256(item.text).hexdigest(),
-                "url": item.provenance.url,
-                "source": item.provenance.path,
-                "label": TRUE_POSITIVE if usable else FALSE_POSITIVE,
-                "exposure_id": exposure_id,
-            }
-        )
+        for n in indexes:
+            answers[n] = _answer(items[n], n, got)
+    rows = [
+        {
+            "channel": f"api:{reporter}"[:32],
+            "token_type": item.detector[:128],
+            "token_hash": hashlib.sha256(item.text).hexdigest(),
+            "url": item.provenance.url,
+            "source": item.provenance.path,
+            "label": TRUE_POSITIVE if answer["exposures"] else FALSE_POSITIVE,
+            "exposure_id": answer["exposures"][0] if answer["exposures"] else None,
+        }
+        for item, answer in zip(items, answers, strict=True)
+    ]
     _keep(responder, rows)
-    return {"accepted": len(items), "credentials": credentials, "without_a_usable_credential": ignored}
+    return {
+        "accepted": len(items),
+        "credentials": list(credentials.values()),
+        "without_a_usable_credential": sum(1 for a in answers if not a["exposures"]),
+        "items": answers,
+    }

@@ -63,12 +63,26 @@ class ReportedCredential(BaseModel):
     exposure_id: int
 
 
+class ReportedItem(BaseModel):
+    index: int = Field(description="The item's position in the body, from 0.")
+    detector: str
+    where: str
+    exposures: list[int] = Field(description="The exposures it led to (committed).")
+    reason: str | None = Field(
+        description="Why it led to none: no credential recognised, an example key, or a key ID "
+        "without its secret."
+    )
+
+
 class ReportAccepted(BaseModel):
     """Everything the report revealed was recorded (committed) before this answer."""
 
     accepted: int = Field(description="Items read from the body.")
     credentials: list[ReportedCredential] = Field(description="Each usable credential and its exposure.")
     without_a_usable_credential: int = Field(description="Items that held no usable credential.")
+    items: list[ReportedItem] = Field(
+        default_factory=list, description="Each item: what it led to, or why nothing."
+    )
 
 
 class PartnerToken(BaseModel):
