@@ -119,3 +119,42 @@ def test_what_was_left_out_on_purpose_does_not_make_a_scan_incomplete(tmp_path: 
     assert done.returncode == 0, done.stdout
     findings, summary = jsonl_records(done.stdout)
     assert findings == [] and summary["complete"] is True and summary["skipped"] == 2
+
+
+class FlakyMirror:
+    """A watcher whose first poll meets a missing object, and whose second reads everything."""
+
+    name = "mirror"
+
+    def __init__(self) -> None:
+        self.seen: list[dict] = []
+
+    def poll(self, state: dict):  # type: ignore[no-untyped-def]
+        from keysentry.content import Provenance, Skipped
+        from keysentry.detect.scanner import ScanReport
+        from keysentry.watch.base import WatchPoll
+
+        self.seen.append(dict(state))
+        damaged = [
+            Skipped(Provenance("git", repository="r", blob="ab12"), "object ab12 is missing", damaged=True)
+        ]
+        report = ScanReport(skipped=damaged if len(self.seen) == 1 else [])
+        return WatchPoll(report, 60.0, "polled", {"tip": len(self.seen)}, items=1)
+
+
+def test_an_incomplete_poll_keeps_the_watchers_cursor_where_it_was(tmp_path: Path) -> None:
+    from keysentry.store import open_store
+    from keysentry.store.cursors import Cursors
+    from keysentry.watch.runner import WatchRunner
+
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    recorded = []
+    watcher = FlakyMirror()
+    runner = WatchRunner([watcher], Cursors(store), lambda _w, poll: recorded.append(poll))
+    runner.poll(watcher)  # type: ignore[arg-type]
+    assert Cursors(store).get("mirror") == {} and runner.incomplete == {"mirror": 1}
+    runner.poll(watcher)  # type: ignore[arg-type]  # reads the same range again, completely this time
+    assert watcher.seen == [{}, {}]
+    assert Cursors(store).get("mirror") == {"tip": 2}
+    assert len(recorded) == 2  # what each poll found was handed on, incomplete or not
+    store.dispose()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, exits_cleanly, out, settings_from
+from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, EXIT_INCOMPLETE, exits_cleanly, out, settings_from
 from keysentry.errors import ConfigError
 from keysentry.escaping import terminal
 
@@ -112,6 +112,8 @@ def run_watch(
         if once:
             for watcher in watchers:
                 runner.poll(watcher)
+            if runner.incomplete:
+                raise typer.Exit(EXIT_INCOMPLETE)
             raise typer.Exit(EXIT_FOUND if found else EXIT_CLEAN)
         out.print(f"watching {terminal(', '.join(w.name for w in watchers))}; Ctrl-C stops")
         runner.start()

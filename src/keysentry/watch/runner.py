@@ -30,11 +30,24 @@ class WatchRunner:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.failures: dict[str, int] = {}
+        self.incomplete: dict[str, int] = {}  # polls that could not read everything, by watcher
 
     def poll(self, watcher: Watcher) -> WatchPoll:
-        """One poll: what is new is handed to the sink, and only then is the cursor saved."""
+        """One poll: what is new is handed to the sink, and only then is the cursor saved.  A poll that
+        could not read everything (a missing object, a download that does not match its digest) keeps
+        the cursor where it was: what it found is recorded, and the next poll reads the same again."""
         poll = watcher.poll(self.cursors.get(watcher.name))
         self.sink(watcher, poll)
+        if poll.report is not None and poll.report.incomplete:
+            self.incomplete[watcher.name] = self.incomplete.get(watcher.name, 0) + 1
+            unreadable = "; ".join(f"{s.provenance.describe()}: {s.reason}" for s in poll.report.damaged[:3])
+            log.warning(
+                "%s: incomplete poll, %d input(s) could not be read (%s); its cursor stays where it was",
+                watcher.name,
+                len(poll.report.damaged),
+                unreadable,
+            )
+            return poll
         self.cursors.put(watcher.name, poll.state)
         return poll
 
