@@ -122,3 +122,38 @@ def test_every_planted_pair_is_found_and_no_decoy_is_reported(tmp_path: Path) ->
     # Decoys: nothing live beyond the planted pairs, and the documentation examples are ignored.
     assert all(f.key_id.endswith("EXAMPLE") for f in report.suppressed)
     assert [f.key_id for f in report.findings if not f.has_secret] == []
+
+
+def test_a_pair_far_apart_on_one_long_line_of_json_is_paired() -> None:
+    """A dumped environment on one line: the secret its own key names, about 1,000 bytes from the ID."""
+    import json
+
+    from keysentry.detect.aws_keys import fingerprint
+
+    kid, secret = "AKIAQ3EGTQRWZ7HLIZXK", "Zx9Kq2LmN4pR7sT1vW3yB5dF8hJ0kM6nQ2rS4tU7"
+    env = {
+        "AWS_ACCESS_KEY_ID": kid,
+        "PATH": "/usr/local/bin:" + "/opt/x" * 170,
+        "AWS_SECRET_ACCESS_KEY": secret,
+    }
+    [match] = scan_bytes(json.dumps(env).encode())
+    assert match.key_id == kid and match.secret_fingerprint == fingerprint(secret.encode())
+
+
+def test_on_a_long_line_each_id_takes_the_secret_of_its_own_object() -> None:
+    """Two objects on one line, each an ID, 1,500 bytes of padding, then its secret: the second ID sits
+    right after the first object's secret, but that secret is named after the first ID, with no other ID
+    between them."""
+    import json
+
+    from keysentry.detect.aws_keys import fingerprint
+
+    pairs = [
+        ("AKIAQ3EGTQRWZ7HLIZXK", "Zx9Kq2LmN4pR7sT1vW3yB5dF8hJ0kM6nQ2rS4tU7"),
+        ("AKIAQ3EGTQRWZ7HLIZXM", "Yx9Kq2LmN4pR7sT1vW3yB5dF8hJ0kM6nQ2rS4tU8"),
+    ]
+    line = json.dumps(
+        [{"AWS_ACCESS_KEY_ID": k, "pad": "x" * 1500, "AWS_SECRET_ACCESS_KEY": s} for k, s in pairs]
+    )
+    found = {m.key_id: m.secret_fingerprint for m in scan_bytes(line.encode())}
+    assert found == {k: fingerprint(s.encode()) for k, s in pairs}

@@ -329,7 +329,11 @@ class Engine:
     ) -> list[Match]:
         rule = c.rule
         assert c.secret is not None
-        reach = rule.pairing.max_distance_bytes + rule.parts["secret"].max_length
+        pairing = rule.pairing
+        reach = (
+            max(pairing.max_distance_bytes, pairing.named_max_distance_bytes)
+            + rule.parts["secret"].max_length
+        )
         windows = _merge([(max(0, s.start - reach), min(len(data), s.end + reach + GUARD)) for s in ids])
         secret_part = rule.parts["secret"]
         line_of = {s.start: lines.at(s.start) for s in ids}

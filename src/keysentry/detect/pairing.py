@@ -4,6 +4,10 @@ Every plausible (id, secret) pair is scored; pairs are taken greedily, best
 first, each id and each secret at most once.  In order of weight: no other id
 sits between them; same line; the secret follows a pairing keyword; the secret
 comes after the id; nearness.  Example ids pair only with example secrets.
+
+Beyond ``max_distance_bytes``, and up to ``named_max_distance_bytes``, a secret is
+paired only when it is on the id's own line, a pairing keyword names it, and no
+other id sits between them: one object of a long line of JSON, however long.
 """
 
 from __future__ import annotations
@@ -47,10 +51,11 @@ def pair(
     order = sorted(range(len(secrets)), key=lambda j: secrets[j].start)
     starts = [secrets[j].start for j in order]
     longest = max((s.end - s.start for s in secrets), default=0)
+    far = max(rules.max_distance_bytes, rules.named_max_distance_bytes)
     scored: list[tuple[tuple[int, int, int, int, int], int, int]] = []
     for i, kid in enumerate(ids):
-        lo = bisect.bisect_left(starts, kid.start - rules.max_distance_bytes - longest)
-        hi = bisect.bisect_right(starts, kid.end + rules.max_distance_bytes)
+        lo = bisect.bisect_left(starts, kid.start - far - longest)
+        hi = bisect.bisect_right(starts, kid.end + far)
         for j in (order[k] for k in range(lo, hi)):
             sec = secrets[j]
             if sec.start < kid.end and sec.end > kid.start:
@@ -60,10 +65,12 @@ def pair(
             after = sec.start >= kid.end
             distance = sec.start - kid.end if after else kid.start - sec.end
             lines = abs(sec.line - kid.line)
-            if distance > rules.max_distance_bytes or lines > rules.max_distance_lines:
-                continue
             gap_start, gap_end = (kid.end, sec.start) if after else (sec.end, kid.start)
             crossing = bisect.bisect_left(id_starts, gap_end) - bisect.bisect_left(id_starts, gap_start)
+            near = distance <= rules.max_distance_bytes and lines <= rules.max_distance_lines
+            named = distance <= far and lines == 0 and crossing == 0 and keyword_before(sec)
+            if not (near or named):
+                continue
             score = (
                 crossing,
                 0 if lines == 0 else 1,

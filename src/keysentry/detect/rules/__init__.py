@@ -49,6 +49,9 @@ class Pairing(BaseModel):
     max_distance_bytes: int = 600
     max_distance_lines: int = 6
     keyword_window_bytes: int = 48
+    # Farther than max_distance_bytes, on the id's own line (a dumped environment, minified JSON, one
+    # long INI or env line): a secret that a keyword names, with no other id between them.  0: never.
+    named_max_distance_bytes: int = 0
     keywords: tuple[str, ...] = ()  # words that introduce the secret (preferred when several fit)
     token_keywords: tuple[str, ...] = ()  # the same for the optional token part (AWS session tokens)
     report_unpaired_id: bool = False  # report an id seen without its secret (AWS key IDs: yes)
