@@ -217,6 +217,8 @@ def test_without_the_managed_policy_a_versioned_customer_copy_is_attached_and_ke
         bundled.document,
     )
     monkeypatch.setattr("keysentry.respond.steps.quarantine_policy", lambda: renamed)
+    # A partition without it: the settings pin a version that is not there.
+    settings = settings.model_copy(update={"quarantine_policy_name": renamed.aws_managed_name})
     first, second = new_user("workloads-dev"), new_user("workloads-dev")
     _responder, _ = respond(settings, leak(tmp_path, env_pair(first), "a.env"))
     arn = f"arn:aws:iam::{first.account_id}:policy/{renamed.customer_name}"

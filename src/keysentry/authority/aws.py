@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class AwsAuthority:
         self._sessions: dict[str, _RoleSession] = {}
         self._regions: dict[str, list[str]] = {}
         self._managed_policies: set[tuple[str, str]] = set()
+        self._newest: dict[tuple[str, str], str | None] = {}
 
     # --- who we are -------------------------------------------------------------------------
     def _caller(self) -> dict[str, str]:
@@ -325,6 +327,28 @@ class AwsAuthority:
     # --- policies ---------------------------------------------------------------------------
     def managed_policy_arn(self, name: str) -> str:
         return f"arn:{self.partition}:iam::aws:policy/{name}"
+
+    def newest_managed_policy(self, account_id: str, family: str) -> str | None:
+        """The ARN of the highest ``<family>V<n>`` AWS managed policy the account sees (asked once per
+        account and remembered); None when the partition has none."""
+        with self._lock:
+            if (account_id, family) in self._newest:
+                return self._newest[(account_id, family)]
+        pattern = re.compile(rf"^{re.escape(family)}V(\d+)$")
+        found: list[tuple[int, str]] = []
+        iam = self.client_in(account_id, "iam")
+        with aws_call(f"iam:ListPolicies (AWS managed) in {account_id}"):
+            for page in iam.get_paginator("list_policies").paginate(Scope="AWS"):
+                for policy in page["Policies"]:
+                    version = pattern.match(policy["PolicyName"])
+                    if version:
+                        found.append((int(version.group(1)), str(policy["Arn"])))
+        newest = max(found)[1] if found else None
+        with self._lock:
+            self._newest[(account_id, family)] = newest
+        if newest:
+            self._managed_policies.add((account_id, newest))
+        return newest
 
     def policy_exists(self, account_id: str, arn: str) -> bool:
         """Whether ``arn`` exists as seen from the account; AWS managed policies are asked about once."""

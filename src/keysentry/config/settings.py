@@ -96,7 +96,11 @@ class Settings(BaseSettings):
         default="OrganizationAccountAccessRole",
         description="Role assumed in each member account of the organization.",
     )
-    quarantine_policy_name: str = "AWSCompromisedKeyQuarantineV3"
+    quarantine_policy_name: str = Field(
+        default="",
+        description="Pin the AWS managed quarantine policy (e.g. AWSCompromisedKeyQuarantineV3). Empty: "
+        "the newest AWSCompromisedKeyQuarantineV* the partition offers, found once per account.",
+    )
     aws_service_endpoints: dict[str, str] = Field(
         default_factory=dict,
         description="Per-service endpoint overrides, e.g. {cloudtrail = 'http://127.0.0.1:9000'}.",

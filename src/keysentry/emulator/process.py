@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -81,6 +82,48 @@ def _direct_iam_lookups() -> None:
     IAMBackend.get_access_key_last_used = get_access_key_last_used  # type: ignore[method-assign]
 
 
+MANAGED_POLICY_PATH = "/keysentry-api/aws-managed-policy"
+
+
+def publish_aws_managed_policy(name: str, document: dict[str, Any], created: str) -> None:
+    """Add an AWS managed policy, as AWS does when it publishes one: in every account moto knows now,
+    and in every account it creates later (its managed-policy data is read per new account)."""
+    from moto.iam import models
+
+    data = json.loads(models.aws_managed_policies_data)  # type: ignore[attr-defined]
+    entry = {
+        "CreateDate": created,
+        "UpdateDate": created,
+        "DefaultVersionId": "v1",
+        "Document": document,
+        "Path": "/",
+        "AttachmentCount": 0,
+        "IsAttachable": True,
+    }
+    data[name] = entry
+    models.aws_managed_policies_data = json.dumps(data)  # type: ignore[attr-defined]
+    for account in models.iam_backends.values():
+        for backend in account.values():
+            policy = models.AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, entry)
+            backend.aws_managed_policies.append(policy)
+            backend.managed_policies[policy.arn] = policy
+
+
+def _with_keysentry_api(app: Any) -> Any:
+    """moto's app, plus one endpoint of ours: POST a managed policy ({"name", "document", "created"})."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == MANAGED_POLICY_PATH and environ.get("REQUEST_METHOD") == "POST":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(size) or b"{}")
+            publish_aws_managed_policy(str(body["name"]), dict(body["document"]), str(body["created"]))
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        return app(environ, start_response)
+
+    return wsgi
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="keysentry's local AWS emulator process")
     parser.add_argument("--host", default="127.0.0.1")
@@ -96,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("waitress").setLevel(logging.ERROR)
     _list_service_modules_once()
     _direct_iam_lookups()
-    app = DomainDispatcherApplication(create_backend_app)
+    app = _with_keysentry_api(DomainDispatcherApplication(create_backend_app))
     server = create_server(
         app,
         host=args.host,

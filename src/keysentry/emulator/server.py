@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
@@ -11,10 +12,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from keysentry.emulator.cloudtrail import CloudTrailHistory
-from keysentry.emulator.process import READY
+from keysentry.emulator.process import MANAGED_POLICY_PATH, READY
 from keysentry.errors import EmulatorError
 
 START_TIMEOUT = 60.0
@@ -103,6 +104,13 @@ class Emulator:
     def enforce_iam(self, on: bool = True) -> None:
         """With enforcement on, every caller needs real emulator keys and IAM policies are evaluated."""
         self._post("/moto-api/reset-auth", b"0" if on else b"inf")
+
+    def publish_aws_managed_policy(
+        self, name: str, document: dict[str, Any], created: str = "2026-11-06T00:00:00+00:00"
+    ) -> None:
+        """Publish an AWS managed policy in the emulator, as AWS does (a new quarantine version)."""
+        body = json.dumps({"name": name, "document": document, "created": created}).encode()
+        self._post(MANAGED_POLICY_PATH, body)
 
     def reset(self) -> None:
         """Forget every resource the emulator holds."""

@@ -100,6 +100,7 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
 
 
 # --- contain ---------------------------------------------------------------------------------
+QUARANTINE_FAMILY = "AWSCompromisedKeyQuarantine"  # AWS publishes V1, V2, V3, V4 …
 # Response modes that change nothing, and what the exposure's containment then says.
 NOT_APPLIED: dict[str, str] = {
     State.NOTIFY_ONLY: "response settings say notify only",
@@ -177,11 +178,18 @@ def _plan(ctx: StepContext, x: ExposureView) -> dict[str, Any]:
 
 
 def _quarantine_arn(ctx: StepContext, account_id: str) -> tuple[str, str]:
-    """The AWS managed quarantine policy where the partition has it, else our up-to-date copy."""
+    """The AWS managed quarantine policy: the one the settings pin, else the newest version the partition
+    offers; where there is none, our up-to-date customer-managed copy of the bundled document."""
     policy = quarantine_policy()
-    arn = ctx.authority.managed_policy_arn(policy.aws_managed_name)
-    if ctx.authority.policy_exists(account_id, arn):
-        return arn, "aws-managed"
+    pinned = ctx.settings.quarantine_policy_name
+    if pinned:
+        arn = ctx.authority.managed_policy_arn(pinned)
+        if ctx.authority.policy_exists(account_id, arn):
+            return arn, "aws-managed (pinned)"
+    else:
+        newest = ctx.authority.newest_managed_policy(account_id, QUARANTINE_FAMILY)
+        if newest is not None:
+            return newest, "aws-managed"
     copy = ctx.authority.ensure_customer_policy(
         account_id,
         policy.customer_name,
@@ -268,10 +276,11 @@ IN_THE_ACCOUNT = "AttributeKeysOfThisAccount"  # reads in the key's own account
 
 
 def quarantine_permission(*actions: str) -> Permission:
-    """Attaching and detaching, limited to the quarantine policies (so nothing else can be granted)."""
+    """Attaching and detaching, limited to the quarantine policies (so nothing else can be granted):
+    every version AWS publishes, and our copy."""
     policy = quarantine_policy()
     arns = [
-        f"arn:aws:iam::aws:policy/{policy.aws_managed_name}",
+        f"arn:aws:iam::aws:policy/{QUARANTINE_FAMILY}V*",
         f"arn:aws:iam::*:policy/{policy.customer_name}",
     ]
     return Permission(
@@ -318,7 +327,13 @@ REGISTERED_STEPS = (
         (
             Permission(
                 IN_THE_ACCOUNT,
-                ("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:GetRolePolicy"),
+                (
+                    "iam:GetPolicy",
+                    "iam:GetPolicyVersion",
+                    "iam:ListPolicyVersions",
+                    "iam:GetRolePolicy",
+                    "iam:ListPolicies",
+                ),
             ),
             quarantine_permission("iam:AttachUserPolicy"),
             Permission(
