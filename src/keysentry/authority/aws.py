@@ -338,7 +338,10 @@ class AwsAuthority:
         found: list[tuple[int, str]] = []
         iam = self.client_in(account_id, "iam")
         with aws_call(f"iam:ListPolicies (AWS managed) in {account_id}"):
-            for page in iam.get_paginator("list_policies").paginate(Scope="AWS"):
+            pages = iam.get_paginator("list_policies").paginate(
+                Scope="AWS", PaginationConfig={"PageSize": 1000}
+            )
+            for page in pages:
                 for policy in page["Policies"]:
                     version = pattern.match(policy["PolicyName"])
                     if version:
