@@ -92,7 +92,7 @@ def test_a_missing_tree_is_named_and_the_rest_of_the_history_is_read(tmp_path: P
     assert any(tree in u["reason"] for u in summary["unreadable"])
 
 
-def test_a_truncated_archive_makes_the_scan_incomplete(tmp_path: Path) -> None:
+def _truncated_tar() -> bytes:
     import io
     import tarfile
 
@@ -102,9 +102,13 @@ def test_a_truncated_archive_makes_the_scan_incomplete(tmp_path: Path) -> None:
         info = tarfile.TarInfo("a.txt")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()[:3000]
+
+
+def test_a_truncated_archive_makes_the_scan_incomplete(tmp_path: Path) -> None:
     folder = tmp_path / "dist"
     folder.mkdir()
-    (folder / "pkg-1.0.tar").write_bytes(buffer.getvalue()[:3000])
+    (folder / "pkg-1.0.tar").write_bytes(_truncated_tar())
     done = scan(folder, "--format", "jsonl")
     assert done.returncode == 2, done.stdout
     findings, summary = jsonl_records(done.stdout)
@@ -158,3 +162,16 @@ def test_an_incomplete_poll_keeps_the_watchers_cursor_where_it_was(tmp_path: Pat
     assert Cursors(store).get("mirror") == {"tip": 2}
     assert len(recorded) == 2  # what each poll found was handed on, incomplete or not
     store.dispose()
+
+
+def test_an_unreadable_inputs_hostile_name_is_shown_inert(tmp_path: Path) -> None:
+    """The name of what could not be read comes from whoever published it: escape sequences, markup and
+    chat mentions print as text."""
+    folder = tmp_path / "dist"
+    folder.mkdir()
+    name = '"><script>alert(1)<!channel>\x1b[2J[bold]x.tar'
+    (folder / name).write_bytes(_truncated_tar())
+    done = scan(folder)
+    assert done.returncode == 2
+    assert "\x1b" not in done.stdout and "could not read" in done.stdout
+    assert "[bold]x" in done.stdout and "<script>" in done.stdout  # markup shown, not applied

@@ -108,8 +108,7 @@ def _same_place(item: Reported) -> tuple[str | None, ...]:
     """Items reported for one place (repository, commit, file, link) are scanned together, so that a
     scanner reporting a key ID and its secret as two findings (gitleaks does) is paired."""
     p = item.provenance
-    path = p.path.rsplit(":", 1)[0] if p.path and p.path.rsplit(":", 1)[-1].isdigit() else p.path
-    return (p.repository, p.commit, path, p.url)
+    return item.place or (p.repository, p.commit, p.path, p.url)
 
 
 def _holds(item: Reported, finding: Finding) -> bool:

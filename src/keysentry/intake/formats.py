@@ -34,6 +34,9 @@ class Reported:
     text: bytes
     provenance: Provenance
     detector: str
+    # Where it was found, without its line: items of one place are scanned together (a key ID and its
+    # secret reported as two findings are paired).
+    place: tuple[str | None, ...] = ()
 
     def __repr__(self) -> str:  # the text holds a secret
         return f"Reported(detector={self.detector!r}, provenance={self.provenance!r}, text='***')"
@@ -68,7 +71,7 @@ def _trufflehog(item: dict[str, Any]) -> Reported:
         else None,
         url=place.get("link"),
     )
-    return Reported(text, _with_line(provenance, line), f"trufflehog:{detector}")
+    return _reported(text, provenance, line, f"trufflehog:{detector}")
 
 
 def _gitleaks(item: dict[str, Any]) -> Reported:
@@ -84,8 +87,8 @@ def _gitleaks(item: dict[str, Any]) -> Reported:
         url=item.get("Link") or None,
     )
     detector = f"gitleaks:{item.get('RuleID', '?')}"
-    return Reported(
-        _text(item.get("Match"), item.get("Secret")), _with_line(provenance, item.get("StartLine")), detector
+    return _reported(
+        _text(item.get("Match"), item.get("Secret")), provenance, item.get("StartLine"), detector
     )
 
 
@@ -106,7 +109,12 @@ def _manual(item: dict[str, Any]) -> Reported:
         committed_at=_when(item.get("committed_at")),
         url=item.get("url"),
     )
-    return Reported(text, _with_line(provenance, item.get("line")), "manual")
+    return _reported(text, provenance, item.get("line"), "manual")
+
+
+def _reported(text: bytes, provenance: Provenance, line: Any, detector: str) -> Reported:
+    place = (provenance.repository, provenance.commit, provenance.path, provenance.url)
+    return Reported(text, _with_line(provenance, line), detector, place)
 
 
 def _with_line(provenance: Provenance, line: Any) -> Provenance:

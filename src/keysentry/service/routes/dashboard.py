@@ -45,7 +45,6 @@ COOKIE = "keysentry_token"
 FLASH_COOKIE = "keysentry_flash"
 TEMPLATES = Path(__file__).parents[1] / "templates"
 STATIC = Path(__file__).parents[1] / "static"
-CLOSED = CLOSED_VIEW
 
 
 def _seconds(td: timedelta | None) -> str:
@@ -175,7 +174,7 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
             return pages.to_login()
         with store.session() as session:
             shown = [e for e in each_exposure(session) if not account or e.account_id == account]
-            open_ = sorted((e for e in shown if e.state not in CLOSED), key=lambda e: -e.id)
+            open_ = sorted((e for e in shown if e.state not in CLOSED_VIEW), key=lambda e: -e.id)
             per_source, per_day = figures(shown)
             rows = [_row(e) for e in open_]
         return pages.page(
