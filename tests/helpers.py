@@ -163,3 +163,33 @@ def partner_body(
 
     text = f"AWS_ACCESS_KEY_ID={user.access_key_id}\nAWS_SECRET_ACCESS_KEY={user.secret_access_key}"
     return json.dumps([{"token": text, "type": "aws_credentials", "url": url, "source": "Commit"}]).encode()
+
+
+# --- tokens of other issuers, valid as their detectors check them --------------------------------
+def github_token(rng: random.Random, prefix: str = "ghp_") -> str:
+    """A GitHub token with a body of 30 random base62 characters and its CRC32 checksum."""
+    import zlib
+
+    from keysentry.detect.validators import BASE62_ALPHABET
+
+    body = "".join(rng.choice(BASE62_ALPHABET) for _ in range(30))
+    number, digits = zlib.crc32(body.encode()) & 0xFFFFFFFF, ""
+    while number:
+        number, remainder = divmod(number, 62)
+        digits = BASE62_ALPHABET[remainder] + digits
+    return prefix + body + digits.rjust(6, "0")
+
+
+def slack_bot_token(rng: random.Random) -> str:
+    import string
+
+    tail = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(24))
+    workspace = "".join(rng.choice(string.digits[1:]) for _ in range(12))
+    bot = "".join(rng.choice(string.digits[1:]) for _ in range(13))
+    return f"xoxb-{workspace}-{bot}-{tail}"
+
+
+def gitlab_token(rng: random.Random) -> str:
+    import string
+
+    return "glpat-" + "".join(rng.choice(string.ascii_letters + string.digits + "_-") for _ in range(20))

@@ -78,7 +78,11 @@ def test_documentation_examples_are_suppressed_not_reported() -> None:
     )
     report = scan_blobs([Blob(text, Provenance("file", path="README.md"))])
     assert report.findings == []
-    assert [f.key_id for f in report.suppressed] == ["AKIAIOSFODNN7EXAMPLE"]  # the other has an 8: not an ID
+    # The other ID has an 8 (not an ID), so its example secret stands alone: an example too.
+    assert [(f.key_id, f.kind) for f in report.suppressed] == [
+        ("AKIAIOSFODNN7EXAMPLE", "pair"),
+        ("je7M…e21b597b", "secret"),
+    ]
 
 
 @pytest.mark.skipif(not MAKE_CORPUS.exists(), reason="shared/bench/make_corpus.py is not next to the project")
@@ -110,18 +114,19 @@ def test_every_planted_pair_is_found_and_no_decoy_is_reported(tmp_path: Path) ->
     from keysentry.scan.pipeline import scan_targets
 
     report = scan_targets([str(out / "tree")])
-    found = {(f.key_id, f.secret_fingerprint) for f in report.credentials}
+    pairs = [f for f in report.credentials if f.kind == "pair"]
+    found = {(f.key_id, f.secret_fingerprint) for f in pairs}
     planted = {(t["key_id"], fingerprint(t["secret"])) for t in truth}
     missed = [t for t in truth if (t["key_id"], fingerprint(t["secret"])) not in found]
     assert missed == [], (
         f"missed {len(missed)} of {len(truth)}: formats {sorted({t['format'] for t in missed})}"
     )
     assert found - planted == set(), "reported pairs that were never planted"
-    accounts = {f.key_id: f.account_id for f in report.credentials}
+    accounts = {f.key_id: f.account_id for f in pairs}
     assert all(accounts[t["key_id"]] == t["account"] for t in truth)
     # Decoys: nothing live beyond the planted pairs, and the documentation examples are ignored.
-    assert all(f.key_id.endswith("EXAMPLE") for f in report.suppressed)
-    assert [f.key_id for f in report.findings if not f.has_secret] == []
+    assert all(f.key_id.endswith("EXAMPLE") for f in report.suppressed if f.kind == "pair")
+    assert [f.key_id for f in report.findings if f.kind != "pair"] == []
 
 
 def test_a_pair_far_apart_on_one_long_line_of_json_is_paired() -> None:
@@ -157,3 +162,18 @@ def test_on_a_long_line_each_id_takes_the_secret_of_its_own_object() -> None:
     )
     found = {m.key_id: m.secret_fingerprint for m in scan_bytes(line.encode())}
     assert found == {k: fingerprint(s.encode()) for k, s in pairs}
+
+
+def test_a_secret_alone_is_its_own_finding_and_a_pair_is_one_finding_not_two() -> None:
+    """A named secret without its ID is reported as a lone secret (high, kind "secret"); with the ID
+    near, the pair is reported (critical) and the lone-secret rule does not report its secret again; an
+    ID alone is "id", of medium severity."""
+    alone = scan_bytes(b"AWS_SECRET_ACCESS_KEY=Zp3v8Rk2LmQ9sT4uW6xY1aB5cD7eF0gH2iJ4kL6m\n")
+    assert [(m.rule_id, m.kind, m.severity) for m in alone] == [("aws-secret-access-key", "secret", "high")]
+    pair = scan_bytes(
+        b"aws_access_key_id = AKIAWQ7672VSXKNGZL34\n"
+        b"aws_secret_access_key = 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\n"
+    )
+    assert [(m.rule_id, m.kind, m.severity) for m in pair] == [("aws-access-key", "pair", "critical")]
+    id_only = scan_bytes(b"https://bucket.s3.amazonaws.com/x?X-Amz-Credential=AKIAWQ7672VSXKNGZL34%2F2026\n")
+    assert [(m.kind, m.severity) for m in id_only] == [("id", "medium")]

@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import member_credentials
 from helpers import KEYSENTRY, exposure_of, wait_for
+from keysentry.authority.clients import AwsClients
 from keysentry.config.settings import Settings
+from keysentry.emulator.seed import SeededUser
 from keysentry.service.app import create_app
 from keysentry.store import open_store
-from keysentry.store.models import Exposure, Report
+from keysentry.store.models import Exposure, OutboxMessage, Report
 from keysentry.store.tokens import create_token
 
 COMMIT = "9fceb02d0ae598e95dc970b74767f19372d61af8"
@@ -102,12 +105,15 @@ def test_trufflehog_output_as_it_is_goes_to_containment(
     assert e.first_seen_at is not None and e.first_seen_at.isoformat().startswith("2026-11-20T08:00:00")
 
 
-def test_gitleaks_and_manual_reports_and_what_cannot_be_used(
-    client: TestClient, tokens: dict[str, str], api_settings: Settings, new_user
+def test_a_key_id_alone_is_a_suspected_exposure_that_its_secret_turns_into_a_contained_one(
+    client: TestClient, tokens: dict[str, str], api_settings: Settings, new_user, admin_clients: AwsClients
 ) -> None:
+    """gitleaks reports an AWS key ID alone: a suspected exposure, attributed and announced with AWS's
+    own SUSPECTED event code, not contained (the default).  When the secret is reported later, the same
+    exposure becomes the full one, is contained at once and announced anew."""
     user = new_user("workloads-prod")
     gitleaks = [
-        {  # gitleaks reports an AWS key ID alone: recorded nowhere as a usable credential
+        {
             "RuleID": "aws-access-token",
             "Match": f"aws_access_key_id = {user.access_key_id}",
             "Secret": user.access_key_id,
@@ -120,7 +126,27 @@ def test_gitleaks_and_manual_reports_and_what_cannot_be_used(
         }
     ]
     answer = client.post("/v1/reports", content=json.dumps(gitleaks), headers=bearer(tokens["responder"]))
-    assert answer.status_code == 202 and answer.json()["without_a_usable_credential"] == 1
+    assert answer.status_code == 202
+    [item] = answer.json()["items"]
+    [suspected_id] = item["exposures"]
+    responder = client.app.state.responder
+    assert wait_for(lambda: exposure_of(responder, user.access_key_id).state == "notified")
+    e = exposure_of(responder, user.access_key_id)
+    assert (e.id, e.severity, e.account_id, e.principal_name) == (
+        suspected_id,
+        "medium",
+        user.account_id,
+        user.user_name,
+    )
+    assert e.containment["applied"] is False and e.containment["mode"] == "suspected"
+    kinds = [t.kind for t in e.timeline]
+    assert "contain.succeeded" in kinds and "notified" in kinds
+    suspected_state = next(t for t in e.timeline if t.kind == "contain.succeeded").detail
+    assert suspected_state["to_state"] == "suspected"
+    events = [m.payload for m in outbox_of(api_settings, e.id) if m.channel == "eventbridge"]
+    assert [p["detail"]["eventTypeCode"] for p in events] == ["AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED"]
+    assert quarantines(admin_clients, user) == []
+
     manual = {
         "key_id": user.access_key_id,
         "secret": user.secret_access_key,
@@ -128,17 +154,46 @@ def test_gitleaks_and_manual_reports_and_what_cannot_be_used(
         "path": "paste",
     }
     answer = client.post("/v1/reports", content=json.dumps(manual), headers=bearer(tokens["responder"]))
-    assert answer.status_code == 202 and answer.json()["credentials"][0]["key_id"] == user.access_key_id
-    responder = client.app.state.responder
-    assert wait_for(lambda: exposure_of(responder, user.access_key_id).state == "notified")
+    assert answer.status_code == 202 and answer.json()["credentials"][0]["exposure_id"] == suspected_id
+    assert wait_for(
+        lambda: (
+            exposure_of(responder, user.access_key_id).state == "notified"
+            and exposure_of(responder, user.access_key_id).reopened == 1
+        )
+    )
+    e = exposure_of(responder, user.access_key_id)
+    assert e.containment["applied"] is True and e.severity == "critical"
+    [quarantine] = quarantines(admin_clients, user)
+    assert quarantine.startswith("AWSCompromisedKeyQuarantine")
+    events = [m.payload for m in outbox_of(api_settings, e.id) if m.channel == "eventbridge"]
+    assert [p["detail"]["eventTypeCode"] for p in events] == [
+        "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+        "AWS_RISK_CREDENTIALS_EXPOSED",
+    ]
     store = open_store(api_settings.resolved_database_url())
     with store.session() as s:
         labels = [r.label for r in s.query(Report).order_by(Report.id)]
-        assert labels == ["false_positive", "true_positive"]
+        assert labels == ["true_positive", "true_positive"]
     store.dispose()
     database = Path(api_settings.resolved_database_url().removeprefix("sqlite:///"))
     if database.exists():
         assert user.secret_access_key.encode() not in database.read_bytes()
+
+
+def outbox_of(settings: Settings, exposure_id: int) -> list[OutboxMessage]:
+    store = open_store(settings.resolved_database_url())
+    try:
+        with store.session() as s:
+            return list(s.query(OutboxMessage).filter_by(exposure_id=exposure_id).order_by(OutboxMessage.id))
+    finally:
+        store.dispose()
+
+
+def quarantines(clients: AwsClients, user: SeededUser) -> list[str]:
+    """The quarantine policies attached to the user, read back from IAM."""
+    iam = clients.client("iam", credentials=member_credentials(clients, user.account_id))
+    attached = iam.list_attached_user_policies(UserName=user.user_name)["AttachedPolicies"]
+    return [p["PolicyName"] for p in attached if "Quarantine" in p["PolicyName"]]
 
 
 def test_an_unreadable_report_is_refused_and_nothing_is_recorded(

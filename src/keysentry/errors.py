@@ -23,3 +23,12 @@ class AuthorityError(KeysentryError):
 
 class EmulatorError(KeysentryError):
     """The local AWS emulator could not be started or seeded."""
+
+
+class Deferred(KeysentryError):
+    """A step cannot finish yet, and nothing is wrong: it waits for its batch to be sent or for an
+    issuer's rate limit to pass, and runs again at ``until`` (seconds since the epoch)."""
+
+    def __init__(self, message: str, until: float) -> None:
+        super().__init__(message)
+        self.until = until

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.clients import AwsClients, Credentials
+from keysentry.authority.issuers import IssuerClients
 from keysentry.authority.liveness import LiveCheckFactory
 from keysentry.authority.ports import EventBus, Mail, Support, Topics, Trails
 from keysentry.config.settings import Settings
@@ -57,6 +58,7 @@ def build_responder(
         authority=authority,
         trails=Trails(authority),
         channels=build_channels(settings, authority),
+        issuers=IssuerClients.from_settings(settings.issuers),
     )
     store = store or build_store(settings)
     dispatcher = Dispatcher(

@@ -80,7 +80,7 @@ Endpoint = Annotated[str | None, typer.Option(help="Send AWS calls here (the loc
 
 
 def respond_and_print(console: Console, settings: Settings, report: ScanReport | None) -> list[StepResult]:
-    """Record the report's AWS credentials (or nothing); advance what they touched (or all pending)."""
+    """Record the report's credentials (or nothing); advance what they touched (or all pending)."""
     from keysentry.app.wiring import build_responder
     from keysentry.store.queries import key_ids  # loaded here: plain scans need no database or AWS
 
@@ -100,10 +100,6 @@ def respond_and_print(console: Console, settings: Settings, report: ScanReport |
         )
     elif not results:
         console.print("nothing to do: every exposure is already handled")
-    if report is not None:
-        others = sorted({f.credential_type for f in report.findings if f.credential_type != "aws_access_key"})
-        if others:
-            console.print(f"reported only (no credential authority configured): {', '.join(others)}")
     responder.store.dispose()
     return results
 

@@ -11,6 +11,15 @@
 
 ``notify_only`` announces without attaching anything; ``dry_run`` records what would have been
 done.  Deactivation is off unless a rule asks for it, and nothing is ever deleted.
+
+Other credentials are answered by their issuer (``[response.issuers]``, by credential type)::
+
+    [response]
+    suspected = "notify_only"         # an AWS key ID seen without its secret: notify_only | contain
+
+    [response.issuers]
+    github_token = "revoke"           # revoke (the default where the issuer can) | notify_only | dry_run
+    slack_token = "dry_run"           # Slack's auth.revoke with test=1: checked, not revoked
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from keysentry.config import StrictModel
 from keysentry.config.durations import parse_duration
 
 Mode = Literal["contain", "notify_only", "dry_run"]
+IssuerMode = Literal["revoke", "notify_only", "dry_run"]
+SuspectedMode = Literal["notify_only", "contain"]
 
 
 class ResponseRule(StrictModel):
@@ -51,8 +62,21 @@ class ResponsePolicy(StrictModel):
     mode: Mode = "contain"
     deactivate_after: timedelta | None = None
     rules: list[ResponseRule] = Field(default_factory=list)
+    suspected: SuspectedMode = Field(
+        default="notify_only",
+        description="An AWS key ID seen without its secret: announce it (notify_only) or contain its "
+        "owner as for a pair (contain).",
+    )
+    issuers: dict[str, IssuerMode] = Field(
+        default_factory=dict,
+        description="Per credential type (github_token, slack_token, gitlab_token …): revoke, "
+        "notify_only or dry_run.  Unlisted: revoke where the issuer can, else notify only.",
+    )
 
     _duration = field_validator("deactivate_after", mode="before")(parse_duration)
+
+    def issuer_mode(self, credential_type: str) -> IssuerMode:
+        return self.issuers.get(credential_type, "revoke")
 
     @property
     def matches_principals(self) -> bool:

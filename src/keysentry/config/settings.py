@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from keysentry.config import explain, unknown_environment
 from keysentry.config.durations import parse_duration
+from keysentry.config.issuers import IssuerSettings
 from keysentry.config.notify import NotifySettings
 from keysentry.config.response import ResponsePolicy
 from keysentry.config.watch import WatchSettings
@@ -109,6 +110,10 @@ class Settings(BaseSettings):
         default_factory=ResponsePolicy,
         description="What to do, per account and "
         "principal: contain, notify only or dry run; optional deactivation.",
+    )
+    issuers: IssuerSettings = Field(
+        default_factory=IssuerSettings,
+        description="Where GitHub, Slack and GitLab answer revocation requests ([issuers] in the toml).",
     )
     investigation_delays: list[timedelta] = Field(
         default_factory=lambda: [

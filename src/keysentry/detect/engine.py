@@ -25,7 +25,7 @@ import hyperscan
 from keysentry.detect import decode
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.detect.checks import is_example_secret, suppression, value_passes
-from keysentry.detect.findings import Match, Verifier
+from keysentry.detect.findings import Held, Holder, Match, Verifier
 from keysentry.detect.pairing import Span, keyword_pattern, pair
 from keysentry.detect.rules import Rule, RuleError
 
@@ -195,25 +195,31 @@ class Engine:
         return by_rule, triggers
 
     def scan(
-        self, data: bytes, decoding: str | None = None, depth: int = 0, verify: Verifier | None = None
+        self,
+        data: bytes,
+        decoding: str | None = None,
+        depth: int = 0,
+        verify: Verifier | None = None,
+        hold: Holder | None = None,
     ) -> list[Match]:
         """Every credential in ``data``; decoded content is scanned too, and says how it was decoded.
-        With ``verify``, each paired credential is also asked whether it still works (``Match.live``):
-        here is the only place that holds the secret."""
+        With ``verify``, each paired credential is also asked whether it still works (``Match.live``);
+        with ``hold``, each secret its issuer can revoke is handed over (:class:`Held`).  Here is the
+        only place that holds the secret."""
         if depth == 0:
             utf16 = decode.from_utf16(data)
             if utf16 is not None:
-                found = self.scan(utf16, "utf-16", depth + 1, verify)
+                found = self.scan(utf16, "utf-16", depth + 1, verify, hold)
                 return [replace(m, decoding="utf-16") for m in found]
         by_rule, triggers = self._candidates(data)
         lines = LineCounter(data)
         matches: list[Match] = []
         for rule_index, ends in by_rule.items():
-            matches.extend(self._confirm(self.rules[rule_index], data, ends, lines, decoding, verify))
+            matches.extend(self._confirm(self.rules[rule_index], data, ends, lines, decoding, verify, hold))
         if depth < MAX_DECODE_DEPTH:
             for segment in self._decoded(data, triggers):
                 label = segment.label if decoding is None else f"{decoding}>{segment.label}"
-                inner = self.scan(segment.data, label, depth + 1, verify)
+                inner = self.scan(segment.data, label, depth + 1, verify, hold)
                 if inner and segment.offset >= 0:  # the encoded text is where the finding is
                     end = segment.end if segment.end >= 0 else len(data)
                     line, column, end_line, end_column = position(
@@ -263,6 +269,7 @@ class Engine:
         lines: LineCounter,
         decoding: str | None,
         verify: Verifier | None = None,
+        hold: Holder | None = None,
     ) -> list[Match]:
         rule = c.rule
         anchors = [
@@ -273,9 +280,14 @@ class Engine:
         if not anchors:
             return []
         if not c.has_id:
-            return [
-                self._secret_only(c, data, s, lines, decoding) for s in anchors if self._valid(c, s.value)
-            ]
+            valid = [s for s in anchors if self._valid(c, s.value)]
+            found = [self._secret_only(c, data, s, lines, decoding) for s in valid]
+            revocation = rule.issuer.revocation
+            if hold is not None and revocation:
+                for s, m in zip(valid, found, strict=True):
+                    if m.suppressed is None:
+                        hold(Held(rule.credential_type, revocation, m.secret_fingerprint, s.value))
+            return found
         return self._paired(c, data, anchors, lines, decoding, verify)
 
     def _valid(self, c: CompiledRule, value: bytes) -> bool:
@@ -379,11 +391,12 @@ class Engine:
                     column=column,
                     suppressed=suppressed,
                     decoding=decoding,
-                    severity=rule.severity,
+                    severity=rule.severity if secret else rule.pairing.unpaired_id_severity,
                     token_fingerprint=fingerprint(token.value) if token else "",
                     live=live,
                     end_line=end_line,
                     end_column=end_column,
+                    kind="pair" if secret else "id",
                 )
             )
         return matches
@@ -392,11 +405,14 @@ class Engine:
 def _deduplicate(matches: list[Match]) -> list[Match]:
     """One match per credential and line; an id seen alone is dropped where it is also seen paired."""
     paired_ids = {(m.rule_id, m.key_id) for m in matches if m.secret_fingerprint}
+    paired_secrets = {m.secret_fingerprint for m in matches if m.kind == "pair"}
     seen: set[tuple[str, str, str, int]] = set()
     kept = []
     for m in sorted(matches, key=lambda m: (m.line, m.column, m.decoding is not None)):
         if not m.secret_fingerprint and (m.rule_id, m.key_id) in paired_ids:
             continue
+        if m.kind == "secret" and m.secret_fingerprint in paired_secrets:
+            continue  # a secret a pair already holds (the lone-secret rule seeing the pair's secret)
         key = (m.rule_id, m.key_id, m.secret_fingerprint, m.line)
         if key in seen:
             continue

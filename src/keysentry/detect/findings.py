@@ -26,7 +26,28 @@ class Match:
     live: str | None = None  # asked of the authority when a live check ran: "live", "rejected", "unknown"
     end_line: int = 0  # where the match ends (0: not known): the line and the column after its last character
     end_column: int = 0
+    kind: str = "secret"  # "pair" (an ID with its secret), "id" (an ID alone), "secret" (a secret alone)
 
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A revocable credential's secret, held in memory only, for its issuer's revocation call.
+
+    It is never stored, logged or printed (its ``repr`` shows the fingerprint only); it travels no
+    further than from the scanning process to the responder's custody, and is dropped once the
+    revocation is recorded."""
+
+    credential_type: str
+    revocation: str  # the issuer's way to revoke it (``Issuer.revocation``)
+    fingerprint: str  # SHA-256 of the secret: the exposure's ``secret_fingerprint``
+    secret: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Held({self.credential_type}, {self.revocation}, sha256={self.fingerprint[:12]}…)"
+
+
+# Called by the engine with each revocable secret it matched (see :class:`Held`).
+Holder = Callable[[Held], None]
 
 # Asked, where the secret exists, whether a credential still works: (type, key ID, secret, token) →
 # "live", "rejected" or "unknown"; None when it was not asked (a type it does not know, a canary).
@@ -63,6 +84,7 @@ class Finding:
     canary: str | None = None  # a known canary (honeytoken) key: what planted it
     token_fingerprint: str = ""
     live: str | None = None  # see Match.live
+    kind: str = "secret"  # see Match.kind
     locations: list[Location] = field(default_factory=list)
 
     @property

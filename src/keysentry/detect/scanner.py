@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from keysentry.content import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.detect.engine import Engine
-from keysentry.detect.findings import Finding, Location, Match
+from keysentry.detect.findings import Finding, Held, Location, Match
 from keysentry.detect.rules import Rule, load_rules
 
 _ENGINES: dict[tuple[str, ...], Engine] = {}
@@ -39,6 +39,8 @@ class ScanReport:
     blobs_scanned: int = 0
     bytes_scanned: int = 0
     repositories: list[ScannedRepository] = field(default_factory=list)  # histories read
+    # Secrets their issuer can revoke, held in memory for the responder (never written anywhere).
+    held: list[Held] = field(default_factory=list, repr=False)
 
     @property
     def damaged(self) -> list[Skipped]:
@@ -78,6 +80,7 @@ class FindingFolder:
                     canary=canary(account),
                     token_fingerprint=match.token_fingerprint,
                     live=match.live,
+                    kind=match.kind,
                 )
             if match.token_fingerprint and not finding.token_fingerprint:
                 finding.token_fingerprint = match.token_fingerprint
@@ -112,5 +115,5 @@ def scan_blobs(
         report.bytes_scanned += len(item.data)
         if on_blob is not None:
             on_blob(item)
-        folder.add(item.provenance, engine.scan(item.data))
+        folder.add(item.provenance, engine.scan(item.data, hold=report.held.append))
     return folder.into(report)

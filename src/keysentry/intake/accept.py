@@ -58,11 +58,12 @@ class RecordedText:
 def record_text(responder: Responder, text: bytes, provenance: Provenance) -> RecordedText:
     """Scan ``text`` in memory and record every finding (each durable once this returns)."""
     folder = FindingFolder()
-    folder.add(provenance, engine_for().scan(text))
-    found = folder.into(ScanReport())
+    found = ScanReport()
+    folder.add(provenance, engine_for().scan(text, hold=found.held.append))
+    folder.into(found)
     exposure_of: dict[tuple[str, str, str], int] = {}
     for finding in found.findings + found.suppressed:
-        recorded = responder.record([finding])
+        recorded = responder.record([finding], found.held)
         if recorded:
             exposure_of[finding.identity()] = recorded[0]
     return RecordedText(found, exposure_of)
@@ -127,8 +128,6 @@ def _answer(item: Reported, index: int, got: RecordedText) -> dict[str, Any]:
     if not recorded:
         if any(f.suppressed for f in mine):
             reason = "example key: " + next(str(f.suppressed) for f in mine if f.suppressed)
-        elif mine:
-            reason = "a key ID without its secret: nothing that can be used or contained"
         else:
             reason = "no credential recognised"
     return {

@@ -10,7 +10,14 @@ from typing import Any
 from keysentry.authority.ports import EventBus
 from keysentry.errors import AuthorityError
 from keysentry.notify.channel import Sent
-from keysentry.notify.health_event import DETAIL_TYPE, ExposureFacts, health_event_detail, stamp_notified
+from keysentry.notify.health_event import (
+    CREDENTIAL_DETAIL_TYPE,
+    DETAIL_TYPE,
+    ExposureFacts,
+    credential_event_detail,
+    health_event_detail,
+    stamp_notified,
+)
 
 
 def resources(facts: ExposureFacts) -> list[str]:
@@ -34,6 +41,13 @@ class EventBridgeChannel:
         self.in_affected_account = in_affected_account
 
     def render(self, facts: ExposureFacts, now: datetime) -> dict[str, Any]:
+        if not facts.aws:  # no AWS account to put it in, and no Health event: the central bus
+            return {
+                "resources": [facts.key_id],
+                "account_id": "",
+                "detail_type": CREDENTIAL_DETAIL_TYPE,
+                "detail": credential_event_detail(facts, now),
+            }
         return {
             "resources": resources(facts),
             "account_id": facts.account_id,
@@ -48,7 +62,8 @@ class EventBridgeChannel:
         for n, payload in enumerate(payloads):
             by_account.setdefault(payload["account_id"], []).append(n)
         for account, indexes in by_account.items():
-            for n, sent in zip(indexes, self._put(account, [payloads[n] for n in indexes], now), strict=True):
+            put = self._put(account or None, [payloads[n] for n in indexes], now)
+            for n, sent in zip(indexes, put, strict=True):
                 answers[n] = sent
         return [answers[n] for n in range(len(payloads))]
 
@@ -59,7 +74,7 @@ class EventBridgeChannel:
             {
                 "Time": now,
                 "Source": self.bus.source,
-                "DetailType": DETAIL_TYPE,
+                "DetailType": payload.get("detail_type", DETAIL_TYPE),
                 "Resources": payload["resources"],
                 "Detail": json.dumps(stamp_notified(payload["detail"], now)),
                 "EventBusName": self.bus.bus_name,

@@ -20,6 +20,8 @@ from typing import Any
 from keysentry.escaping import printable
 
 EVENT_TYPE = "AWS_RISK_CREDENTIALS_EXPOSED"
+SUSPECTED_EVENT_TYPE = "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED"  # a key ID seen without its secret
+CREDENTIAL_DETAIL_TYPE = "keysentry Credential Exposure"  # every other credential: not a Health event
 NOTIFICATION_NAMESPACE = uuid.UUID("6f1d3c52-4b1e-4bb8-9c53-6b0f0d4c8a11")
 DETAIL_TYPE = "AWS Health Event"
 
@@ -50,6 +52,18 @@ class ExposureFacts:
     severity: str = "high"
     investigation: dict[str, Any] | None = None  # the latest CloudTrail summary, when one was read
     secret_live: str | None = None  # the optional live check: live, rejected, unknown (None: not asked)
+    credential_label: str = "AWS access key"  # what leaked, in words ("GitHub personal access token …")
+    issuer: str = "AWS"
+    rotate_url: str = ""
+    suspected: bool = False  # an AWS key ID seen without its secret
+
+    @property
+    def aws(self) -> bool:
+        return self.credential_type == "aws_access_key"
+
+    @property
+    def event_type(self) -> str:
+        return SUSPECTED_EVENT_TYPE if self.suspected else EVENT_TYPE
 
     @property
     def exposure_url(self) -> str:
@@ -60,7 +74,9 @@ class ExposureFacts:
     def notification_id(self) -> str:
         """The same for every attempt to announce this exposure: what a consumer deduplicates on."""
         return str(
-            uuid.uuid5(NOTIFICATION_NAMESPACE, f"{self.exposure_id}:{self.key_id}:{EVENT_TYPE}:{self.round}")
+            uuid.uuid5(
+                NOTIFICATION_NAMESPACE, f"{self.exposure_id}:{self.key_id}:{self.event_type}:{self.round}"
+            )
         )
 
 
@@ -77,6 +93,21 @@ def describe(f: ExposureFacts) -> str:
     """The event's plain-language description: what leaked, what keysentry did, what to do."""
     c = f.containment or {}
     where = f.exposed_url or f.source.get("where") or "a public location"
+    if not f.aws:
+        if c.get("applied"):
+            action = f"keysentry had {f.issuer} revoke it ({c.get('call')}); it no longer works."
+            todo = f"Replace it where it was used and review {f.issuer}'s log of its use."
+        else:
+            action = f"It was not revoked: {c.get('reason', 'no revocation was possible')}."
+            todo = f"Revoke or rotate it at {f.issuer} now ({f.rotate_url})."
+        return printable(f"The {f.credential_label} {f.key_id} was exposed at {where}. {action} {todo}")
+    if f.suspected and not c.get("applied"):
+        text = (
+            f"The access key ID {f.key_id} of account {f.account_id} was seen at {where}, without its "
+            f"secret. The key may be exposed: {c.get('reason', '')}. Find whether its secret was "
+            "published too, and rotate the key if it may have been."
+        )
+        return printable(text)
     if c.get("applied") and c.get("kind") == "revoke-role-sessions":
         action = (
             f"keysentry revoked every session of the role {f.principal_name} issued before "
@@ -107,13 +138,12 @@ def describe(f: ExposureFacts) -> str:
 
 def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
     started = f.detected_at
-    communication = hashlib.sha256(f"{f.exposure_id}:{f.key_id}:{EVENT_TYPE}".encode()).hexdigest()[:44]
+    code = f.event_type
+    communication = hashlib.sha256(f"{f.exposure_id}:{f.key_id}:{code}".encode()).hexdigest()[:44]
     return {
-        "eventArn": (
-            f"arn:aws:health:{f.region}::event/RISK/{EVENT_TYPE}/{EVENT_TYPE}-keysentry-{f.exposure_id}"
-        ),
+        "eventArn": f"arn:aws:health:{f.region}::event/RISK/{code}/{code}-keysentry-{f.exposure_id}",
         "service": "RISK",
-        "eventTypeCode": EVENT_TYPE,
+        "eventTypeCode": code,
         "eventTypeCategory": "issue",
         "eventScopeCode": "ACCOUNT_SPECIFIC",
         "communicationId": communication,
@@ -152,8 +182,38 @@ def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
     }
 
 
+def credential_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
+    """Every other credential's event (``keysentry Credential Exposure``): the same facts, without
+    pretending to be AWS Health (whose automation would look for an AWS key)."""
+    return {
+        "eventTypeCode": "CREDENTIAL_EXPOSED",
+        "credentialType": f.credential_type,
+        "credential": f.credential_label,
+        "issuer": f.issuer,
+        "keyId": f.key_id,
+        "description": describe(f),
+        "rotateUrl": f.rotate_url,
+        "keysentry": {
+            "notificationId": f.notification_id,
+            "exposureId": f.exposure_id,
+            "state": f.state,
+            "owner": f.principal_arn or f.principal_name,
+            "source": f.source,
+            "firstSeenAt": _iso(f.first_seen_at),
+            "detectedAt": _iso(f.detected_at),
+            "containedAt": _iso(f.contained_at),
+            "notifiedAt": _iso(now),
+            "containment": f.containment,
+            "remediation": f.remediation,
+            "dashboardUrl": f.exposure_url,
+        },
+    }
+
+
 def stamp_notified(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The detail as sent at ``now``: a message is rendered when it is queued and may go out later."""
+    if "affectedEntities" not in detail:  # not a Health event
+        return {**detail, "keysentry": {**detail["keysentry"], "notifiedAt": _iso(now)}}
     stamped = {**detail, "lastUpdatedTime": _health_time(now)}
     stamped["affectedEntities"] = [
         {**e, "lastUpdatedTime": _health_time(now)} for e in detail["affectedEntities"]

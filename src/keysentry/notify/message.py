@@ -48,7 +48,13 @@ def _when(t: datetime | None) -> str:
 def _containment(facts: ExposureFacts) -> dict[str, Any]:
     c = facts.containment or {}
     if not c.get("applied"):
-        return {"applied": False, "what": c.get("reason") or "no quarantine was applied", "blocks": ""}
+        nothing = "no quarantine was applied" if facts.aws else "it was not revoked"
+        return {"applied": False, "what": c.get("reason") or nothing, "blocks": ""}
+    if c.get("kind") == "revoked":
+        what = f"revoked by {c.get('issuer')} ({c.get('call')})"
+        if c.get("already_applied"):
+            what = f"already revoked: {c.get('issuer')} no longer accepts it ({c.get('call')})"
+        return {"applied": True, "what": what, "blocks": c.get("blocks", "")}
     if c.get("kind") == "revoke-role-sessions":
         what = (
             f"every session of the role {facts.principal_name} issued before {c.get('issued_before')} is "
@@ -84,10 +90,14 @@ def context(facts: ExposureFacts, now: datetime) -> dict[str, Any]:
     """Everything a message may say about an exposure, ready for a template."""
     source = facts.source or {}
     account = facts.account_id + (f" ({facts.account_name})" if facts.account_name else "")
+    kind = KIND_OF_KEY.get(facts.principal_type or "", "access key") if facts.aws else facts.credential_label
     return {
+        "aws": facts.aws,
+        "credential": facts.credential_label,
+        "issuer": facts.issuer,
         "key_id": facts.key_id,
-        "kind_of_key": KIND_OF_KEY.get(facts.principal_type or "", "access key"),
-        "account": account,
+        "kind_of_key": kind,
+        "account": account if facts.account_id else (facts.account_name or ""),
         "account_id": facts.account_id,
         "principal": facts.principal_arn or facts.principal_name or "unknown",
         "severity": facts.severity,
@@ -120,5 +130,11 @@ def context(facts: ExposureFacts, now: datetime) -> dict[str, Any]:
 
 
 def subject(facts: ExposureFacts) -> str:
-    what = "contained" if (facts.containment or {}).get("applied") else "needs action"
+    applied = (facts.containment or {}).get("applied")
+    if not facts.aws:
+        what = "revoked" if applied else "needs action"
+        return f"[keysentry] Exposed {facts.credential_label} {facts.key_id}: {what}"
+    what = "contained" if applied else "needs action"
+    if facts.suspected:
+        return f"[keysentry] AWS access key ID {facts.key_id} of account {facts.account_id} seen: {what}"
     return f"[keysentry] Exposed AWS access key {facts.key_id} in account {facts.account_id}: {what}"

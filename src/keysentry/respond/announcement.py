@@ -10,9 +10,11 @@ from importlib import resources
 from typing import Any
 
 from keysentry.config.settings import Settings
+from keysentry.detect.rules import rule_by_id
 from keysentry.notify.channel import Channel
 from keysentry.notify.health_event import ExposureFacts
 from keysentry.notify.outbox import Delivery, enqueue
+from keysentry.respond.issuers import issuer_of
 from keysentry.respond.states import ANNOUNCED_FROM, NOTIFIED, State
 from keysentry.respond.view import ExposureView
 from keysentry.store.exposures import Db, timeline_row
@@ -35,8 +37,28 @@ def remediation_steps(credential_type: str, principal_type: str | None = None) -
     return list(steps.get("steps", []))
 
 
+def remediation_for(x: ExposureView) -> list[str]:
+    """What the owner of this exposure should do: AWS's steps by principal, else its issuer's."""
+    if x.credential_type == "aws_access_key":
+        return remediation_steps(x.credential_type, "suspected" if x.suspected else x.principal_type)
+    if x.credential_type in _remediation():
+        return remediation_steps(x.credential_type)
+    issuer = issuer_of(x)
+    revoked = bool((x.containment or {}).get("applied"))
+    steps = _remediation()["issuer-revoked" if revoked else "issuer-not-revoked"]["steps"]
+    return [step.format(issuer=issuer.name, rotate_url=issuer.rotate_url) for step in steps]
+
+
+def _label(x: ExposureView) -> str:
+    if x.credential_type == "aws_access_key":
+        return "AWS access key ID (its secret not seen)" if x.suspected else "AWS access key"
+    rule = rule_by_id(x.rule_id)
+    return rule.description if rule is not None else x.credential_type.replace("_", " ")
+
+
 def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
     first = x.first_sighting()
+    issuer = issuer_of(x)
     return ExposureFacts(
         exposure_id=x.id,
         key_id=x.key_id,
@@ -52,7 +74,7 @@ def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
         contained_at=x.contained_at,
         containment=x.containment,
         dashboard_url=settings.dashboard_url,
-        remediation=remediation_steps(x.credential_type, x.principal_type),
+        remediation=remediation_for(x),
         round=x.reopened,
         secret_live=x.secret_live,
         account_name=x.account_name,
@@ -60,12 +82,17 @@ def facts_of(x: ExposureView, settings: Settings) -> ExposureFacts:
         principal_type=x.principal_type,
         severity=(x.containment or {}).get("severity") or x.severity or "high",
         investigation=(x.investigation or {}).get("latest"),
+        credential_label=_label(x),
+        issuer=issuer.name,
+        rotate_url=issuer.rotate_url,
+        suspected=x.suspected,
     )
 
 
 def investigation_schedule(row: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
     """The changes an announcement brings to the exposure: the times at which to read CloudTrail."""
-    if not row["account_id"] or row["state"] == State.NOT_OURS:
+    aws_key = row["credential_type"] == "aws_access_key"
+    if not aws_key or not row["account_id"] or row["state"] == State.NOT_OURS:
         return {}
     previous = row["investigation"] or {}
     return {

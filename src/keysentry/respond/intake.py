@@ -1,24 +1,31 @@
 """Findings recorded as exposures, each durable once its transaction commits: examples and canaries are
 settled at once, a resolved exposure seen somewhere new is reopened, and whoever runs the response
-(the service's worker) is told which exposures now have a step to run."""
+(the service's worker) is told which exposures now have a step to run.
+
+Every credential becomes an exposure: an AWS key pair, an AWS key ID alone (a *suspected* exposure,
+which becomes the full one when its secret is seen), an AWS secret alone, and every other type, which
+its issuer answers (:mod:`keysentry.respond.issuers`).  The secrets of revocable tokens go into the
+custody (memory only) before their exposure is committed, so that the revocation finds them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
-from keysentry.detect.findings import Finding
+from keysentry.detect.findings import Finding, Held
+from keysentry.respond.custody import Custody
 from keysentry.respond.states import CANARY, EXAMPLE, NEW, REOPENED_BY_A_NEW_SIGHTING, TRANSITIONS
 from keysentry.store.db import Store
-from keysentry.store.exposures import record_finding
+from keysentry.store.exposures import Db, paired_fingerprint, record_finding, suspected_exposure
 from keysentry.store.response import reopen, update_exposure
 
-# Credential types that have an authority to attribute and contain them.
-AUTHORITIES = frozenset({"aws_access_key"})
+AWS = "aws_access_key"
 
 
 class Intake:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, custody: Custody | None = None) -> None:
         self.store = store
+        self.custody = custody if custody is not None else Custody()
         self._on_recorded: list[Callable[[list[int]], None]] = []
 
     def on_recorded(self, callback: Callable[[list[int]], None]) -> None:
@@ -26,31 +33,51 @@ class Intake:
         reopened), once they are committed."""
         self._on_recorded.append(callback)
 
-    def record(self, findings: list[Finding]) -> list[int]:
-        """Store findings; the exposure IDs."""
+    def record(self, findings: list[Finding], held: Iterable[Held] = ()) -> list[int]:
+        """Store findings; the exposure IDs.  ``held``: the revocable secrets the scan handed over."""
+        wanted = {f.secret_fingerprint for f in findings if not f.suppressed and f.secret_fingerprint}
+        self.custody.keep(h for h in held if h.fingerprint in wanted)
         ids, to_respond = [], []
         for finding in findings:
-            if not finding.has_secret or finding.credential_type not in AUTHORITIES:
-                continue  # a key ID alone cannot be used or contained; others have no authority yet
-            state = EXAMPLE if finding.suppressed else CANARY if finding.canary else NEW
             with self.store.transaction() as db:
-                recorded = record_finding(db, finding, initial_state=state)
-                if recorded.created and finding.canary:
-                    reason = f"{finding.canary}; no call made, so it is not tripped"
-                    update_exposure(db, recorded.exposure_id, {"state_reason": reason})
-                elif recorded.new_sightings and recorded.state in REOPENED_BY_A_NEW_SIGHTING:
-                    reopen(
-                        db,
-                        recorded.exposure_id,
-                        "keysentry",
-                        "seen again in public after it was resolved",
-                        NEW,
-                    )
-                    to_respond.append(recorded.exposure_id)
-                if recorded.state in TRANSITIONS:
-                    to_respond.append(recorded.exposure_id)
-                ids.append(recorded.exposure_id)
+                exposure_id, respond = self._record_one(db, finding)
+            ids.append(exposure_id)
+            if respond:
+                to_respond.append(exposure_id)
         if to_respond:
             for callback in self._on_recorded:
                 callback(to_respond)
         return ids
+
+    def _record_one(self, db: Db, finding: Finding) -> tuple[int, bool]:
+        """Record one finding in the caller's transaction: its exposure, and whether it has a step to run."""
+        canary = finding.canary if finding.credential_type == AWS else None
+        if finding.credential_type == AWS and not finding.suppressed:
+            finding = self._joined_with_its_pair(db, finding)
+        state = EXAMPLE if finding.suppressed else CANARY if canary else NEW
+        recorded = record_finding(db, finding, initial_state=state)
+        respond = False
+        if recorded.created and canary:
+            reason = f"{canary}; no call made, so it is not tripped"
+            update_exposure(db, recorded.exposure_id, {"state_reason": reason})
+        elif recorded.new_sightings and recorded.state in REOPENED_BY_A_NEW_SIGHTING:
+            reopen(db, recorded.exposure_id, "keysentry", "seen again in public after it was resolved", NEW)
+            respond = True
+        return recorded.exposure_id, respond or recorded.state in TRANSITIONS
+
+    def _joined_with_its_pair(self, db: Db, finding: Finding) -> Finding:
+        """An ID alone where its pair is known is a sighting of the pair; a pair whose ID was suspected
+        turns that exposure into the full one (reopened: contained at once, announced anew)."""
+        if not finding.secret_fingerprint:
+            known = paired_fingerprint(db, AWS, finding.key_id)
+            return replace(finding, secret_fingerprint=known) if known else finding
+        suspected = suspected_exposure(db, AWS, finding.key_id, finding.secret_fingerprint, finding.severity)
+        if suspected is not None:
+            reopen(
+                db,
+                suspected,
+                "keysentry",
+                "its secret was seen: a full exposure now, contained at once",
+                NEW,
+            )
+        return finding

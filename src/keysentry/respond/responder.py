@@ -5,22 +5,25 @@ The parts are built by the composition root (:mod:`keysentry.app.wiring`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from keysentry.clock import utcnow
-from keysentry.detect.findings import Finding
+from keysentry.detect.findings import Finding, Held
 from keysentry.detect.scanner import ScanReport
 from keysentry.notify.outbox import Dispatcher
 from keysentry.respond.intake import Intake
 from keysentry.respond.operator import ActionError, Operator
 from keysentry.respond.runner import StepResult, StepRunner, crash_point
 from keysentry.respond.states import ANNOUNCED_FROM, FAILED, TRANSITIONS
-from keysentry.respond.steps import STEPS, StepContext
+from keysentry.respond.steps import StepContext
 from keysentry.store.db import Store
-from keysentry.store.response import pending_exposures
+from keysentry.store.response import next_due_at, pending_exposures
 
 __all__ = ["ActionError", "Responder", "StepResult"]
+log = logging.getLogger(__name__)
 
 MAX_STEPS_PER_RUN = 10
 
@@ -30,7 +33,7 @@ class Responder:
         self.store = store
         self.context = context
         self.dispatcher = dispatcher
-        self.intake = Intake(store)
+        self.intake = Intake(store, context.custody)
         self.runner = StepRunner(store, context)
         self.operator = Operator(store, context.authority)
 
@@ -41,12 +44,13 @@ class Responder:
         without polling the database."""
         self.intake.on_recorded(callback)
 
-    def record(self, findings: list[Finding]) -> list[int]:
-        """Store findings (each durable once its transaction commits); the exposure IDs."""
-        return self.intake.record(findings)
+    def record(self, findings: list[Finding], held: Iterable[Held] = ()) -> list[int]:
+        """Store findings (each durable once its transaction commits); the exposure IDs.  ``held``: the
+        revocable secrets the scan handed over, kept in memory for their revocation."""
+        return self.intake.record(findings, held)
 
     def record_report(self, report: ScanReport) -> list[int]:
-        return self.record(report.findings + report.suppressed)
+        return self.record(report.findings + report.suppressed, report.held)
 
     # --- one step --------------------------------------------------------------------------
     def step(self, exposure_id: int) -> StepResult | None:
@@ -66,7 +70,9 @@ class Responder:
         maybe_due = True  # unknown until a step reports when the next timed step is due
         while begun is not None and len(results) < MAX_STEPS_PER_RUN:
             from_state, step = begun.from_state, begun.step
-            outcome = self.runner.run(exposure_id, step, from_state, begun.view, STEPS[step], timed=False)
+            outcome = self.runner.run(
+                exposure_id, step, from_state, begun.view, self.runner.function(begun), timed=False
+            )
             if isinstance(outcome, StepResult):
                 return [*results, outcome]
             begun, next_due_at = self.runner.finish(begun, outcome, begin_next=True)
@@ -102,16 +108,41 @@ class Responder:
         are slow, wait until every owner has been told)."""
         ids = exposure_ids if exposure_ids is not None else self.pending()
 
-        def each(step: Callable[[int], list[StepResult]]) -> list[StepResult]:
-            if workers <= 1 or len(ids) <= 1:
-                return [r for exposure_id in ids for r in step(exposure_id)]
+        def each(step: Callable[[int], list[StepResult]], over: list[int] = ids) -> list[StepResult]:
+            if workers <= 1 or len(over) <= 1:
+                return [r for exposure_id in over for r in step(exposure_id)]
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="respond") as pool:
-                return [r for batch in pool.map(step, ids) for r in batch]
+                return [r for batch in pool.map(step, over) for r in batch]
 
         results = each(lambda exposure_id: self.advance(exposure_id, timed=False))
+        results += self._after_deferrals(results, each)
         results += self.deliver()
         results += each(self.run_timed)
         return results + self.deliver()
+
+    def _after_deferrals(
+        self,
+        results: list[StepResult],
+        each: Callable[[Callable[[int], list[StepResult]], list[int]], list[StepResult]],
+    ) -> list[StepResult]:
+        """Steps that stepped aside (a revocation batch, an issuer's rate limit) are run again when due,
+        until none waits: the tokens they revoke are held in this process only, so it waits them out."""
+        done: list[StepResult] = []
+        waiting = sorted({r.exposure_id for r in results if r.deferred})
+        while waiting:
+            with self.store.read() as db:
+                due = [d for d in (next_due_at(db, e) for e in waiting) if d is not None]
+            pause = (min(due) - utcnow()).total_seconds() if due else 0.0
+            if pause > 0:
+                log.info(
+                    "%d response(s) wait %.0f s for an issuer (batch or rate limit)", len(waiting), pause
+                )
+                time.sleep(min(pause, 60.0))
+                continue
+            again = each(lambda exposure_id: self.advance(exposure_id, timed=False), waiting)
+            done += [r for r in again if not r.deferred]
+            waiting = sorted({r.exposure_id for r in again if r.deferred})
+        return done
 
     def deliver(self) -> list[StepResult]:
         """Send every queued notification that is due now; the exposures this made ``notified``, and the

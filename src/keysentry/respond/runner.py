@@ -16,21 +16,28 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 from keysentry.clock import utcnow
-from keysentry.errors import KeysentryError
+from keysentry.errors import Deferred, KeysentryError
 from keysentry.respond.announcement import investigation_schedule, queue_announcement
+from keysentry.respond.issuers import steps_for
 from keysentry.respond.states import ANNOUNCED_FROM, FAILED, SETTLED, TRANSITIONS, Transition, next_step
-from keysentry.respond.steps import STEPS, TIMED_STEPS, Outcome, StepContext, next_due
+from keysentry.respond.steps import TIMED_STEPS, Outcome, StepContext, next_due
 from keysentry.respond.view import ExposureView
 from keysentry.retry import FAILED_STEP, FAILED_TIMED_STEP
 from keysentry.store.db import Store
 from keysentry.store.exposures import append_event, append_events, timeline_row
-from keysentry.store.response import load_exposure, next_due_at, sightings_of, update_exposure
+from keysentry.store.response import (
+    last_event_kind,
+    load_exposure,
+    next_due_at,
+    sightings_of,
+    update_exposure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,7 @@ class StepResult:
     from_state: str
     to_state: str
     error: str | None = None
+    deferred: str | None = None  # the step waits (why); it runs again when due
 
 
 class StepRunner:
@@ -78,8 +86,18 @@ class StepRunner:
             if row is None or found is None:
                 return None
             begun, started = _start(row, *found)
+            if row["credential_type"] != "aws_access_key":  # a revocation's token is held in memory only:
+                # after a crash the step must know whether its call may have been made (a deferred
+                # revocation waits in a batch that may have been sent meanwhile)
+                last = last_event_kind(db, exposure_id)
+                interrupted = last in (f"{begun.step}.started", f"{begun.step}.deferred")
+                begun = replace(begun, view=replace(begun.view, interrupted=interrupted))
             append_events(db, [started])
             return begun
+
+    def function(self, begun: Begun) -> Step:
+        """The step's function for this exposure (AWS's, or its issuer's)."""
+        return steps_for(begun.view)[begun.step]
 
     def finish(
         self, begun: Begun, outcome: Outcome, begin_next: bool = False
@@ -116,7 +134,9 @@ class StepRunner:
                 following, started = _start(row, *found)
                 events.append(started)
             append_events(db, events)  # in the order they happened, in one statement
-            return following, row["next_due_at"]
+        if step == "contain" and begun.view.secret_fingerprint:
+            self.context.custody.release(begun.view.secret_fingerprint)  # its revocation is recorded
+        return following, row["next_due_at"]
 
     def _write_outcome(
         self, db: Any, row: dict[str, Any], outcome: Outcome, now: datetime, seen: datetime | None
@@ -141,6 +161,9 @@ class StepRunner:
         crash_point(f"{step}.before_call")
         try:
             outcome = function(self.context, view)
+        except Deferred as exc:
+            self._defer(exposure_id, step, str(exc), exc.until)
+            return StepResult(exposure_id, step, from_state, from_state, deferred=str(exc))
         except KeysentryError as exc:
             log.warning("exposure %s: %s failed: %s", exposure_id, step, exc)
             error = str(exc)
@@ -152,6 +175,13 @@ class StepRunner:
             return outcome
         self._fail(exposure_id, step, from_state, error, timed)
         return StepResult(exposure_id, step, from_state, from_state if timed else FAILED, error)
+
+    def _defer(self, exposure_id: int, step: str, why: str, until: float) -> None:
+        """The step waits (a batch to be sent, a rate limit): the state stays, it runs again at ``until``."""
+        when = datetime.fromtimestamp(until, UTC)
+        with self.store.transaction() as db:
+            update_exposure(db, exposure_id, {"next_due_at": when, "next_due_step": None})
+            append_event(db, exposure_id, f"{step}.deferred", reason=why, until=when.isoformat())
 
     def _fail(self, exposure_id: int, step: str, from_state: str, error: str, timed: bool) -> None:
         with self.store.transaction() as db:
@@ -178,7 +208,7 @@ class StepRunner:
         if begun is None:
             return None
         from_state, step = begun.from_state, begun.step
-        outcome = self.run(exposure_id, step, from_state, begun.view, STEPS[step], timed=False)
+        outcome = self.run(exposure_id, step, from_state, begun.view, self.function(begun), timed=False)
         if isinstance(outcome, StepResult):
             return outcome
         self.finish(begun, outcome)

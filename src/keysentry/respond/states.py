@@ -6,7 +6,8 @@ Automatic steps run in order until an exposure reaches a state without one:
     new ──attribute──▶ attributed ──contain──▶ contained ─┐
      │                     │                   escalated ─┤  first message
      │                     │                 notify_only ─┼─ delivered ──▶ notified
-     │                     └──────────────────▶ dry_run ─┤  (outbox)
+     │                     │                   suspected ─┤  (outbox)
+     │                     └──────────────────▶ dry_run ─┤
      ├──▶ unowned ─────────────────────────────────────────┘
      ├──▶ not_ours (recorded, not announced)
      └──▶ example, canary (at detection, without any call)
@@ -37,6 +38,7 @@ class State(StrEnum):
     CONTAINED = "contained"
     ESCALATED = "escalated"  # a root key: no policy can hold it
     NOTIFY_ONLY = "notify_only"
+    SUSPECTED = "suspected"  # an AWS key ID seen without its secret: announced, contained if settings say
     DRY_RUN = "dry_run"
     NOTIFIED = "notified"
     ACKNOWLEDGED = "acknowledged"
@@ -48,7 +50,7 @@ class State(StrEnum):
 
 NEW, FAILED, EXAMPLE, CANARY, NOTIFIED = State.NEW, State.FAILED, State.EXAMPLE, State.CANARY, State.NOTIFIED
 ANNOUNCED_FROM = frozenset(
-    {State.CONTAINED, State.ESCALATED, State.UNOWNED, State.NOTIFY_ONLY, State.DRY_RUN}
+    {State.CONTAINED, State.ESCALATED, State.UNOWNED, State.NOTIFY_ONLY, State.DRY_RUN, State.SUSPECTED}
 )
 
 
@@ -63,7 +65,8 @@ TRANSITIONS: dict[State, Transition] = {
         "attribute", frozenset({State.ATTRIBUTED, State.NOT_OURS, State.UNOWNED, EXAMPLE, CANARY})
     ),
     State.ATTRIBUTED: Transition(
-        "contain", frozenset({State.CONTAINED, State.ESCALATED, State.NOTIFY_ONLY, State.DRY_RUN})
+        "contain",
+        frozenset({State.CONTAINED, State.ESCALATED, State.NOTIFY_ONLY, State.DRY_RUN, State.SUSPECTED}),
     ),
 }
 

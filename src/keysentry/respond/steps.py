@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from keysentry.authority.aws import REVOKE_POLICY_NAME, AwsAuthority
+from keysentry.authority.issuers import IssuerClients
 from keysentry.authority.permissions import Permission
 from keysentry.authority.ports import Trails
 from keysentry.clock import utcnow
@@ -22,6 +23,7 @@ from keysentry.config.settings import Settings
 from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.investigate import summarise
 from keysentry.notify.channel import Channel
+from keysentry.respond.custody import Custody
 from keysentry.respond.policies import quarantine_policy
 from keysentry.respond.states import State
 from keysentry.respond.view import ExposureView
@@ -40,6 +42,8 @@ class StepContext:
     authority: AwsAuthority
     trails: Trails
     channels: Mapping[str, Channel]
+    issuers: IssuerClients | None = None  # GitHub, Slack, GitLab (respond.issuers)
+    custody: Custody = field(default_factory=Custody)  # revocable tokens, in memory only
 
 
 # --- attribute -------------------------------------------------------------------------------
@@ -121,6 +125,13 @@ def contain(ctx: StepContext, x: ExposureView) -> Outcome:
             containment,
         )
     planned = _plan(ctx, x)
+    if x.suspected and ctx.settings.response.suspected == "notify_only":
+        reason = (
+            "only the key ID was seen, not its secret: announced as a suspected exposure "
+            '([response] suspected = "notify_only"); it is contained at once if its secret is seen'
+        )
+        containment = {"applied": False, "mode": "suspected", "reason": reason, "would": planned}
+        return Outcome(State.SUSPECTED, {"containment": containment, "mode": "notify_only"}, containment)
     if decision.mode in NOT_APPLIED:  # the mode is also the state it leads to
         containment = {
             "applied": False,

@@ -64,6 +64,15 @@ class ExposureView:
     reopened: int = 0
     secret_live: str | None = None
     severity: str | None = None
+    rule_id: str = ""
+    secret_fingerprint: str = ""  # "" when only the key ID was seen (a suspected exposure)
+    key_status: str | None = None
+    interrupted: bool = False  # the step's previous run started and never recorded an end (a crash)
+
+    @property
+    def suspected(self) -> bool:
+        """An AWS key ID seen without its secret."""
+        return self.credential_type == "aws_access_key" and not self.secret_fingerprint
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], sightings: Sequence[Mapping[str, Any]] = ()) -> ExposureView:
@@ -93,6 +102,9 @@ class ExposureView:
             reopened=e.reopened or 0,
             secret_live=e.secret_live,
             severity=e.severity,
+            rule_id=e.rule_id,
+            secret_fingerprint=e.secret_fingerprint,
+            key_status=e.key_status,
             sightings=tuple(
                 SightingView(
                     s.source_kind, s.repository, s.url, s.commit, s.path, s.line, s.author, s.committed_at

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from keysentry.content import Blob, Provenance, Skipped
-from keysentry.detect.findings import Finding, Location, Match, Verifier
+from keysentry.detect.findings import Finding, Held, Location, Match, Verifier
 from keysentry.detect.scanner import FindingFolder, ScanReport, engine_for
 from keysentry.errors import SourceError
 from keysentry.sources.archives import ArchiveLimits, archive_kind, expand
@@ -69,6 +69,7 @@ class BatchResult:
     skipped: list[Skipped] = field(default_factory=list)
     blobs: int = 0
     bytes: int = 0
+    held: list[Held] = field(default_factory=list, repr=False)  # see ScanReport.held
 
 
 # --- in the worker -------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def _scan_plain(blob: Blob, result: BatchResult, verify: Verifier | None) -> Non
         return
     result.blobs += 1
     result.bytes += len(blob.data)
-    matches = engine_for().scan(blob.data, verify=verify)
+    matches = engine_for().scan(blob.data, verify=verify, hold=result.held.append)
     if matches:
         result.found.append((blob.provenance, matches))
 
@@ -255,6 +256,7 @@ def fold(report: ScanReport, results: Iterable[BatchResult]) -> FindingFolder:
         report.skipped.extend(result.skipped)
         report.blobs_scanned += result.blobs
         report.bytes_scanned += result.bytes
+        report.held.extend(result.held)
         for provenance, matches in result.found:
             folder.add(provenance, matches)
     return folder

@@ -225,6 +225,40 @@ def _first_seen_no_later_than(session: Db, exposure_id: int, earliest: datetime 
         session.execute(_UPDATE_EXPOSURE, {"eid": exposure_id, "first_seen_at": first})
 
 
+def paired_fingerprint(db: Db, credential_type: str, key_id: str) -> str | None:
+    """The secret fingerprint of the newest exposure of this key seen with its secret, if any."""
+    query = (
+        select(EXPOSURES.c.secret_fingerprint)
+        .where(
+            EXPOSURES.c.credential_type == credential_type,
+            EXPOSURES.c.key_id == key_id,
+            EXPOSURES.c.secret_fingerprint != "",
+        )
+        .order_by(EXPOSURES.c.id.desc())
+        .limit(1)
+    )
+    found: str | None = db.execute(query).scalar()
+    return found
+
+
+def suspected_exposure(
+    db: Db, credential_type: str, key_id: str, secret_fingerprint: str, severity: str
+) -> int | None:
+    """The exposure of this key seen without its secret, given the secret now: it takes the secret's
+    fingerprint and becomes the full exposure (its ID), unless a full one already exists (None)."""
+    if paired_fingerprint(db, credential_type, key_id) is not None:
+        return None
+    row = db.execute(
+        _FIND_EXPOSURE, {"type": credential_type, "key": key_id, "fingerprint": ""}
+    ).one_or_none()
+    if row is None:
+        return None
+    db.execute(
+        _UPDATE_EXPOSURE, {"eid": row.id, "secret_fingerprint": secret_fingerprint, "severity": severity}
+    )
+    return int(row.id)
+
+
 def list_exposures(session: Session, states: Sequence[str] | None = None) -> list[Exposure]:
     stmt = select(Exposure).order_by(Exposure.id)
     if states:

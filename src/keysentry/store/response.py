@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, bindparam, or_, select, update
 
 from keysentry.clock import utcnow
-from keysentry.store.exposures import APPEND_EVENT, EXPOSURES, SIGHTINGS, Db, append_event
+from keysentry.store.exposures import APPEND_EVENT, EXPOSURES, SIGHTINGS, TIMELINE, Db, append_event
 
 _LOAD = select(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 _UPDATE = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
@@ -60,6 +60,18 @@ def update_exposure(
     return result.rowcount == 1
 
 
+def last_event_kind(db: Db, exposure_id: int) -> str | None:
+    """The kind of the exposure's latest timeline event."""
+    query = (
+        select(TIMELINE.c.kind)
+        .where(TIMELINE.c.exposure_id == exposure_id)
+        .order_by(TIMELINE.c.id.desc())
+        .limit(1)
+    )
+    kind: str | None = db.execute(query).scalar()
+    return kind
+
+
 def next_due_at(db: Db, exposure_id: int) -> datetime | None:
     """When the exposure's next timed step is due (None: none is)."""
     due: datetime | None = db.execute(_NEXT_DUE, {"eid": exposure_id}).scalar()
@@ -95,11 +107,13 @@ def pending_exposures(
     """Exposures in a state with a step (``with_steps``), failed (they resume), or with a timed step
     due by ``now``.  With ``backoff``, a failed exposure only once its retry is due."""
     is_failed = EXPOSURES.c.state == failed
-    if backoff:
-        is_failed = is_failed & EXPOSURES.c.next_due_at.is_(None)  # else due like a timed step, below
+    has_step: Any = EXPOSURES.c.state.in_(list(with_steps))
+    if backoff:  # a failed or deferred step is due like a timed step, below
+        is_failed = is_failed & EXPOSURES.c.next_due_at.is_(None)
+        has_step = has_step & EXPOSURES.c.next_due_at.is_(None)
     query = (
         select(EXPOSURES.c.id)
-        .where(or_(EXPOSURES.c.state.in_(list(with_steps)), is_failed, EXPOSURES.c.next_due_at <= now))
+        .where(or_(has_step, is_failed, EXPOSURES.c.next_due_at <= now))
         .order_by(EXPOSURES.c.id)
     )
     return list(db.scalars(query))

@@ -54,6 +54,7 @@ class Pairing(BaseModel):
     named_max_distance_bytes: int = 0
     keywords: tuple[str, ...] = ()  # words that introduce the secret (preferred when several fit)
     token_keywords: tuple[str, ...] = ()  # the same for the optional token part (AWS session tokens)
+    unpaired_id_severity: Severity = "medium"  # an ID alone cannot be used: lower than a pair
     report_unpaired_id: bool = False  # report an id seen without its secret (AWS key IDs: yes)
 
 
@@ -77,6 +78,19 @@ class Display(BaseModel):
     # Without an id part a finding is shown as the first N characters of the secret, which must be
     # a fixed, non-secret prefix ("ghp_", "xoxb-"), then "…" and the fingerprint's first characters.
     prefix_chars: int = 0
+
+
+class Issuer(BaseModel):
+    """Who issued the credential, where its owner rotates it, and how keysentry may revoke it.
+
+    ``revocation`` names a way the issuer offers to revoke a leaked token (the respond room knows how
+    to call it): ``github-credentials-revoke``, ``slack-auth-revoke``, ``gitlab-admin-token``.  Without
+    one the response is to tell the owner, with ``rotate_url``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    rotate_url: str = Field(pattern=r"^https://")
+    revocation: str | None = None
 
 
 class TrueExample(BaseModel):
@@ -110,6 +124,7 @@ class Rule(BaseModel):
     validate_: Validate = Field(default_factory=Validate, alias="validate")
     suppress: Suppress = Field(default_factory=Suppress)
     display: Display = Field(default_factory=Display)
+    issuer: Issuer
     examples: Examples
 
     @model_validator(mode="after")
@@ -163,3 +178,13 @@ def load_rules() -> tuple[Rule, ...]:
     if len(ids) != len(set(ids)):
         raise RuleError(f"duplicate rule ids: {sorted({i for i in ids if ids.count(i) > 1})}")
     return tuple(rules)
+
+
+@cache
+def _rules_by_id() -> dict[str, Rule]:
+    return {r.id: r for r in load_rules()}
+
+
+def rule_by_id(rule_id: str) -> Rule | None:
+    """A bundled rule by its id (None for a rule that is no longer bundled)."""
+    return _rules_by_id().get(rule_id)
