@@ -5,6 +5,7 @@ cursor moves on only once what was found is recorded."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,10 +13,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import KEYSENTRY, env_pair, exposure_of, wait_for
+from helpers import KEYSENTRY, env_pair, exposure_of, github_token, wait_for
 from keysentry.app.logs import configure_logging
 from keysentry.config.settings import Settings
 from keysentry.config.watch import WatchSettings
+from keysentry.detect.aws_keys import fingerprint
+from keysentry.emulator.issuers import IssuerStandIn
 from keysentry.service.app import create_app
 from keysentry.store import open_store
 from keysentry.store.cursors import Cursors
@@ -34,17 +37,28 @@ def public(public_source: PublicSource) -> PublicSource:
 
 
 def test_serve_contains_what_its_watchers_find(settings: Settings, public: PublicSource, new_user) -> None:  # type: ignore[no-untyped-def]
+    """An AWS key pair pushed to GitHub and one released on PyPI are contained; a GitHub token in the
+    same push is revoked through GitHub's revocation API (the stand-in), once, and announced."""
     pushed, released = new_user(), new_user()
+    token = github_token(random.Random(9))
+    issuers = IssuerStandIn().start()
     c1 = sha(1)
     feed(public, [push_event(9001, [c1], head=c1)])
-    env_patch = "@@ -0,0 +1,2 @@\n" + "".join(f"+{line}\n" for line in env_pair(pushed).splitlines())
+    lines_added = [*env_pair(pushed).splitlines(), f"GITHUB_TOKEN={token}"]
+    env_patch = "@@ -0,0 +1,3 @@\n" + "".join(f"+{line}\n" for line in lines_added)
     public.routes[f"/repos/{REPO}/commits/{c1}"] = json_reply(commit(c1, [patched("prod.env", env_patch)]))
     publish_pypi(
         public, "acme-tools", "3.0.0", {"acme_tools-3.0.0.tar.gz": tar_gz({"acme/.env": env_pair(released)})}
     )
     public.routes["/rss/updates.xml"] = rss(public.url, [("acme-tools", "3.0.0")])
     watching = WatchSettings(github_events=True, github_api_url=public.url, pypi=True, pypi_url=public.url)
-    service = settings.model_copy(update={"watch": watching, "investigation_delays": []})
+    service = settings.model_copy(
+        update={
+            "watch": watching,
+            "investigation_delays": [],
+            "issuers": Settings(issuers=issuers.settings()).issuers,
+        }
+    )
     configure_logging("DEBUG", settings.log_file, "json")
 
     with TestClient(create_app(service, background=True)) as client:
@@ -57,6 +71,10 @@ def test_serve_contains_what_its_watchers_find(settings: Settings, public: Publi
                 return False
 
         assert wait_for(lambda: contained(pushed.access_key_id) and contained(released.access_key_id), 60)
+        revoked = f"ghp_…{fingerprint(token)[:8]}"
+        assert wait_for(lambda: exposure_of(responder, revoked).state == "notified", 30)
+        assert exposure_of(responder, revoked).containment["applied"] is True
+        assert issuers.times_revoked(token) == 1 and issuers.github_requests == [1]
         from_push = exposure_of(responder, pushed.access_key_id)
         assert [(s.source_kind, s.commit, s.path) for s in from_push.sightings] == [
             ("github-events", c1, "prod.env")
@@ -78,6 +96,8 @@ def test_serve_contains_what_its_watchers_find(settings: Settings, public: Publi
     assert all({"time", "level", "logger", "message"} <= set(e) for e in lines)
     text = json.dumps(lines)
     assert pushed.secret_access_key not in text and released.secret_access_key not in text
+    assert token not in text
+    issuers.stop()
 
 
 def test_a_cursor_moves_on_only_once_the_findings_are_recorded(public: PublicSource, tmp_path: Path) -> None:

@@ -28,10 +28,10 @@ class SnsChannel:
         return {
             "subject": subject(facts)[:100],  # SNS allows 100 characters
             "message": render("email.txt.j2", context(facts, now)),
-            "group": facts.account_id,
+            "group": facts.account_id or facts.credential_type,
             "dedup": facts.notification_id,
-            "attributes": {
-                "account": facts.account_id,
+            "attributes": {  # SNS refuses an empty attribute value: "none" where there is no account
+                "account": facts.account_id or "none",
                 "severity": facts.severity,
                 "key_type": facts.credential_type,
                 "principal_type": facts.principal_type or "unknown",

@@ -30,7 +30,12 @@ class Receivers:
         """Every channel on: EventBridge, SNS, email, three webhooks and the case."""
         return NotifySettings(
             sns_topics=[self.topic_arn],
-            email=EmailSettings(enabled=True, smtp_port=self.smtp.port, sender="keysentry@example.org"),
+            email=EmailSettings(
+                enabled=True,
+                smtp_port=self.smtp.port,
+                sender="keysentry@example.org",
+                fallback_to="secops@example.org",  # for credentials that belong to no AWS account
+            ),
             webhooks=[
                 WebhookTarget(
                     name="soc",

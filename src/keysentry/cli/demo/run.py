@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,16 @@ from keysentry.cli.demo.channels import Receivers, receivers, show_messages
 from keysentry.cli.demo.service import show_service
 from keysentry.cli.render import print_exposure, print_report, print_steps
 from keysentry.config.settings import Settings
+from keysentry.detect.validators import BASE62_ALPHABET
 from keysentry.emulator.attacker import prove_quarantine
+from keysentry.emulator.issuers import IssuerStandIn
 from keysentry.emulator.seed import SeededUser, SeedManifest, seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.respond.policies import quarantine_policy
 from keysentry.respond.responder import Responder
 from keysentry.scan.pipeline import scan_targets
 from keysentry.store.exposures import list_exposures
+from keysentry.store.models import OutboxMessage
 
 DOC_EXAMPLE_ID = "AKIAIOSFODNN7EXAMPLE"
 DOC_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -178,6 +182,70 @@ def _what_it_did(
     }
 
 
+DEMO_GITHUB_TOKEN_BODY = "keysentryDemoToken0000000000000"[:30]  # a checksum is added: a valid shape
+
+
+def _demo_github_token() -> str:
+    """A token in GitHub's format (its CRC32 checksum included) that GitHub never issued."""
+    body = DEMO_GITHUB_TOKEN_BODY
+    number, digits = zlib.crc32(body.encode()) & 0xFFFFFFFF, ""
+    while number:
+        number, remainder = divmod(number, 62)
+        digits = BASE62_ALPHABET[remainder] + digits
+    return "ghp_" + body + digits.rjust(6, "0")
+
+
+def _beyond_aws(
+    console: Console, settings: Settings, ours: Credentials, seed: SeedManifest, workdir: Path
+) -> bool:
+    """Chapter 13: a GitHub token revoked through GitHub's revocation API (a local stand-in), and an
+    AWS key ID seen without its secret, attributed and announced as a suspected exposure."""
+    stand_in = IssuerStandIn().start()
+    try:
+        token, lone = _demo_github_token(), seed.user("workloads-dev", "ci-runner")
+        leak = workdir / "ci-logs"
+        leak.mkdir()
+        (leak / "build-1042.log").write_text(
+            f"+ export GITHUB_TOKEN={token}\n+ aws s3 cp dist/ s3://releases/ (key {lone.access_key_id})\n"
+        )
+        with_issuers = settings.model_copy(update={"issuers": Settings(issuers=stand_in.settings()).issuers})
+        responder = build_responder(with_issuers, own_credentials=ours)
+        responder.advance_all(responder.record_report(scan_targets([str(leak)])))
+        with responder.store.session() as session:
+            found = list_exposures(session)
+            github = next((e for e in found if e.credential_type == "github_token"), None)
+            suspected = next((e for e in found if e.key_id == lone.access_key_id), None)
+            github_says = (github.state, (github.containment or {}).get("applied")) if github else None
+            suspected_says = (
+                (suspected.state, suspected.account_name, suspected.principal_name) if suspected else None
+            )
+            codes = [
+                m.payload["detail"]["eventTypeCode"]
+                for m in session.query(OutboxMessage).filter_by(channel="eventbridge")
+                if suspected is not None and m.exposure_id == suspected.id
+            ]
+        responder.store.dispose()
+    finally:
+        stand_in.stop()
+    console.print(
+        f"[bold]13. Beyond AWS[/] a CI log holds a GitHub token and {lone.user_name}'s key ID without its "
+        "secret"
+    )
+    revoked = stand_in.times_revoked(token) == 1 and github_says == ("notified", True)
+    console.print(
+        f"              GitHub token {github.key_id if github else '?'}: POST /credentials/revoke to "
+        f"{stand_in.url} ({stand_in.times_revoked(token)} time), state {github_says}"
+    )
+    announced = suspected_says == ("notified", "workloads-dev", lone.user_name) and codes == [
+        "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED"
+    ]
+    console.print(
+        f"              key ID {lone.access_key_id}: attributed to {suspected_says}, announced as "
+        f"{', '.join(codes) or 'nothing'}; not contained (its secret was not seen)"
+    )
+    return revoked and announced
+
+
 def _story(
     console: Console,
     workdir: Path,
@@ -248,7 +316,8 @@ def _story(
         console, settings, build_responder(settings, own_credentials=ours), seed.user(*SERVICE_LEAK)
     )
 
-    ok = served and all(checks.values())
+    others = _beyond_aws(console, settings, ours, seed, workdir)
+    ok = served and others and all(checks.values())
     verdict = "[bold green]every check holds[/]" if ok else "[bold red]a check failed[/]"
     kept = f"; repository, database and logs kept in {workdir}" if keep else ""
     console.print(f"{verdict}; {time.monotonic() - started:.1f} s in all; emulator stopped{kept}")
