@@ -131,7 +131,7 @@ class EmailChannel:
 
 def _nobody(payload: dict[str, Any]) -> Sent:
     if not payload["account_id"]:  # a credential of another issuer: no AWS account to ask for a contact
-        why = "the credential belongs to no AWS account, so only fallback_to can receive it, and it is not set"
+        why = "the credential belongs to no AWS account: only fallback_to can receive it, and it is not set"
     else:
         why = f"account {payload['account_id']} has no SECURITY alternate contact and no fallback_to is set"
     return Sent(False, error=why, permanent=True)
