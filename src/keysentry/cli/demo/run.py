@@ -28,6 +28,7 @@ from keysentry.authority.clients import AwsClients, Credentials
 from keysentry.cli.demo.channels import Receivers, receivers, show_messages
 from keysentry.cli.demo.service import show_service
 from keysentry.cli.render import print_exposure, print_report, print_steps
+from keysentry.config.issuers import IssuerSettings
 from keysentry.config.settings import Settings
 from keysentry.detect.validators import BASE62_ALPHABET
 from keysentry.emulator.attacker import prove_quarantine
@@ -208,7 +209,8 @@ def _beyond_aws(
         (leak / "build-1042.log").write_text(
             f"+ export GITHUB_TOKEN={token}\n+ aws s3 cp dist/ s3://releases/ (key {lone.access_key_id})\n"
         )
-        with_issuers = settings.model_copy(update={"issuers": Settings(issuers=stand_in.settings()).issuers})
+        issuers = IssuerSettings.model_validate(stand_in.settings())
+        with_issuers = settings.model_copy(update={"issuers": issuers})
         responder = build_responder(with_issuers, own_credentials=ours)
         responder.advance_all(responder.record_report(scan_targets([str(leak)])))
         with responder.store.session() as session:
