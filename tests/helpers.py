@@ -168,16 +168,10 @@ def partner_body(
 # --- tokens of other issuers, valid as their detectors check them --------------------------------
 def github_token(rng: random.Random, prefix: str = "ghp_") -> str:
     """A GitHub token with a body of 30 random base62 characters and its CRC32 checksum."""
-    import zlib
-
-    from keysentry.detect.validators import BASE62_ALPHABET
+    from keysentry.detect.validators import BASE62_ALPHABET, base62_crc32
 
     body = "".join(rng.choice(BASE62_ALPHABET) for _ in range(30))
-    number, digits = zlib.crc32(body.encode()) & 0xFFFFFFFF, ""
-    while number:
-        number, remainder = divmod(number, 62)
-        digits = BASE62_ALPHABET[remainder] + digits
-    return prefix + body + digits.rjust(6, "0")
+    return prefix + body + base62_crc32(body)
 
 
 def slack_bot_token(rng: random.Random) -> str:

@@ -170,7 +170,8 @@ class GitHubRevocation:
             return
         if response.status_code != 202:
             error = IssuerCallError(
-                f"GitHub POST {REVOKE_PATH} answered {response.status_code}: {response.text[:200]}",
+                # not its body: an error may quote what was sent, and that is a batch of tokens
+                f"GitHub POST {REVOKE_PATH} answered {response.status_code}",
                 response.status_code,
             )
             self._fail(batch, error)

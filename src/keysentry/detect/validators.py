@@ -34,6 +34,11 @@ def _crc32(text: str) -> int:
     return zlib.crc32(text.encode("ascii")) & 0xFFFFFFFF
 
 
+def base62_crc32(text: str) -> str:
+    """The six-character base62 CRC32 that GitHub's and npm's prefixed tokens end with."""
+    return _encode(_crc32(text), BASE62_ALPHABET, 6)
+
+
 def _base62_crc32_tail(body: str) -> bool:
     """The last six characters of ``body`` are the base62 CRC32 of the characters before them.
 
@@ -42,7 +47,7 @@ def _base62_crc32_tail(body: str) -> bool:
     """
     if len(body) <= 6 or not body.isascii() or not body.isalnum():
         return False
-    return _encode(_crc32(body[:-6]), BASE62_ALPHABET, 6) == body[-6:]
+    return base62_crc32(body[:-6]) == body[-6:]
 
 
 def github_crc32(value: str) -> bool:

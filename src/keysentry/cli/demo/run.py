@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from keysentry.cli.demo.service import show_service
 from keysentry.cli.render import print_exposure, print_report, print_steps
 from keysentry.config.issuers import IssuerSettings
 from keysentry.config.settings import Settings
-from keysentry.detect.validators import BASE62_ALPHABET
+from keysentry.detect.validators import base62_crc32
 from keysentry.emulator.attacker import prove_quarantine
 from keysentry.emulator.issuers import IssuerStandIn
 from keysentry.emulator.seed import SeededUser, SeedManifest, seed_demo
@@ -188,12 +187,7 @@ DEMO_GITHUB_TOKEN_BODY = "keysentryDemoToken0000000000000"[:30]  # a checksum is
 
 def _demo_github_token() -> str:
     """A token in GitHub's format (its CRC32 checksum included) that GitHub never issued."""
-    body = DEMO_GITHUB_TOKEN_BODY
-    number, digits = zlib.crc32(body.encode()) & 0xFFFFFFFF, ""
-    while number:
-        number, remainder = divmod(number, 62)
-        digits = BASE62_ALPHABET[remainder] + digits
-    return "ghp_" + body + digits.rjust(6, "0")
+    return "ghp_" + DEMO_GITHUB_TOKEN_BODY + base62_crc32(DEMO_GITHUB_TOKEN_BODY)
 
 
 def _beyond_aws(
