@@ -150,6 +150,8 @@ def test_slack_tokens_are_attributed_and_revoke_themselves_and_a_dry_run_only_te
     assert (e.state, e.account_name, e.principal_name) == ("notified", "Acme <Corp>", "deploy-bot")
     assert e.containment["applied"] is False and "test=1" in e.containment["reason"]
     assert stand_in.slack_tests == {fingerprint(live): 1} and stand_in.slack_revoked == {}
+    case = next(m.payload for m in outbox(dry, e.id) if m.channel == "case")
+    assert "Acme" in case["markdown"] and "<Corp>" not in case["markdown"]  # the issuer's words, inert
     dry.store.dispose()
 
     wet = build_responder(with_issuers(settings, stand_in))
