@@ -165,20 +165,27 @@ def health_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
         "page": "1",
         "totalPages": "1",
         "keysentry": {
-            "notificationId": f.notification_id,
-            "exposureId": f.exposure_id,
-            "state": f.state,
+            **_what_keysentry_knows(f, now),
             "principalArn": f.principal_arn,
             "secretLive": f.secret_live,
-            "source": f.source,
-            "firstSeenAt": _iso(f.first_seen_at),
-            "detectedAt": _iso(f.detected_at),
-            "containedAt": _iso(f.contained_at),
-            "notifiedAt": _iso(now),
-            "containment": f.containment,
-            "remediation": f.remediation,
-            "dashboardUrl": f.exposure_url,
         },
+    }
+
+
+def _what_keysentry_knows(f: ExposureFacts, now: datetime) -> dict[str, Any]:
+    """The ``keysentry`` part of every event: the exposure, where it was seen, the times, the response."""
+    return {
+        "notificationId": f.notification_id,
+        "exposureId": f.exposure_id,
+        "state": f.state,
+        "source": f.source,
+        "firstSeenAt": _iso(f.first_seen_at),
+        "detectedAt": _iso(f.detected_at),
+        "containedAt": _iso(f.contained_at),
+        "notifiedAt": _iso(now),
+        "containment": f.containment,
+        "remediation": f.remediation,
+        "dashboardUrl": f.exposure_url,
     }
 
 
@@ -193,20 +200,7 @@ def credential_event_detail(f: ExposureFacts, now: datetime) -> dict[str, Any]:
         "keyId": f.key_id,
         "description": describe(f),
         "rotateUrl": f.rotate_url,
-        "keysentry": {
-            "notificationId": f.notification_id,
-            "exposureId": f.exposure_id,
-            "state": f.state,
-            "owner": f.principal_arn or f.principal_name,
-            "source": f.source,
-            "firstSeenAt": _iso(f.first_seen_at),
-            "detectedAt": _iso(f.detected_at),
-            "containedAt": _iso(f.contained_at),
-            "notifiedAt": _iso(now),
-            "containment": f.containment,
-            "remediation": f.remediation,
-            "dashboardUrl": f.exposure_url,
-        },
+        "keysentry": {**_what_keysentry_knows(f, now), "owner": f.principal_arn or f.principal_name},
     }
 
 

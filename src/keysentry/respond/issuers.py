@@ -47,6 +47,12 @@ def _not_applied(mode: str, reason: str, would: dict[str, Any]) -> Outcome:
     return Outcome(state, {"containment": containment, "mode": mode}, containment)
 
 
+def _notify_only(reason: str) -> Outcome:
+    """Nothing the issuer offers can be called: the owner is told, with the reason."""
+    containment = {"applied": False, "mode": "notify_only", "reason": reason}
+    return Outcome(State.NOTIFY_ONLY, {"containment": containment, "mode": "notify_only"}, containment)
+
+
 def _revoked(issuer: Issuer, call: str, already: bool, **detail: Any) -> Outcome:
     containment = {
         "applied": True,
@@ -105,9 +111,7 @@ def announce_contain(ctx: StepContext, x: ExposureView) -> Outcome:
         why = "its access key ID was not seen, so it can be neither attributed nor contained"
     else:
         why = f"{issuer.name} offers no revocation keysentry can call"
-    reason = f"{why}: rotate it at {issuer.rotate_url}"
-    containment = {"applied": False, "mode": "notify_only", "reason": reason}
-    return Outcome(State.NOTIFY_ONLY, {"containment": containment, "mode": "notify_only"}, containment)
+    return _notify_only(f"{why}: rotate it at {issuer.rotate_url}")
 
 
 # --- GitHub ------------------------------------------------------------------------------------
@@ -222,8 +226,7 @@ def gitlab_contain(ctx: StepContext, x: ExposureView) -> Outcome:
             "no GitLab administrator token is configured ([issuers.gitlab] admin_token), so keysentry "
             f"cannot revoke it: revoke it at {issuer.rotate_url}"
         )
-        containment = {"applied": False, "mode": "notify_only", "reason": reason}
-        return Outcome(State.NOTIFY_ONLY, {"containment": containment, "mode": "notify_only"}, containment)
+        return _notify_only(reason)
     if mode != "revoke":
         return _not_applied(mode, NOT_APPLIED[mode], plan)
     held = ctx.custody.get(x.secret_fingerprint)
