@@ -160,6 +160,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
+NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens there
+
+
 @pytest.fixture
 def settings(
     tmp_path: Path, emulator: Emulator, seeded: SeedManifest, database_url: str, event_sink: EventSink
@@ -171,6 +174,13 @@ def settings(
         aws_service_endpoints=emulator.service_endpoints,
         event_bus_name=event_sink.bus,
         log_file=tmp_path / "keysentry.log",
+        # No test reaches the real issuers: a token found without a stand-in configured meets a closed
+        # local port (tests that revoke point these at keysentry.emulator.issuers).
+        issuers={
+            "github": {"api_url": NOWHERE},
+            "slack": {"api_url": NOWHERE},
+            "gitlab": {"url": NOWHERE},
+        },
     )
 
 

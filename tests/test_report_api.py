@@ -97,9 +97,10 @@ def test_trufflehog_output_as_it_is_goes_to_containment(
     assert wait_for(lambda: exposure_of(responder, user.access_key_id).state == "notified")
     e = exposure_of(responder, user.access_key_id)
     [sighting] = e.sightings
-    assert (sighting.commit, sighting.path, sighting.repository) == (
+    assert (sighting.commit, sighting.path, sighting.line, sighting.repository) == (
         COMMIT,
-        "config/.env:3",
+        "config/.env",
+        3,
         "https://github.com/acme/app.git",
     )
     assert e.first_seen_at is not None and e.first_seen_at.isoformat().startswith("2026-11-20T08:00:00")

@@ -8,16 +8,17 @@ the caller answers GitHub: an accepted report is never lost.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from keysentry.content import Provenance
-from keysentry.detect.findings import Finding
+from keysentry.detect.findings import Finding, Match
 from keysentry.detect.scanner import FindingFolder, ScanReport, engine_for
-from keysentry.intake.formats import Reported
+from keysentry.intake.formats import Reported, Segment
 from keysentry.intake.github_partner import PartnerReport
 from keysentry.respond.responder import Responder
 from keysentry.store.reports import keep_reports
@@ -57,9 +58,45 @@ class RecordedText:
 
 def record_text(responder: Responder, text: bytes, provenance: Provenance) -> RecordedText:
     """Scan ``text`` in memory and record every finding (each durable once this returns)."""
-    folder = FindingFolder()
     found = ScanReport()
+    folder = FindingFolder()
     folder.add(provenance, engine_for().scan(text, hold=found.held.append))
+    return _record(responder, folder, found)
+
+
+def record_segments(responder: Responder, placed: list[tuple[Segment, Provenance]]) -> RecordedText:
+    """Scan the segments together in memory (so that a key ID and its secret in two of them are
+    paired) and record every finding at the segment it was seen in: the segment's provenance, and the
+    line and column its scanner gave."""
+    starts = [1]  # the line of the joined text each segment begins on
+    for segment, _ in placed:
+        starts.append(starts[-1] + segment.text.count(b"\n") + 1)
+    found = ScanReport()
+    by_segment: dict[int, list[Match]] = defaultdict(list)
+    joined = b"\n".join(segment.text for segment, _ in placed)
+    for match in engine_for().scan(joined, hold=found.held.append):
+        k = bisect.bisect_right(starts, match.line) - 1
+        by_segment[k].append(_relocated(match, starts[k], placed[k][0]))
+    folder = FindingFolder()
+    for k, matches in sorted(by_segment.items()):
+        folder.add(placed[k][1], matches)
+    return _record(responder, folder, found)
+
+
+def _relocated(match: Match, start: int, segment: Segment) -> Match:
+    """``match`` with the line (and, on the segment's first line, the column) of the scanned file."""
+    first = segment.line or 1
+    line = match.line - start + first
+    end_line = match.end_line - start + first if match.end_line else 0
+    column, end_column = match.column, match.end_column
+    if segment.column and match.line == start:
+        column += segment.column - 1
+        if end_line == line:
+            end_column += segment.column - 1
+    return replace(match, line=line, column=column, end_line=end_line, end_column=end_column)
+
+
+def _record(responder: Responder, folder: FindingFolder, found: ScanReport) -> RecordedText:
     folder.into(found)
     exposure_of: dict[tuple[str, str, str], int] = {}
     for finding in found.findings + found.suppressed:
@@ -105,13 +142,6 @@ def accept_github_batch(responder: Responder, reports: list[PartnerReport]) -> l
     return [{"token_hash": r.token_hash, "token_type": r.type, "label": label} for r, label, _ in labelled]
 
 
-def _same_place(item: Reported) -> tuple[str | None, ...]:
-    """Items reported for one place (repository, commit, file, link) are scanned together, so that a
-    scanner reporting a key ID and its secret as two findings (gitleaks does) is paired."""
-    p = item.provenance
-    return item.place or (p.repository, p.commit, p.path, p.url)
-
-
 def _holds(item: Reported, finding: Finding) -> bool:
     """Whether this item reported (part of) this credential: its key ID, or its secret."""
     if finding.key_id and finding.key_id.encode() in item.text:
@@ -126,7 +156,9 @@ def _answer(item: Reported, index: int, got: RecordedText) -> dict[str, Any]:
     recorded = sorted({got.exposure_of[f.identity()] for f in mine if f.identity() in got.exposure_of})
     reason = None
     if not recorded:
-        if any(f.suppressed for f in mine):
+        if item.unscannable:
+            reason = item.unscannable
+        elif any(f.suppressed for f in mine):
             reason = "example key: " + next(str(f.suppressed) for f in mine if f.suppressed)
         else:
             reason = "no credential recognised"
@@ -144,12 +176,12 @@ def accept_report(responder: Responder, items: list[Reported], reporter: str) ->
     answer says, item by item, which exposures it led to, or why none."""
     groups: dict[tuple[str | None, ...], list[int]] = defaultdict(list)
     for n, item in enumerate(items):
-        groups[_same_place(item)].append(n)
+        groups[item.place].append(n)
     answers: list[dict[str, Any]] = [{} for _ in items]
     credentials: dict[int, dict[str, Any]] = {}
     for indexes in groups.values():
-        group = [items[n] for n in indexes]
-        got = record_text(responder, b"\n".join(i.text for i in group), group[0].provenance)
+        placed = [(segment, items[n].provenance) for n in indexes for segment in items[n].segments]
+        got = record_segments(responder, placed)
         for finding in got.found.findings:
             if finding.identity() in got.exposure_of:
                 exposure_id = got.exposure_of[finding.identity()]

@@ -2,19 +2,26 @@
 
 * trufflehog ``--json`` (one object per line): ``Raw`` and ``RawV2`` (for AWS, the key ID followed by
   its secret), ``DetectorName``, ``SourceMetadata.Data.<Git|Github|Filesystem…>`` for the place;
-* gitleaks and betterleaks ``--report-format json`` (an array): ``Secret``, ``Match``, ``File``,
-  ``StartLine``, ``Commit``, ``Author``, ``Email``, ``Date``, ``Link``;
+* gitleaks ``--report-format json`` (an array): ``RuleID``, ``Secret``, ``Match``, ``File``,
+  ``StartLine``, ``StartColumn``, ``Commit``, ``Author``, ``Email``, ``Date``, ``Link``;
+* gitleaks ``--report-format sarif``: ``runs[].results[]``, the secret in ``region.snippet.text``, the
+  commit, author and date in ``partialFingerprints``;
+* betterleaks 2 (``-o report.json`` or ``.jsonl``): ``{"schema_version", "findings": [...], "scan"}``
+  or one ``{"finding"}`` per line; each finding's ``match``, ``location``, ``attributes`` (``git.sha``,
+  ``git.author_*``, ``git.date``, ``git.remote_url``, ``url``) and the ``component_sets`` that hold the
+  other parts of a credential (an AWS key ID's secret);
 * keysentry's own manual report: ``{"key_id", "secret", "url", "repository", "commit", "path", "line"}``
   (one object or an array).
 
-Each item becomes a :class:`Reported`: text that holds the credential (scanned by the engine, in
-memory, never stored) and its :class:`Provenance`.
+Each item becomes a :class:`Reported`: the segments of text that hold the credential (scanned by the
+engine, in memory, never stored), each with the line the scanner gave, and its :class:`Provenance`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +30,7 @@ from keysentry.content import Provenance
 from keysentry.errors import KeysentryError
 
 MAX_ITEMS = 10_000
+REDACTED = "REDACTED"  # what gitleaks and betterleaks write for a value with --redact
 
 
 class UnreadableReport(KeysentryError):
@@ -30,13 +38,36 @@ class UnreadableReport(KeysentryError):
 
 
 @dataclass(frozen=True)
-class Reported:
+class Segment:
+    """Text that held (part of) a credential, and where the scanner says it starts in its file."""
+
     text: bytes
+    line: int | None = None  # 1-based; None: the scanner did not say
+    column: int | None = None
+
+    def __repr__(self) -> str:  # the text holds a secret
+        return f"Segment(line={self.line}, column={self.column}, text='***')"
+
+
+@dataclass(frozen=True)
+class Reported:
+    segments: tuple[Segment, ...]
     provenance: Provenance
     detector: str
-    # Where it was found, without its line: items of one place are scanned together (a key ID and its
-    # secret reported as two findings are paired).
-    place: tuple[str | None, ...] = ()
+    # Why this item holds nothing to scan (the scanner redacted it …); None when it does.
+    unscannable: str | None = None
+
+    @property
+    def text(self) -> bytes:
+        return b"\n".join(s.text for s in self.segments)
+
+    @property
+    def place(self) -> tuple[str | None, ...]:
+        """Where it was found, without its line: items of one place are scanned together (a key ID and
+        its secret reported as two findings are paired).  A link's ``#L3`` names the line, not the
+        place."""
+        p = self.provenance
+        return (p.repository, p.commit, p.path, (p.url or "").split("#", 1)[0] or None)
 
     def __repr__(self) -> str:  # the text holds a secret
         return f"Reported(detector={self.detector!r}, provenance={self.provenance!r}, text='***')"
@@ -46,83 +77,153 @@ def _when(value: Any) -> datetime | None:
     return parse_timestamp(value, naive_is_utc=False)  # a scanner's time without a zone is unknown
 
 
-def _text(*parts: Any) -> bytes:
-    return "\n".join(str(p) for p in parts if isinstance(p, str) and p).encode()
+def _line(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _segment(text: Any, line: Any = None, column: Any = None) -> Segment | None:
+    if not isinstance(text, str) or not text:
+        return None
+    return Segment(text.encode(), _line(line), _line(column))
+
+
+def _segments(*segments: Segment | None) -> tuple[Segment, ...]:
+    return tuple(s for s in segments if s is not None)
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if isinstance(value, str) and value else None
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object of the report, or an empty one where the report holds something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _author(name: Any, email: Any) -> str | None:
+    who, address = _str(name), _str(email)
+    if who and address:
+        return f"{who} <{address}>"
+    return who or address
+
+
+def _redacted(*values: Any) -> str | None:
+    if any(v == REDACTED for v in values):
+        return "redacted by the scanner: nothing to scan (run it without --redact)"
+    return None
 
 
 def _trufflehog(item: dict[str, Any]) -> Reported:
-    raw, raw_v2 = item.get("Raw") or "", item.get("RawV2") or ""
+    raw, raw_v2 = _str(item.get("Raw")) or "", _str(item.get("RawV2")) or ""
     detector = str(item.get("DetectorName") or "trufflehog")
-    if detector.upper() == "AWS" and raw and raw_v2.startswith(raw):  # ID then secret, run together
-        text = _text(f"aws_access_key_id = {raw}", f"aws_secret_access_key = {raw_v2[len(raw) :]}")
-    else:
-        text = _text(raw, raw_v2)
-    data = (item.get("SourceMetadata") or {}).get("Data") or {}
-    place: dict[str, Any] = next(iter(data.values()), {}) if isinstance(data, dict) and data else {}
+    data = _obj(_obj(item.get("SourceMetadata")).get("Data"))
+    place = _obj(next(iter(data.values()), {}))
     line = place.get("line")
+    if detector.upper() == "AWS" and raw and raw_v2.startswith(raw):  # ID then secret, run together
+        segments = _segments(
+            _segment(f"aws_access_key_id = {raw}", line),
+            _segment(f"aws_secret_access_key = {raw_v2[len(raw) :]}", line),
+        )
+    else:
+        segments = _segments(_segment(raw, line), _segment(raw_v2, line))
+    stamp = place.get("timestamp")
     provenance = Provenance(
         "report",
-        path=place.get("file") or place.get("path"),
-        repository=place.get("repository"),
-        commit=place.get("commit"),
-        author=place.get("email"),
-        committed_at=_when(place.get("timestamp", "").replace(" +0000 UTC", "+00:00"))
-        if isinstance(place.get("timestamp"), str)
-        else None,
-        url=place.get("link"),
+        path=_str(place.get("file")) or _str(place.get("path")),
+        repository=_str(place.get("repository")),
+        commit=_str(place.get("commit")),
+        author=_str(place.get("email")),
+        committed_at=_when(stamp.replace(" +0000 UTC", "+00:00")) if isinstance(stamp, str) else None,
+        url=_str(place.get("link")),
     )
-    return _reported(text, provenance, line, f"trufflehog:{detector}")
+    return Reported(segments, provenance, f"trufflehog:{detector}")
 
 
 def _gitleaks(item: dict[str, Any]) -> Reported:
-    author = item.get("Author")
-    if author and item.get("Email"):
-        author = f"{author} <{item['Email']}>"
     provenance = Provenance(
         "report",
-        path=item.get("File"),
-        commit=item.get("Commit") or None,
-        author=author or None,
+        path=_str(item.get("File")),
+        commit=_str(item.get("Commit")),
+        author=_author(item.get("Author"), item.get("Email")),
         committed_at=_when(item.get("Date")),
-        url=item.get("Link") or None,
+        url=_str(item.get("Link")),
+    )
+    match, secret = _str(item.get("Match")), _str(item.get("Secret"))
+    line, column = item.get("StartLine"), item.get("StartColumn")
+    segments = _segments(
+        _segment(match, line, column),
+        # The secret is inside the match as a rule captures it; alone only when it is not.
+        _segment(secret, line) if secret and (not match or secret not in match) else None,
     )
     detector = f"gitleaks:{item.get('RuleID', '?')}"
-    return _reported(
-        _text(item.get("Match"), item.get("Secret")), provenance, item.get("StartLine"), detector
+    return Reported(segments, provenance, detector, _redacted(match, secret))
+
+
+def _betterleaks(item: dict[str, Any]) -> Reported:
+    attributes, location = _obj(item.get("attributes")), _obj(item.get("location"))
+    path = _str(location.get("path"))
+    provenance = Provenance(
+        "report",
+        path=path[2:] if path and path.startswith("./") else path,
+        repository=_str(attributes.get("git.remote_url")),
+        commit=_str(attributes.get("git.sha")),
+        author=_author(attributes.get("git.author_name"), attributes.get("git.author_email")),
+        committed_at=_when(attributes.get("git.date")),
+        url=_str(attributes.get("url")),
     )
+    parts: list[tuple[Any, Any]] = [(item.get("match"), location)]
+    sets = item.get("component_sets")
+    for group in sets if isinstance(sets, list) else []:
+        components = _obj(group).get("components")
+        for component in components if isinstance(components, list) else []:
+            parts.append((_obj(component).get("match"), _obj(component).get("location")))
+    segments: list[Segment | None] = []
+    values: list[Any] = []
+    for match, where in parts:
+        if not isinstance(match, dict) or not isinstance(where, dict):
+            continue
+        values.append(match.get("value"))
+        segments.append(_segment(match.get("full") or match.get("value"), where.get("start_line"), None))
+    detector = f"betterleaks:{item.get('rule_id', '?')}"
+    return Reported(_segments(*segments), provenance, detector, _redacted(*values))
+
+
+def _sarif(result: dict[str, Any], tool: str) -> Reported:
+    places = result.get("locations")
+    physical = _obj(_obj(places[0] if isinstance(places, list) and places else {}).get("physicalLocation"))
+    region, facts = _obj(physical.get("region")), _obj(result.get("partialFingerprints"))
+    provenance = Provenance(
+        "report",
+        path=_str(_obj(physical.get("artifactLocation")).get("uri")),
+        commit=_str(facts.get("commitSha")),
+        author=_author(facts.get("author"), facts.get("email")),
+        committed_at=_when(facts.get("date")),
+    )
+    snippet = _str(_obj(region.get("snippet")).get("text"))
+    unscannable = _redacted(snippet) or (
+        None if snippet else "the SARIF result carries no snippet: nothing to scan"
+    )
+    segments = _segments(_segment(snippet, region.get("startLine"), region.get("startColumn")))
+    return Reported(segments, provenance, f"{tool}:{result.get('ruleId', '?')}", unscannable)
 
 
 def _manual(item: dict[str, Any]) -> Reported:
-    key_id, secret = item.get("key_id"), item.get("secret")
-    text = _text(
-        f"aws_access_key_id = {key_id}" if key_id else None,
-        f"aws_secret_access_key = {secret}" if secret else None,
+    key_id, secret, line = _str(item.get("key_id")), _str(item.get("secret")), item.get("line")
+    segments = _segments(
+        _segment(f"aws_access_key_id = {key_id}", line) if key_id else None,
+        _segment(f"aws_secret_access_key = {secret}", line) if secret else None,
+        _segment(item.get("text"), line),
     )
-    if isinstance(item.get("text"), str):
-        text = _text(text.decode(), item["text"])
     provenance = Provenance(
         "report",
-        path=item.get("path"),
-        repository=item.get("repository"),
-        commit=item.get("commit"),
-        author=item.get("author"),
+        path=_str(item.get("path")),
+        repository=_str(item.get("repository")),
+        commit=_str(item.get("commit")),
+        author=_str(item.get("author")),
         committed_at=_when(item.get("committed_at")),
-        url=item.get("url"),
+        url=_str(item.get("url")),
     )
-    return _reported(text, provenance, item.get("line"), "manual")
-
-
-def _reported(text: bytes, provenance: Provenance, line: Any, detector: str) -> Reported:
-    place = (provenance.repository, provenance.commit, provenance.path, provenance.url)
-    return Reported(text, _with_line(provenance, line), detector, place)
-
-
-def _with_line(provenance: Provenance, line: Any) -> Provenance:
-    """Provenance has no line of its own (the engine counts lines in the reported text), so a line the
-    report gives travels in the path, ``file:line``."""
-    if isinstance(line, int) and line > 0 and provenance.path:
-        return replace(provenance, path=f"{provenance.path}:{line}")
-    return provenance
+    return Reported(segments, provenance, "manual")
 
 
 def _kind(item: dict[str, Any]) -> str:
@@ -130,35 +231,67 @@ def _kind(item: dict[str, Any]) -> str:
         return "trufflehog"
     if "RuleID" in item and ("Secret" in item or "Match" in item):
         return "gitleaks"
+    if "rule_id" in item and "match" in item:
+        return "betterleaks"
     if "key_id" in item or "secret" in item or "text" in item:
         return "manual"
     raise UnreadableReport(
-        "an item is neither trufflehog (SourceMetadata, DetectorName), gitleaks/betterleaks (RuleID, "
-        "Secret) nor a keysentry report (key_id, secret)"
+        "an item is neither trufflehog (SourceMetadata, DetectorName), gitleaks (RuleID, Secret), "
+        "betterleaks 2 (rule_id, match), SARIF (runs[].results[]) nor a keysentry report "
+        "(key_id, secret)"
     )
 
 
-READERS = {"trufflehog": _trufflehog, "gitleaks": _gitleaks, "manual": _manual}
+READERS = {"trufflehog": _trufflehog, "gitleaks": _gitleaks, "betterleaks": _betterleaks, "manual": _manual}
+
+
+def _parse(text: str) -> list[Any]:
+    """The JSON values of a body: one document, or one per line (JSON Lines)."""
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise UnreadableReport(f"neither JSON nor JSON Lines: {exc}") from None
+
+
+def _items(documents: list[Any]) -> Iterator[Reported]:
+    for document in documents:
+        if isinstance(document, list):
+            yield from _items(document)
+        elif not isinstance(document, dict):
+            raise UnreadableReport("every item must be a JSON object")
+        elif isinstance(document.get("runs"), list):  # SARIF
+            for run in map(_obj, document["runs"]):
+                tool = str(_obj(_obj(run.get("tool")).get("driver")).get("name") or "sarif").lower()
+                results = run.get("results")
+                for result in results if isinstance(results, list) else []:
+                    if not isinstance(result, dict):
+                        raise UnreadableReport("a SARIF result must be a JSON object")
+                    yield _sarif(result, tool)
+        elif "schema_version" in document and isinstance(document.get("findings"), list):  # betterleaks
+            yield from _items(document["findings"])
+        elif "schema_version" in document and isinstance(document.get("finding"), dict):  # its JSONL
+            yield _betterleaks(document["finding"])
+        elif "schema_version" in document and "scan" in document and len(document) == 2:
+            continue  # betterleaks' closing summary line: no finding in it
+        else:
+            yield READERS[_kind(document)](document)
 
 
 def read_report(body: bytes) -> list[Reported]:
-    """Every item of a report body: a JSON array or object, or JSON Lines (trufflehog)."""
+    """Every item of a report body: a JSON array or object, JSON Lines, SARIF or betterleaks 2's
+    report."""
     try:
         text = body.decode()
     except UnicodeDecodeError:
         raise UnreadableReport("the body is not UTF-8") from None
-    try:
-        data: Any = json.loads(text)
-        items = data if isinstance(data, list) else [data]
-    except json.JSONDecodeError:
-        try:
-            items = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise UnreadableReport(f"neither JSON nor JSON Lines: {exc}") from None
+    items: list[Reported] = []
+    for item in _items(_parse(text)):
+        items.append(item)
+        if len(items) > MAX_ITEMS:
+            raise UnreadableReport(f"more than {MAX_ITEMS} items in one report")
     if not items:
         raise UnreadableReport("the report is empty")
-    if len(items) > MAX_ITEMS:
-        raise UnreadableReport(f"more than {MAX_ITEMS} items in one report")
-    if not all(isinstance(i, dict) for i in items):
-        raise UnreadableReport("every item must be a JSON object")
-    return [READERS[_kind(item)](item) for item in items]
+    return items

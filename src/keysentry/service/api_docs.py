@@ -32,7 +32,7 @@ class KeysentryReport(BaseModel):
 
 
 class GitleaksFinding(BaseModel):
-    """One item of ``gitleaks detect --report-format json`` (betterleaks writes the same)."""
+    """One item of ``gitleaks git|dir --report-format json``."""
 
     model_config = ConfigDict(extra="allow")
     RuleID: str
@@ -40,11 +40,33 @@ class GitleaksFinding(BaseModel):
     Match: str | None = None
     File: str | None = None
     StartLine: int | None = None
+    StartColumn: int | None = None
     Commit: str | None = None
     Author: str | None = None
     Email: str | None = None
     Date: str | None = None
     Link: str | None = None
+
+
+class BetterleaksReport(BaseModel):
+    """betterleaks 2's report (``-o report.json``): its findings, each with the ``match``, the
+    ``location``, the ``attributes`` (``git.sha``, ``git.author_name``, ``git.date``, ``url`` …) and the
+    ``component_sets`` holding a credential's other parts.  Its JSON Lines (``-o report.jsonl``) holds one
+    ``{"schema_version", "finding"}`` a line."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_version: str
+    findings: list[dict[str, Any]]
+    scan: dict[str, Any] | None = None
+
+
+class SarifLog(BaseModel):
+    """A SARIF 2.1.0 log (``gitleaks --report-format sarif``): each result's secret is in
+    ``region.snippet.text``, its commit, author and date in ``partialFingerprints``."""
+
+    model_config = ConfigDict(extra="allow")
+    version: str | None = None
+    runs: list[dict[str, Any]]
 
 
 class TrufflehogFinding(BaseModel):
@@ -69,8 +91,8 @@ class ReportedItem(BaseModel):
     where: str
     exposures: list[int] = Field(description="The exposures it led to (committed).")
     reason: str | None = Field(
-        description="Why it led to none: no credential recognised, an example key, or a key ID "
-        "without its secret."
+        description="Why it led to none: no credential recognised, an example key, or the scanner "
+        "redacted the value (nothing to scan)."
     )
 
 
@@ -104,7 +126,7 @@ class ErrorBody(BaseModel):
     error: str
 
 
-DOCUMENTED = (KeysentryReport, GitleaksFinding, TrufflehogFinding, PartnerToken)
+DOCUMENTED = (KeysentryReport, GitleaksFinding, BetterleaksReport, SarifLog, TrufflehogFinding, PartnerToken)
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -122,12 +144,17 @@ REPORT_BODY: dict[str, Any] = {
                         _ref(KeysentryReport),
                         {"type": "array", "items": _ref(KeysentryReport)},
                         {"type": "array", "items": _ref(GitleaksFinding)},
+                        _ref(BetterleaksReport),
+                        _ref(SarifLog),
                         _ref(TrufflehogFinding),
                     ]
                 }
             },
             "application/x-ndjson": {
-                "schema": {"type": "string", "description": "trufflehog --json: one finding a line."}
+                "schema": {
+                    "type": "string",
+                    "description": "trufflehog --json or betterleaks -o report.jsonl: one finding a line.",
+                }
             },
         },
     }

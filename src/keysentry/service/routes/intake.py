@@ -70,7 +70,7 @@ def intake_router(responder: Responder, keys: PartnerKeys) -> APIRouter:
 
     @router.post(
         "/v1/reports",
-        summary="Report exposed credentials: trufflehog, gitleaks or betterleaks JSON, or our own format",
+        summary="Report exposed credentials: trufflehog, gitleaks, betterleaks or SARIF, or our own format",
         status_code=202,
         openapi_extra=REPORT_BODY,
         response_model=ReportAccepted,
@@ -79,8 +79,9 @@ def intake_router(responder: Responder, keys: PartnerKeys) -> APIRouter:
     async def report(
         request: Request, caller: Annotated[Caller, Depends(require("responder", responder.store))]
     ) -> JSONResponse:
-        """Accepts trufflehog ``--json`` (JSON Lines), gitleaks / betterleaks ``--report-format json``, or
-        ``{"key_id", "secret", "url", "repository", "commit", "path", "line"}`` (one or a list).  Every
+        """Accepts trufflehog ``--json`` (JSON Lines), gitleaks ``--report-format json`` or ``sarif``,
+        betterleaks 2 (``-o report.json`` or ``.jsonl``), or ``{"key_id", "secret", "url", "repository",
+        "commit", "path", "line"}`` (one or a list).  Every
         credential found is recorded (committed) before the answer, and responded to in the background."""
         body = await request.body()
         if len(body) > MAX_REPORT_BYTES:
