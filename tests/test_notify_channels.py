@@ -301,9 +301,11 @@ def test_email_falls_back_to_the_configured_address(
     assert to == ["secops@example.org"] and user.access_key_id in mail["Subject"]
 
 
-def test_the_event_can_go_to_the_affected_accounts_own_bus(
+def test_by_default_the_event_goes_on_the_affected_accounts_own_bus(
     settings: Settings, new_user, admin_clients: AwsClients, tmp_path: Path
 ) -> None:
+    """As AWS Health puts its RISK events: on the affected account's bus, through the member role, so
+    the automation that account runs for Health events sees keysentry's too."""
     user = new_user("workloads-dev")
     member = member_credentials(admin_clients, user.account_id)
     events, sqs = (
@@ -319,13 +321,17 @@ def test_the_event_can_go_to_the_affected_accounts_own_bus(
     settings = settings.model_copy(
         update={
             "event_bus_name": bus,  # exists only in the member account
-            "notify": NotifySettings(eventbridge_in_affected_account=True),
+            "notify": NotifySettings(),  # the default: eventbridge_account = "affected"
             "investigation_delays": [],
         }
     )
     (tmp_path / "leak.env").write_text(env_pair(user))
     responder, _ = respond(settings, tmp_path)
     assert exposure_of(responder, user.access_key_id).state == "notified"
+    with responder.store.session() as s:
+        [message] = s.query(OutboxMessage).filter_by(channel="eventbridge").all()
+        assert message.state == "sent"
+        assert message.receipt.endswith(f" on {bus} in {user.account_id}")
     got = []
     for _ in range(5):
         answer = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
@@ -366,11 +372,14 @@ def test_on_the_central_bus_the_event_names_the_affected_account_for_automation(
     tmp_path: Path,
 ) -> None:
     """AWS Health puts a RISK event on the affected account's own bus, so aws-health-tools' automation
-    reads the top-level ``account`` and acts in its own account.  On keysentry's central bus (the
-    default) ``account`` is the bus owner: a consumer there reads the affected account from the event's
-    ``detail`` (and ``resources``), as the README and docs/events.md say, and acts in that account."""
+    reads the top-level ``account`` and acts in its own account.  On keysentry's central bus
+    (``eventbridge_account = "central"``) ``account`` is the bus owner: a consumer there reads the
+    affected account from the event's ``detail`` (and ``resources``), as the README and docs/events.md
+    say, and acts in that account."""
     user = new_user("workloads-prod")
-    settings = settings.model_copy(update={"investigation_delays": []})
+    settings = settings.model_copy(
+        update={"investigation_delays": [], "notify": NotifySettings(eventbridge_account="central")}
+    )
     (tmp_path / "leak.env").write_text(env_pair(user))
     respond(settings, tmp_path)
     [event] = event_sink.events()
@@ -398,3 +407,33 @@ def test_on_the_central_bus_the_event_names_the_affected_account_for_automation(
         if k["AccessKeyId"] == key
     ]
     assert after["Status"] == "Inactive"
+
+
+def test_where_the_affected_account_has_no_such_bus_the_event_goes_on_the_central_one_and_says_so(
+    settings: Settings, new_user, event_sink: EventSink, tmp_path: Path
+) -> None:
+    """The default puts the event in the affected account; that account has no bus of that name (only
+    keysentry's own account has it): the event is not dropped or retried for ever, it goes on the
+    central bus, and the delivery's receipt says where and why."""
+    user = new_user("workloads-dev")
+    settings = settings.model_copy(update={"investigation_delays": [], "notify": NotifySettings()})
+    (tmp_path / "leak.env").write_text(env_pair(user))
+    responder, _ = respond(settings, tmp_path)
+    [event] = event_sink.events()
+    assert event["detail"]["eventMetadata"]["accountId"] == user.account_id
+    with responder.store.session() as s:
+        [message] = s.query(OutboxMessage).filter_by(channel="eventbridge").all()
+        assert message.state == "sent" and message.attempts == 1
+        assert message.receipt.endswith(
+            f" on central {event_sink.bus}, not in {user.account_id} (ResourceNotFoundException)"
+        )
+
+
+def test_the_former_setting_still_reads() -> None:
+    assert NotifySettings.model_validate({"eventbridge_in_affected_account": False}).eventbridge_account == (
+        "central"
+    )
+    assert NotifySettings.model_validate({"eventbridge_in_affected_account": True}).eventbridge_account == (
+        "affected"
+    )
+    assert NotifySettings().eventbridge_account == "affected"

@@ -41,7 +41,7 @@ def build_channels(settings: Settings, authority: AwsAuthority) -> dict[str, Cha
     if notify.case:
         channels.append(CaseChannel(Support(authority), notify.aws_support_case))
     if notify.eventbridge:
-        channels.append(EventBridgeChannel(EventBus(authority), notify.eventbridge_in_affected_account))
+        channels.append(EventBridgeChannel(EventBus(authority), notify.eventbridge_account == "affected"))
     channels.extend(SnsChannel(Topics(authority), topic) for topic in notify.sns_topics)
     if notify.email.enabled:
         channels.append(EmailChannel(Mail(authority), notify.email))

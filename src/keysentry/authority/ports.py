@@ -21,7 +21,10 @@ class EventBus:
 
     PERMISSIONS = (
         Permission(
-            "Announce", ("events:PutEvents",), ("arn:aws:events:*:*:event-bus/*",), in_every_account=False
+            # In the affected account too: the event goes on its own bus by default.
+            "Announce",
+            ("events:PutEvents",),
+            ("arn:aws:events:*:*:event-bus/*",),
         ),
     )
 

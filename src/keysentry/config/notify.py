@@ -2,6 +2,7 @@
 
 ```toml
 [notify]
+eventbridge_account = "affected" # the event on the affected account's bus (member role); or "central"
 sns_topics = ["arn:aws:sns:us-east-1:111122223333:security-alerts"]
 case = true                      # the case in keysentry (with aws_support_case, in AWS Support too)
 
@@ -22,9 +23,9 @@ secret = "…"                     # HMAC-SHA256 key for json
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from keysentry.config import StrictModel
 from keysentry.escaping import http_url
@@ -62,11 +63,25 @@ class WebhookTarget(StrictModel):
 
 class NotifySettings(StrictModel):
     eventbridge: bool = True
-    eventbridge_in_affected_account: bool = Field(
-        default=False,
-        description="Put the event on the bus of the affected account (through the member role) rather "
-        "than on the central bus of keysentry's own account.",
+    eventbridge_account: Literal["affected", "central"] = Field(
+        default="affected",
+        description="affected: put the event on the bus of the account whose key leaked (through the "
+        "member role; where the role cannot put it there, or that account has no such bus, on the central "
+        "bus, and the delivery says so), where the top-level account is that account, as AWS Health's "
+        "own events have it.  central: always on the bus of keysentry's own account (consumers read the "
+        "affected account from detail.eventMetadata.accountId).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_flag(cls, data: Any) -> Any:
+        """``eventbridge_in_affected_account = true|false``, the earlier spelling, still reads."""
+        if isinstance(data, dict) and "eventbridge_in_affected_account" in data:
+            data = dict(data)
+            flag = data.pop("eventbridge_in_affected_account")
+            data.setdefault("eventbridge_account", "affected" if flag else "central")
+        return data
+
     sns_topics: list[str] = Field(default_factory=list)
     email: EmailSettings = Field(default_factory=EmailSettings)
     webhooks: list[WebhookTarget] = Field(default_factory=list)

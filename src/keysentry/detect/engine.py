@@ -26,7 +26,7 @@ from keysentry.detect import decode
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.detect.checks import is_example_secret, suppression, value_passes
 from keysentry.detect.findings import Held, Holder, Match, Verifier
-from keysentry.detect.pairing import Span, keyword_pattern, pair
+from keysentry.detect.pairing import Span, keyword_pattern, pair, pair_by_structure
 from keysentry.detect.rules import Rule, RuleError
 
 PREFILTER = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_ALLOWEMPTY
@@ -296,6 +296,29 @@ class Engine:
         text = value.decode("latin-1")
         return all(check(text) for check in c.checks)
 
+    def _secrets(
+        self,
+        c: CompiledRule,
+        data: bytes,
+        ids: list[Span],
+        reach: int,
+        lines: LineCounter,
+        line_of: dict[int, tuple[int, int]],
+    ) -> list[Span]:
+        """The candidate secrets within ``reach`` bytes of the ids, with their lines."""
+        rule = c.rule
+        assert c.secret is not None
+        part = rule.parts["secret"]
+        windows = _merge([(max(0, s.start - reach), min(len(data), s.end + reach + GUARD)) for s in ids])
+        found = [
+            s
+            for s in self._find(c.secret, data, windows)
+            if value_passes(part, s.value) and self._valid(c, s.value) and c.anchor.search(s.value) is None
+        ]
+        for s in found:
+            line_of.setdefault(s.start, lines.at(s.start))
+        return [replace(s, line=line_of[s.start][0], example=is_example_secret(rule, s.value)) for s in found]
+
     def _tokens(self, c: CompiledRule, data: bytes, ids: list[Span], lines: LineCounter) -> dict[int, Span]:
         """The third part (a session token) near each id, paired the same way as secrets."""
         if c.token is None:
@@ -346,28 +369,25 @@ class Engine:
             max(pairing.max_distance_bytes, pairing.named_max_distance_bytes)
             + rule.parts["secret"].max_length
         )
-        windows = _merge([(max(0, s.start - reach), min(len(data), s.end + reach + GUARD)) for s in ids])
-        secret_part = rule.parts["secret"]
         line_of = {s.start: lines.at(s.start) for s in ids}
-        secrets = [
-            s
-            for s in self._find(c.secret, data, windows)
-            if value_passes(secret_part, s.value)
-            and self._valid(c, s.value)
-            and c.anchor.search(s.value) is None
-        ]
-        for s in secrets:
-            line_of.setdefault(s.start, lines.at(s.start))
         ids = [
             replace(
                 s, line=line_of[s.start][0], example=suppression(rule, s.value.decode(), None) is not None
             )
             for s in ids
         ]
-        secrets = [
-            replace(s, line=line_of[s.start][0], example=is_example_secret(rule, s.value)) for s in secrets
-        ]
+        secrets = self._secrets(c, data, ids, reach, lines, line_of)
         paired = pair(data, ids, secrets, rule.pairing, c.pairing_keywords)
+        unpaired = [i for i in range(len(ids)) if i not in paired]
+        if unpaired and pairing.structure_max_distance_bytes > reach:
+            # Farther than nearness reaches: the secret of the id's own structure (read only for the ids
+            # still alone, so the common case scans no more than before).
+            taken = {s.start for s in paired.values()}
+            far = self._secrets(
+                c, data, [ids[i] for i in unpaired], pairing.structure_max_distance_bytes, lines, line_of
+            )
+            candidates = [s for s in far if s.start not in taken]
+            paired |= pair_by_structure(data, ids, unpaired, candidates, pairing, c.pairing_keywords)
         tokens = self._tokens(c, data, ids, lines)
         matches = []
         for i, kid in enumerate(ids):

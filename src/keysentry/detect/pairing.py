@@ -8,6 +8,11 @@ comes after the id; nearness.  Example ids pair only with example secrets.
 Beyond ``max_distance_bytes``, and up to ``named_max_distance_bytes``, a secret is
 paired only when it is on the id's own line, a pairing keyword names it, and no
 other id sits between them: one object of a long line of JSON, however long.
+
+An id still without a secret then takes, up to ``structure_max_distance_bytes``
+away, the nearest secret a keyword names, with no other id between them, that
+sits in the same structure (one JSON object, one env block, INI section or YAML
+mapping: :mod:`keysentry.detect.structure`), however many lines apart.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from keysentry.detect.rules import Pairing
+from keysentry.detect.structure import same_structure
+
+# Secrets a keyword names, nearest first, whose structure is examined for one id: the examination reads
+# the bytes between them, so a blob of many named secrets costs a bounded number of reads per id.
+MAX_STRUCTURE_CANDIDATES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +50,7 @@ def pair(
     id_starts = sorted(i.start for i in ids)
 
     def keyword_before(secret: Span) -> bool:
-        if keyword is None:
-            return False
-        return (
-            keyword.search(data, max(0, secret.start - rules.keyword_window_bytes), secret.start) is not None
-        )
+        return _named(data, secret, rules, keyword)
 
     # Only secrets within reach of an id are scored: sorted starts and bisection keep this linear in
     # the size of the blob, however many ids and secrets it holds.
@@ -87,6 +93,52 @@ def pair(
             continue
         paired[i] = secrets[j]
         used.add(j)
+    return paired
+
+
+def _named(data: bytes, secret: Span, rules: Pairing, keyword: re.Pattern[bytes] | None) -> bool:
+    if keyword is None:
+        return False
+    return keyword.search(data, max(0, secret.start - rules.keyword_window_bytes), secret.start) is not None
+
+
+def pair_by_structure(
+    data: bytes,
+    ids: Sequence[Span],
+    unpaired: Sequence[int],
+    secrets: Sequence[Span],
+    rules: Pairing,
+    keyword: re.Pattern[bytes] | None,
+) -> dict[int, Span]:
+    """Index into ``ids`` (of those ``unpaired``) → the secret of its structure (see the module)."""
+    reach = rules.structure_max_distance_bytes
+    if not reach or not unpaired:
+        return {}
+    id_starts = sorted(i.start for i in ids)
+    named = sorted((s for s in secrets if _named(data, s, rules, keyword)), key=lambda s: s.start)
+    starts = [s.start for s in named]
+    found: list[tuple[int, int, int]] = []  # (distance, id index, secret index)
+    for i in unpaired:
+        kid = ids[i]
+        n = bisect.bisect_left(id_starts, kid.start)
+        lo_edge = max(kid.start - reach, id_starts[n - 1] if n > 0 else 0)
+        hi_edge = min(kid.end + reach, id_starts[n + 1] if n + 1 < len(id_starts) else len(data))
+        lo, hi = bisect.bisect_left(starts, lo_edge), bisect.bisect_left(starts, hi_edge)
+        near = sorted(range(lo, hi), key=lambda j: abs(named[j].start - kid.start))
+        for j in [j for j in near if named[j].start != kid.start][:MAX_STRUCTURE_CANDIDATES]:
+            sec = named[j]
+            spans = sorted([(kid.start, kid.end), (sec.start, sec.end)])
+            if (sec.example and not kid.example) or sec.end > hi_edge:
+                continue
+            if same_structure(data, spans[0], spans[1]):
+                found.append((abs(sec.start - kid.start), i, j))
+                break
+    paired: dict[int, Span] = {}
+    used: set[int] = set()
+    for _, i, j in sorted(found):
+        if i not in paired and j not in used:
+            paired[i] = named[j]
+            used.add(j)
     return paired
 
 

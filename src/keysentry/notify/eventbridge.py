@@ -1,5 +1,11 @@
 """Health-compatible events on an EventBridge bus, under our own source, ten to a PutEvents call: on the
-central bus of keysentry's own account, or on the bus of the same name in each affected account."""
+bus of the same name in each affected account (the default, through the member role), or on the central
+bus of keysentry's own account.
+
+In the affected account EventBridge sets the event's top-level ``account`` to that account, as AWS
+Health's own RISK events have it, so automation written for them (aws-health-tools) works unchanged.
+Where the member role cannot be assumed or may not put events there, or that account has no bus of that
+name, the event goes on the central bus instead, and its receipt says where and why: never dropped."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from keysentry.authority.boundary import AwsCallError
 from keysentry.authority.ports import EventBus
 from keysentry.errors import AuthorityError
 from keysentry.notify.channel import Sent
@@ -19,12 +26,16 @@ from keysentry.notify.health_event import (
     stamp_notified,
 )
 
+# What the affected account answers when the event cannot be put there at all (as opposed to a failure
+# worth retrying there): the role cannot be assumed, may not put events, or the bus does not exist.
+NOT_THERE = frozenset({"AccessDenied", "AccessDeniedException", "ResourceNotFoundException"})
+
 
 def resources(facts: ExposureFacts) -> list[str]:
     """The event's ``resources``: the key, and the principal's ARN, which names the affected account.
 
     EventBridge sets the top-level ``account`` to the account of the bus the event is put on: on the
-    central bus (the default) that is keysentry's account, not the affected one.  A consumer there reads
+    central bus that is keysentry's account, not the affected one.  A consumer there reads
     ``detail.eventMetadata.accountId`` (also ``detail.affectedAccount``), or the account in this ARN."""
     found = [facts.key_id]
     if facts.principal_arn:
@@ -68,8 +79,8 @@ class EventBridgeChannel:
         return [answers[n] for n in range(len(payloads))]
 
     def _put(self, account_id: str | None, payloads: list[dict[str, Any]], now: datetime) -> list[Sent]:
-        """Put the events on the bus of ``account_id`` (None: the central bus).  A member role that cannot
-        be assumed fails them like a refused call: they are retried later."""
+        """Put the events on the bus of ``account_id`` (None: the central bus).  A call that fails is
+        retried later; where the affected account cannot take them at all, they go on the central bus."""
         entries = [
             {
                 "Time": now,
@@ -81,12 +92,21 @@ class EventBridgeChannel:
             }
             for payload in payloads
         ]
+        where = f"on {self.bus.bus_name} in {account_id}" if account_id else f"on central {self.bus.bus_name}"
         try:
             results = self.bus.put_events(entries, account_id)
+        except AwsCallError as exc:
+            if account_id is None or exc.code not in NOT_THERE:
+                return [Sent(False, error=str(exc)) for _ in payloads]
+            where = f"on central {self.bus.bus_name}, not in {account_id} ({exc.code})"
+            try:
+                results = self.bus.put_events(entries, None)
+            except AuthorityError as central:
+                return [Sent(False, error=f"{exc}; then {central}") for _ in payloads]
         except AuthorityError as exc:
             return [Sent(False, error=str(exc)) for _ in payloads]
         return [
-            Sent(True, receipt=str(r["EventId"]))
+            Sent(True, receipt=f"{r['EventId']} {where}"[:256])
             if "EventId" in r and not r.get("ErrorCode")
             else Sent(
                 False, error=f"events:PutEvents refused it: {r.get('ErrorCode')} {r.get('ErrorMessage')}"

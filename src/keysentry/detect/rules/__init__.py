@@ -52,6 +52,9 @@ class Pairing(BaseModel):
     # Farther than max_distance_bytes, on the id's own line (a dumped environment, minified JSON, one
     # long INI or env line): a secret that a keyword names, with no other id between them.  0: never.
     named_max_distance_bytes: int = 0
+    # Farther still, on any line: a secret a keyword names in the id's own JSON object, env block, INI
+    # section or YAML mapping, with no other id between them (keysentry.detect.structure).  0: never.
+    structure_max_distance_bytes: int = 0
     keywords: tuple[str, ...] = ()  # words that introduce the secret (preferred when several fit)
     token_keywords: tuple[str, ...] = ()  # the same for the optional token part (AWS session tokens)
     unpaired_id_severity: Severity = "medium"  # an ID alone cannot be used: lower than a pair
