@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("KEYSENTRY_REQUIRE_POSTGRES") == "1"
 # CI sets this (.ci/run): there a skipped test is a failed one, since a test that skips tests nothing.
 REQUIRE_NO_SKIPS = os.environ.get("KEYSENTRY_REQUIRE_NO_SKIPS") == "1"
+# The compiled automaton is kept for the test session (and its subprocesses), not in the user's home.
+os.environ.setdefault("KEYSENTRY_CACHE_DIR", tempfile.mkdtemp(prefix="keysentry-test-cache-"))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -70,11 +70,15 @@ SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 
 
 def jsonl_records(stdout: str) -> tuple[list[dict], dict]:
-    """``keysentry scan --format jsonl`` output: the findings, and the summary record it ends with."""
+    """``keysentry scan --format jsonl`` output: the findings reported (not the documentation examples
+    it lists as ignored, after them, with ``suppressed``), and the summary record it ends with."""
     import json
 
-    *findings, summary = [json.loads(line) for line in stdout.splitlines()]
-    assert summary["type"] == "summary" and all("type" not in f for f in findings)
+    *records, summary = [json.loads(line) for line in stdout.splitlines()]
+    assert summary["type"] == "summary" and all("type" not in f for f in records)
+    findings = [f for f in records if not f.get("suppressed")]
+    assert records[: len(findings)] == findings, "ignored examples come after the findings"
+    assert len(records) - len(findings) == summary["examples_ignored"]
     return findings, summary
 
 

@@ -46,9 +46,15 @@ def new_credential() -> Finding:
 def test_jsonl_round_trip(tmp_path: Path) -> None:
     s = sample()
     text = jsonl_of(s.report)
-    assert len(text.splitlines()) == len(s.report.findings) + 1  # and the summary record
+    records = [json.loads(line) for line in text.splitlines()]
+    # Every finding, then the documentation examples it ignored (saying why), then the summary.
+    assert len(records) == len(s.report.findings) + len(s.report.suppressed) + 1
+    assert [r["suppressed"] for r in records[len(s.report.findings) : -1]] == [
+        f.suppressed for f in s.report.suppressed
+    ]
+    assert all(r["suppressed"] for r in records[len(s.report.findings) : -1])
     fingerprints = load_baseline(write(tmp_path, "baseline.jsonl", text))
-    assert fingerprints == {f.fingerprint for f in s.report.findings}
+    assert fingerprints == {f.fingerprint for f in [*s.report.findings, *s.report.suppressed]}
 
 
 def test_single_line_jsonl(tmp_path: Path) -> None:
@@ -78,7 +84,8 @@ def test_json_arrays_of_strings_or_objects(tmp_path: Path) -> None:
 def test_byte_order_mark_and_blank_lines_are_fine(tmp_path: Path) -> None:
     s = sample()
     text = "\ufeff" + jsonl_of(s.report).replace("\n", "\n\n")
-    assert load_baseline(write(tmp_path, "bom.jsonl", text)) == {f.fingerprint for f in s.report.findings}
+    everything = [*s.report.findings, *s.report.suppressed]
+    assert load_baseline(write(tmp_path, "bom.jsonl", text)) == {f.fingerprint for f in everything}
 
 
 # --- applying -----------------------------------------------------------------------------------

@@ -31,12 +31,20 @@ def test_true_example_is_found_as_a_live_credential(rule_id: str, n: int, exampl
     assert len(live) == 1, f"expected one live finding, got {[m.key_id for m in live]}"
     if example.id is not None:
         assert live[0].key_id == example.id
+    assert live[0].confidence == rule(rule_id).confidence
 
 
 @pytest.mark.parametrize(
     ("rule_id", "n", "example"), FALSE_CASES, ids=[f"{c[0]}-false-{c[1]}" for c in FALSE_CASES]
 )
 def test_false_example_is_not_reported_as_a_live_credential(rule_id: str, n: int, example) -> None:
+    """Not reported, or (``reported = "low"``: a token failing its checksum, a key whose body does not
+    parse) reported only at low confidence, with the rule's reason."""
     matches = scan_bytes(example.text.encode(), [rule(rule_id)])
     live = [m for m in matches if m.secret_fingerprint and not m.suppressed]
-    assert live == [], example.why
+    if example.reported == "low":
+        assert [(m.confidence, m.confidence_reason) for m in live] == [
+            ("low", rule(rule_id).validate_.failing_reason)
+        ], example.why
+    else:
+        assert live == [], example.why

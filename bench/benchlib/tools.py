@@ -113,6 +113,8 @@ def parse_keysentry(out: Path, truth: Truth, tree: Path) -> list[Record]:
     for d in json_lines(out):
         if d.get("type") == "summary":  # the closing record: what was scanned, and whether all of it
             continue
+        if d.get("suppressed"):  # a documentation example it ignored, listed with the reason: not reported
+            continue
         kid = d.get("key_id") or ""
         sha = d.get("secret_sha256")
         for loc in d.get("locations") or [{}]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -33,6 +34,8 @@ def settings_from(**overrides: object) -> Settings:
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = load_settings(**given)
     configure_logging(settings.log_level, settings.log_file, settings.log_format)
+    if settings.cache_dir:  # from keysentry.toml too: the engine (and each worker process) reads it here
+        os.environ["KEYSENTRY_CACHE_DIR"] = settings.cache_dir
     return settings
 
 

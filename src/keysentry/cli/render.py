@@ -58,6 +58,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "secret_sha256": f.secret_fingerprint or None,
         "account_id": f.account_id,
         "severity": f.severity,
+        "confidence": f.confidence,
+        "confidence_reason": f.confidence_reason,
         "canary": f.canary,
         "session_token_sha256": f.token_fingerprint or None,
         "suppressed": f.suppressed,
@@ -66,10 +68,12 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def print_jsonl(console: Console, report: ScanReport) -> None:
-    for finding in report.findings:
+def print_jsonl(console: Console, report: ScanReport, below: int = 0) -> None:
+    """One record per finding, then the documentation examples ignored (``suppressed`` says why), then
+    the summary.  ``below``: findings left out by ``--min-confidence``, counted in the summary."""
+    for finding in [*report.findings, *report.suppressed]:
         console.out(json.dumps(finding_dict(finding), sort_keys=True), highlight=False)
-    console.out(json.dumps(summary_dict(report), sort_keys=True), highlight=False)
+    console.out(json.dumps(summary_dict(report, below), sort_keys=True), highlight=False)
 
 
 def describe_location(loc: Location) -> str:
@@ -106,14 +110,34 @@ def describe_finding(f: Finding) -> str:
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
-def print_report(console: Console, report: ScanReport, baselined: int = 0) -> None:
+def print_finding(console: Console, f: Finding, note: str = "") -> None:
+    style = SEVERITY_STYLE.get(f.severity, "red")
+    confidence = f"{t(f.confidence)} confidence" + (
+        f" ({t(f.confidence_reason)})" if f.confidence_reason else ""
+    )
+    console.print(
+        f"[{style}]{t(f.key_id)}[/]  {t(f.severity)} severity, {confidence}  {describe_finding(f)}{note}"
+    )
+    if f.has_secret:
+        console.print(f"  secret: {REDACTED} (sha256 {f.secret_fingerprint[:16]}…)")
+    for loc in f.locations:
+        console.print(f"  at {describe_location(loc)}")
+
+
+def print_report(
+    console: Console,
+    report: ScanReport,
+    baselined: int = 0,
+    below: list[Finding] | None = None,
+    show_below: bool = False,
+) -> None:
+    """``below``: findings under ``--min-confidence``: counted, and listed with ``show_below`` (-v)."""
+    below = below or []
     for f in report.findings:
-        style = SEVERITY_STYLE.get(f.severity, "red")
-        console.print(f"[{style}]{t(f.key_id)}[/]  {t(f.severity)}  {describe_finding(f)}")
-        if f.has_secret:
-            console.print(f"  secret: {REDACTED} (sha256 {f.secret_fingerprint[:16]}…)")
-        for loc in f.locations:
-            console.print(f"  at {describe_location(loc)}")
+        print_finding(console, f)
+    if show_below:
+        for f in below:
+            print_finding(console, f, "  [dim](below --min-confidence: not counted)[/]")
     for f in report.suppressed:
         places = ", ".join(f"{t(loc.provenance.path)}:{loc.line}" for loc in f.locations)
         console.print(f"[dim]ignored {t(f.key_id)}: {t(f.suppressed)} ({places})[/]")
@@ -125,6 +149,9 @@ def print_report(console: Console, report: ScanReport, baselined: int = 0) -> No
     found = len(report.findings)
     verdict = f"[bold red]{found} credential finding(s)[/]" if found else "[green]no credentials found[/]"
     known = f", {baselined} known from the baseline" if baselined else ""
+    if below:
+        shown = "listed above" if show_below else "-v to list them"
+        known += f", {len(below)} below --min-confidence ({shown})"
     console.print(
         f"{verdict}; scanned {report.blobs_scanned} blob(s), {report.bytes_scanned:,} bytes; "
         f"{len(report.suppressed)} example(s) ignored, {len(report.skipped)} skipped{known}"
@@ -142,13 +169,14 @@ def incomplete_line(report: ScanReport) -> str:
     )
 
 
-def summary_dict(report: ScanReport) -> dict[str, Any]:
+def summary_dict(report: ScanReport, below: int = 0) -> dict[str, Any]:
     """The JSON Lines output's last record: what the scan covered, and whether it is complete."""
     return {
         "type": "summary",
         "complete": not report.incomplete,
         "findings": len(report.findings),
         "examples_ignored": len(report.suppressed),
+        "below_min_confidence": below,
         "blobs_scanned": report.blobs_scanned,
         "bytes_scanned": report.bytes_scanned,
         "skipped": len(report.skipped),

@@ -38,6 +38,7 @@ from keysentry.detect.findings import Finding
 from keysentry.detect.rules import load_rules
 from keysentry.detect.scanner import ScanReport
 from keysentry.report import apply_baseline, load_baseline, sarif_log
+from keysentry.report.confidence import MinConfidence, apply_min_confidence
 from keysentry.scan.pipeline import ScanOptions, scan_targets
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE
 
@@ -141,6 +142,19 @@ def scan(
             "--progress/--no-progress", help="Progress bar with bytes/s (default: when stderr is a terminal)."
         ),
     ] = None,
+    min_confidence: Annotated[
+        MinConfidence,
+        typer.Option(
+            "--min-confidence",
+            help="Report findings at least this sure: high (a checksum or structure holds, or a "
+            "verified pair), medium (a typed rule), low (a failed checksum, a malformed key). "
+            "Those below are counted, not reported, and do not change the exit code.",
+        ),
+    ] = MinConfidence.medium,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Text output: also list the findings below --min-confidence."),
+    ] = False,
     database_url: DatabaseUrl = None,
     aws_endpoint_url: Endpoint = None,
     check_live: CheckLive = None,
@@ -148,12 +162,17 @@ def scan(
     """Find exposed credentials in files, folders, archives, git history or standard input.
 
     AWS access keys (with their secret and session token, the account decoded
-    offline, canary keys recognised) and 30+ other credential types; base64,
+    offline, canary keys recognised) and 200 other credential types; base64,
     URL-encoded, escaped and UTF-16 content is decoded.  Secrets are never
     printed: each finding shows an ID, a SHA-256 fingerprint of the secret and
     every place it was seen.  Documentation examples are reported as ignored.
 
-    Exit codes: 0 nothing found, 1 credentials found, 2 error.
+    Every finding has a confidence.  Tokens with a checksum (GitHub's ghp_…,
+    npm_…) are high when it holds; a made-up token that fails it is low ("fails
+    GitHub's checksum, probably a test value") and is listed only with -v or
+    --min-confidence low.  Findings are listed by severity, then confidence.
+
+    Exit codes: 0 nothing found, 1 credentials found, 2 error or incomplete.
 
     Examples:
 
@@ -170,11 +189,23 @@ def scan(
       git diff | keysentry scan -                # standard input
 
       keysentry scan --staged                    # what the next commit would add
+
+      keysentry scan . --min-confidence low      # failed checksums and malformed keys too
     """
     options = ScanOptions(history=not no_history, staged=staged, max_file_size=max_file_size, jobs=jobs)
     options = with_live_check(options, check_live, database_url, aws_endpoint_url)
     run_scan(
-        targets or ["."], fmt, output, baseline, options, respond, progress, database_url, aws_endpoint_url
+        targets or ["."],
+        fmt,
+        output,
+        baseline,
+        options,
+        respond,
+        progress,
+        database_url,
+        aws_endpoint_url,
+        min_confidence.value,
+        verbose,
     )
 
 
@@ -228,6 +259,8 @@ def run_scan(
     progress: bool | None,
     database_url: str | None,
     endpoint: str | None,
+    min_confidence: str = "medium",
+    verbose: bool = False,
 ) -> None:
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
     known = load_baseline(baseline) if baseline else frozenset()
@@ -237,6 +270,7 @@ def run_scan(
     baselined: list[Finding] = []
     if known:
         report, baselined = apply_baseline(report, known)
+    report, below = apply_min_confidence(report, min_confidence)
     target = (
         Console(file=output.open("w", encoding="utf-8"), highlight=False, soft_wrap=True, emoji=False)
         if output
@@ -244,13 +278,13 @@ def run_scan(
     )
     try:
         if fmt is Format.jsonl:
-            print_jsonl(target, report)
+            print_jsonl(target, report, len(below))
         elif fmt is Format.sarif:
             target.out(
                 json.dumps(sarif_log(report, load_rules(), __version__, baselined), indent=2), highlight=False
             )
         else:
-            print_report(target, report, len(baselined))
+            print_report(target, report, len(baselined), below, verbose)
     finally:
         if output:
             target.file.close()

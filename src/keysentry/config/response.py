@@ -16,6 +16,7 @@ Other credentials are answered by their issuer (``[response.issuers]``, by crede
 
     [response]
     suspected = "notify_only"         # an AWS key ID seen without its secret: notify_only | contain
+    low_confidence = "record"         # a failed checksum, a malformed key: record (for triage) | respond
 
     [response.issuers]
     github_token = "revoke"           # revoke (the default where the issuer can) | notify_only | dry_run
@@ -66,6 +67,11 @@ class ResponsePolicy(StrictModel):
         default="notify_only",
         description="An AWS key ID seen without its secret: announce it (notify_only) or contain its "
         "owner as for a pair (contain).",
+    )
+    low_confidence: Literal["record", "respond"] = Field(
+        default="record",
+        description="A low-confidence finding (a token failing its checksum, a key whose body does not "
+        "parse): record it as unconfirmed for triage, or respond to it like any other.",
     )
     issuers: dict[str, IssuerMode] = Field(
         default_factory=dict,

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Where the SQLite file lives.")
+    cache_dir: str | None = Field(
+        default=None,
+        description="Where the compiled detection automaton is kept between runs (read from "
+        "KEYSENTRY_CACHE_DIR by every scanning process); default ~/.cache/keysentry; 'off' compiles "
+        "it each time.",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default is a SQLite file in data_dir.",

@@ -37,7 +37,7 @@ def key_kind(key_id: str) -> str:
         "ASIA": "temporary",
         "ABIA": "service-specific",
         "ACCA": "service-specific",
-    }.get(key_id[:4], "unknown")
+    }.get(key_id[:4], "long-term (old format)" if key_id.startswith("A3T") else "unknown")
 
 
 def fingerprint(secret: bytes | str) -> str:

@@ -47,6 +47,8 @@ def suppression(rule: Rule, key_id: str | None, secret: bytes | None) -> str | N
         if is_example_secret(rule, secret):
             return "documentation example secret"
         lowered = secret.lower()
+        if any(lowered == sample.lower().encode() for sample in s.sample_secrets):
+            return "well-known sample credential from documentation"
         if any(p.lower().encode() in lowered for p in s.placeholders):
             return "placeholder secret"
         if s.min_distinct_secret_chars and len(set(secret)) < s.min_distinct_secret_chars:

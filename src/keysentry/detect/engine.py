@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import hyperscan
 
-from keysentry.detect import decode
+from keysentry.detect import automaton_cache, decode
 from keysentry.detect.aws_keys import fingerprint
 from keysentry.detect.checks import is_example_secret, suppression, value_passes
 from keysentry.detect.findings import Held, Holder, Match, Verifier
@@ -46,6 +46,7 @@ class CompiledRule:
     pairing_keywords: re.Pattern[bytes] | None
     token_keywords: re.Pattern[bytes] | None
     checks: tuple[Callable[[str], bool], ...]
+    failing_checks: tuple[Callable[[str], bool], ...] = ()
 
     @property
     def has_id(self) -> bool:
@@ -150,6 +151,7 @@ class Engine:
                 pairing_keywords=keyword_pattern(r.pairing.keywords),
                 token_keywords=keyword_pattern(r.pairing.token_keywords),
                 checks=_validators(r.validate_.checks, r.id),
+                failing_checks=_validators(r.validate_.failing_must_pass, r.id),
             )
             for i, r in enumerate(rules)
         ]
@@ -163,15 +165,20 @@ class Engine:
                 self._entries.append((pattern, PREFILTER, c.index, "anchor"))
         for pattern, flags, role in decode.TRIGGERS:
             self._entries.append((pattern, flags, None, role))
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        try:
-            self._db.compile(
-                expressions=[e[0].encode() for e in self._entries],
-                ids=list(range(len(self._entries))),
-                flags=[e[1] for e in self._entries],
-            )
-        except hyperscan.error as exc:
-            raise RuleError(f"the rules' anchor patterns do not compile into one automaton: {exc}") from exc
+        expressions = [e[0].encode() for e in self._entries]
+        all_flags = [e[1] for e in self._entries]
+
+        def compile_() -> hyperscan.Database:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            try:
+                db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=all_flags)
+            except hyperscan.error as exc:
+                raise RuleError(
+                    f"the rules' anchor patterns do not compile into one automaton: {exc}"
+                ) from exc
+            return db
+
+        self._db = automaton_cache.database(expressions, all_flags, compile_)
         self._scratch = hyperscan.Scratch(self._db)
 
     def automaton_patterns(self) -> list[tuple[str, str]]:
@@ -280,13 +287,20 @@ class Engine:
         if not anchors:
             return []
         if not c.has_id:
-            valid = [s for s in anchors if self._valid(c, s.value)]
-            found = [self._secret_only(c, data, s, lines, decoding) for s in valid]
-            revocation = rule.issuer.revocation
-            if hold is not None and revocation:
-                for s, m in zip(valid, found, strict=True):
-                    if m.suppressed is None:
+            found = []
+            for s in anchors:
+                if self._valid(c, s.value):
+                    m = self._secret_only(c, data, s, lines, decoding, rule.confidence, None)
+                    revocation = rule.issuer.revocation
+                    if hold is not None and revocation and m.suppressed is None:
                         hold(Held(rule.credential_type, revocation, m.secret_fingerprint, s.value))
+                elif self._still_reported(c, s.value):
+                    # Not revocable as it is (the issuer would refuse it): reported, never held.
+                    reason = rule.validate_.failing_reason
+                    m = self._secret_only(c, data, s, lines, decoding, "low", reason)
+                else:
+                    continue
+                found.append(m)
             return found
         return self._paired(c, data, anchors, lines, decoding, verify)
 
@@ -295,6 +309,13 @@ class Engine:
             return True
         text = value.decode("latin-1")
         return all(check(text) for check in c.checks)
+
+    def _still_reported(self, c: CompiledRule, value: bytes) -> bool:
+        """A value failing the rule's checks that the rule still reports, at low confidence."""
+        if not c.rule.validate_.failing_reason:
+            return False
+        text = value.decode("latin-1")
+        return all(check(text) for check in c.failing_checks)
 
     def _secrets(
         self,
@@ -334,7 +355,14 @@ class Engine:
         return pair(data, ids, tokens, c.rule.pairing, c.token_keywords)
 
     def _secret_only(
-        self, c: CompiledRule, data: bytes, s: Span, lines: LineCounter, decoding: str | None
+        self,
+        c: CompiledRule,
+        data: bytes,
+        s: Span,
+        lines: LineCounter,
+        decoding: str | None,
+        confidence: str,
+        confidence_reason: str | None,
     ) -> Match:
         digest = fingerprint(s.value)
         shown = s.value[: c.rule.display.prefix_chars].decode("latin-1")
@@ -351,6 +379,8 @@ class Engine:
             severity=c.rule.severity,
             end_line=end_line,
             end_column=end_column,
+            confidence=confidence,
+            confidence_reason=confidence_reason,
         )
 
     def _paired(
@@ -417,6 +447,7 @@ class Engine:
                     end_line=end_line,
                     end_column=end_column,
                     kind="pair" if secret else "id",
+                    confidence="high" if live == "live" else rule.confidence,
                 )
             )
         return matches

@@ -27,6 +27,8 @@ class Match:
     end_line: int = 0  # where the match ends (0: not known): the line and the column after its last character
     end_column: int = 0
     kind: str = "secret"  # "pair" (an ID with its secret), "id" (an ID alone), "secret" (a secret alone)
+    confidence: str = "medium"  # "high", "medium" or "low" (keysentry.detect.rules.Confidence)
+    confidence_reason: str | None = None  # why it is low: "fails GitHub's checksum, probably a test value"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ class Finding:
     token_fingerprint: str = ""
     live: str | None = None  # see Match.live
     kind: str = "secret"  # see Match.kind
+    confidence: str = "medium"  # see Match.confidence: the highest of its matches
+    confidence_reason: str | None = None
     locations: list[Location] = field(default_factory=list)
 
     @property

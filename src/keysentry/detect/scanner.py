@@ -9,7 +9,7 @@ from keysentry.content import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.detect.engine import Engine
 from keysentry.detect.findings import Finding, Held, Location, Match
-from keysentry.detect.rules import Rule, load_rules
+from keysentry.detect.rules import CONFIDENCE_RANK, Rule, load_rules
 
 _ENGINES: dict[tuple[str, ...], Engine] = {}
 
@@ -81,7 +81,11 @@ class FindingFolder:
                     token_fingerprint=match.token_fingerprint,
                     live=match.live,
                     kind=match.kind,
+                    confidence=match.confidence,
+                    confidence_reason=match.confidence_reason,
                 )
+            elif CONFIDENCE_RANK[match.confidence] > CONFIDENCE_RANK[finding.confidence]:
+                finding.confidence, finding.confidence_reason = match.confidence, match.confidence_reason
             if match.token_fingerprint and not finding.token_fingerprint:
                 finding.token_fingerprint = match.token_fingerprint
             if match.live and finding.live in (None, "unknown"):

@@ -142,6 +142,13 @@ def pem_body(value: str) -> bool:
     return contents is not None and contents[:3] in (b"\x02\x01\x00", b"\x02\x01\x01")
 
 
+def pem_armor_unencrypted(value: str) -> bool:
+    """PEM armor without encryption headers around a body of real length (a key that does not parse
+    is then malformed or truncated, not encrypted: that is the private-key-encrypted rule's)."""
+    armor = _armor(value)
+    return armor is not None and not armor[2] and len(armor[1]) >= 64 and "..." not in value
+
+
 _OPENSSH_MAGIC = b"openssh-key-v1\x00"
 
 
@@ -183,6 +190,48 @@ def private_key_encrypted(value: str) -> bool:
         contents = _der_sequence(data)
         return contents is not None and contents[:1] == b"\x30"
     return headers and "4,ENCRYPTED" in value and len(data) % 8 == 0 and len(data) >= 32
+
+
+_PGP_ARMOR = re.compile(
+    r"-----BEGIN PGP PRIVATE KEY BLOCK-----(.*?)-----END PGP PRIVATE KEY BLOCK-----", re.DOTALL
+)
+
+
+def _crc24(data: bytes) -> int:
+    """OpenPGP's CRC-24 (RFC 4880, 6.1), the checksum of an armored block's ``=XXXX`` line."""
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def pgp_secret_key(value: str) -> bool:
+    """An armored OpenPGP private key: its body decodes to packets that start with a secret-key packet
+    (tag 5), and the armor's CRC-24 line, where there is one, matches the body."""
+    m = _PGP_ARMOR.search(value)
+    if m is None:
+        return False
+    text = _ESCAPED_NEWLINE.sub("\n", m.group(1)).replace("\r", "")
+    lines = [line.strip() for line in text.split("\n")]
+    if "" in lines[1:]:  # the armor headers (Version:, Comment:) end at the first blank line
+        lines = lines[lines.index("", 1) + 1 :]
+    checksum = next((line[1:] for line in lines if line.startswith("=") and len(line) == 5), None)
+    body = "".join(line for line in lines if line and not (line.startswith("=") and len(line) == 5))
+    data = _b64decode(body)
+    if not data or len(data) < 32:
+        return False
+    if checksum is not None:
+        crc = _b64decode(checksum)
+        if crc is None or int.from_bytes(crc, "big") != _crc24(data):
+            return False
+    tag = data[0]
+    if not tag & 0x80:
+        return False
+    return (tag & 0x3F) == 5 if tag & 0x40 else ((tag >> 2) & 0x0F) == 5
 
 
 # ---- other structured tokens ---------------------------------------------------------------------
@@ -240,8 +289,10 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "gitlab-crc32": gitlab_crc32,
     "atlassian-crc32": atlassian_crc32,
     "pem-body": pem_body,
+    "pem-armor-unencrypted": pem_armor_unencrypted,
     "openssh-unencrypted": openssh_unencrypted,
     "private-key-encrypted": private_key_encrypted,
+    "pgp-secret-key": pgp_secret_key,
     "discord-bot-token": discord_bot_token,
     "age-bech32": age_bech32,
     "grafana-cloud-payload": grafana_cloud_payload,

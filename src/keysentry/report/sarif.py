@@ -47,6 +47,8 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 # GitHub reads "security-severity" (a string, 0.0-10.0) to rank security alerts:
 # >= 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, below that low.
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+# SARIF's result "rank" (0.0-100.0, higher first) carries the finding's confidence.
+RANKS = {"high": 90.0, "medium": 60.0, "low": 30.0}
 # "security" makes GitHub file results as security alerts; CWE-798 is "use of hard-coded credentials".
 RULE_TAGS = ("security", "secret", "external/cwe/cwe-798")
 
@@ -252,7 +254,10 @@ def _result(
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
-        "level": _level(finding.severity),
+        # A low-confidence finding (a failed checksum, a key that does not parse) is a note, whatever
+        # its type's severity: it is shown, not raised as an alert to act on.
+        "level": "note" if finding.confidence == "low" else _level(finding.severity),
+        "rank": RANKS.get(finding.confidence, RANKS["medium"]),
         "message": {"text": _message(finding, loc)},
         "locations": [_location(loc, base)],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint, LINE_HASH_KEY: line_hash},
@@ -276,6 +281,8 @@ def _message(finding: Finding, loc: Location) -> str:
         text += ", with its secret next to it (not shown)."
     else:
         text += ", without a secret nearby."
+    if finding.confidence == "low":
+        text += f" Low confidence: {finding.confidence_reason or 'a generic match'}."
     if loc.decoding:
         text += f" Found after {loc.decoding} decoding."
     p = loc.provenance
@@ -328,9 +335,11 @@ def _result_properties(finding: Finding, loc: Location) -> dict[str, Any]:
         "credentialType": finding.credential_type,
         "hasSecret": finding.has_secret,
         "severity": finding.severity,
+        "confidence": finding.confidence,
         "sourceKind": p.kind,
     }
     optional = {
+        "confidenceReason": finding.confidence_reason,
         "accountId": finding.account_id,
         "decoding": loc.decoding,
         "repository": p.repository,

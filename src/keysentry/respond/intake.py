@@ -14,7 +14,14 @@ from dataclasses import replace
 
 from keysentry.detect.findings import Finding, Held
 from keysentry.respond.custody import Custody
-from keysentry.respond.states import CANARY, EXAMPLE, NEW, REOPENED_BY_A_NEW_SIGHTING, TRANSITIONS
+from keysentry.respond.states import (
+    CANARY,
+    EXAMPLE,
+    NEW,
+    REOPENED_BY_A_NEW_SIGHTING,
+    TRANSITIONS,
+    State,
+)
 from keysentry.store.db import Store
 from keysentry.store.exposures import Db, paired_fingerprint, record_finding, suspected_exposure
 from keysentry.store.response import reopen, update_exposure
@@ -23,9 +30,10 @@ AWS = "aws_access_key"
 
 
 class Intake:
-    def __init__(self, store: Store, custody: Custody | None = None) -> None:
+    def __init__(self, store: Store, custody: Custody | None = None, respond_to_low: bool = False) -> None:
         self.store = store
         self.custody = custody if custody is not None else Custody()
+        self.respond_to_low = respond_to_low  # [response] low_confidence = "respond"
         self._on_recorded: list[Callable[[list[int]], None]] = []
 
     def on_recorded(self, callback: Callable[[list[int]], None]) -> None:
@@ -55,10 +63,17 @@ class Intake:
         if finding.credential_type == AWS and not finding.suppressed:
             finding = self._joined_with_its_pair(db, finding)
         state = EXAMPLE if finding.suppressed else CANARY if canary else NEW
+        if state == NEW and finding.confidence == "low" and not self.respond_to_low:
+            state = State.UNCONFIRMED
         recorded = record_finding(db, finding, initial_state=state)
         respond = False
         if recorded.created and canary:
             reason = f"{canary}; no call made, so it is not tripped"
+            update_exposure(db, recorded.exposure_id, {"state_reason": reason})
+        elif recorded.created and state == State.UNCONFIRMED:
+            reason = (
+                f"low confidence: {finding.confidence_reason or 'a generic match'}; recorded, not answered"
+            )
             update_exposure(db, recorded.exposure_id, {"state_reason": reason})
         elif recorded.new_sightings and recorded.state in REOPENED_BY_A_NEW_SIGHTING:
             reopen(db, recorded.exposure_id, "keysentry", "seen again in public after it was resolved", NEW)

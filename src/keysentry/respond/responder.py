@@ -33,7 +33,9 @@ class Responder:
         self.store = store
         self.context = context
         self.dispatcher = dispatcher
-        self.intake = Intake(store, context.custody)
+        self.intake = Intake(
+            store, context.custody, respond_to_low=context.settings.response.low_confidence == "respond"
+        )
         self.runner = StepRunner(store, context)
         self.operator = Operator(store, context.authority)
 

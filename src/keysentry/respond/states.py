@@ -10,7 +10,7 @@ Automatic steps run in order until an exposure reaches a state without one:
      │                     └──────────────────▶ dry_run ─┤
      ├──▶ unowned ─────────────────────────────────────────┘
      ├──▶ not_ours (recorded, not announced)
-     └──▶ example, canary (at detection, without any call)
+     └──▶ example, canary, unconfirmed (at detection, without any call)
 
 Entering one of ``ANNOUNCED_FROM`` queues the announcement in the outbox, in the same transaction;
 the dispatcher moves the exposure to ``notified`` when the first message of it is delivered.
@@ -35,6 +35,9 @@ class State(StrEnum):
     UNOWNED = "unowned"  # IAM does not know the key, or no event ties a temporary key to a role
     EXAMPLE = "example"  # documentation examples and placeholders: recorded, never acted on
     CANARY = "canary"  # a known canary (honeytoken) key: any call would trip it, so none is made
+    # A low-confidence finding (a failed checksum, a key that does not parse, a generic secret): recorded
+    # for triage, neither contained nor announced unless [response] low_confidence = "respond".
+    UNCONFIRMED = "unconfirmed"
     CONTAINED = "contained"
     ESCALATED = "escalated"  # a root key: no policy can hold it
     NOTIFY_ONLY = "notify_only"
@@ -71,7 +74,16 @@ TRANSITIONS: dict[State, Transition] = {
 }
 
 OPEN = frozenset(
-    {NOTIFIED, State.ACKNOWLEDGED, State.NOT_OURS, State.UNOWNED, FAILED, *TRANSITIONS, *ANNOUNCED_FROM}
+    {
+        NOTIFIED,
+        State.ACKNOWLEDGED,
+        State.NOT_OURS,
+        State.UNOWNED,
+        State.UNCONFIRMED,
+        FAILED,
+        *TRANSITIONS,
+        *ANNOUNCED_FROM,
+    }
 )
 RESOLVED = frozenset({State.REMEDIATED, State.CLOSED})
 # Nothing more will happen on its own, and no timed step runs (investigation, deactivation).
@@ -148,6 +160,7 @@ _ACTIONS = (
                 State.NOT_OURS,
                 EXAMPLE,
                 CANARY,
+                State.UNCONFIRMED,
                 State.FALSE_POSITIVE,
                 NOTIFIED,
                 State.ACKNOWLEDGED,
@@ -161,7 +174,7 @@ _ACTIONS = (
         "Reopen",
         "Reopen a resolved exposure and respond again (a reason is required).",
         'keysentry exposures reopen 12 -r "seen in a new fork"',
-        RESOLVED | {State.FALSE_POSITIVE},
+        RESOLVED | {State.FALSE_POSITIVE, State.UNCONFIRMED},
         NEW,
         needs_reason=True,
     ),
@@ -175,7 +188,16 @@ def operator_action(name: str) -> OperatorAction | None:
 
 
 TERMINAL = frozenset(
-    {NOTIFIED, State.ACKNOWLEDGED, State.NOT_OURS, EXAMPLE, CANARY, State.FALSE_POSITIVE, *RESOLVED}
+    {
+        NOTIFIED,
+        State.ACKNOWLEDGED,
+        State.NOT_OURS,
+        EXAMPLE,
+        CANARY,
+        State.UNCONFIRMED,
+        State.FALSE_POSITIVE,
+        *RESOLVED,
+    }
 )
 ALL_STATES = frozenset(State)
 

@@ -153,6 +153,7 @@ def _exposure_of(session: Db, finding: Finding, initial_state: str, now: datetim
             "attempts": 0,
             "account_id": finding.account_id,
             "severity": finding.severity,
+            "confidence": finding.confidence,
             "reopened": 0,
             "detected_at": now,
             "first_seen_at": min(committed) if committed else now,

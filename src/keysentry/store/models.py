@@ -57,6 +57,7 @@ class Exposure(Base):
     secret_live: Mapped[str | None] = mapped_column(String(16))
     containment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     severity: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[str | None] = mapped_column(String(8))  # high, medium, low (None: before 0008)
     # The response settings that applied (contain, notify_only, dry_run) and the next timed step.
     mode: Mapped[str | None] = mapped_column(String(16))
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

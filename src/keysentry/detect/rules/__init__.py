@@ -34,6 +34,11 @@ from keysentry.errors import KeysentryError
 
 CHAR_CLASSES = {"upper", "lower", "digit"}
 Severity = Literal["critical", "high", "medium", "low"]
+# How sure keysentry is that a finding is a real credential (not how bad it would be: that is severity).
+# high: a self-identifying format whose checksum or structure holds, or a verified pair; medium: a typed
+# rule with no structural check; low: generic, malformed, or failing its format's checksum.
+Confidence = Literal["high", "medium", "low"]
+CONFIDENCE_RANK: dict[str, int] = {"high": 3, "medium": 2, "low": 1}
 
 
 class Part(BaseModel):
@@ -69,11 +74,20 @@ class Suppress(BaseModel):
     placeholders: tuple[str, ...] = ()  # case-insensitive substrings of the secret: your-key-here …
     min_distinct_body_chars: int = 0  # an id body with fewer distinct characters is a placeholder
     min_distinct_secret_chars: int = 0
+    # Whole secrets that documentation uses as samples (SQLAlchemy's scott:tiger, docker's postgres):
+    # case-insensitive, the whole value.  Reported as ignored, with the reason.
+    sample_secrets: tuple[str, ...] = ()
 
 
 class Validate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     checks: tuple[str, ...] = ()  # names in keysentry.detect.validators.VALIDATORS
+    # A value that fails the checks is dropped, unless this says why it is still worth reporting: then
+    # it is a low-confidence finding with this reason ("fails GitHub's checksum, probably a test value").
+    failing_reason: str = ""
+    # With failing_reason: checks a failing value must still pass to be reported (the rest is dropped),
+    # such as "an unencrypted PEM armor" for a key whose body does not parse.
+    failing_must_pass: tuple[str, ...] = ()
 
 
 class Display(BaseModel):
@@ -106,6 +120,9 @@ class FalseExample(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     text: str
     why: str
+    # "low": reported, but only as a low-confidence finding (a token failing its checksum); "nothing":
+    # not reported at all, nor as an ignored example.
+    reported: Literal["nothing", "low"] = "nothing"
 
 
 class Examples(BaseModel):
@@ -120,6 +137,7 @@ class Rule(BaseModel):
     description: str
     credential_type: str
     severity: Severity = "high"
+    confidence_: Confidence | None = Field(default=None, alias="confidence")  # None: see .confidence
     keywords: tuple[str, ...] = ()  # case-insensitive; one must occur within keyword_window of the anchor
     keyword_window: int = 256
     parts: dict[str, Part]
@@ -142,11 +160,23 @@ class Rule(BaseModel):
         for name, part in self.parts.items():
             if set(part.requires_classes) - CHAR_CLASSES:
                 raise ValueError(f"part {name}: unknown character classes; use {sorted(CHAR_CLASSES)}")
+        if self.validate_.failing_must_pass and not self.validate_.failing_reason:
+            raise ValueError("[validate] failing_must_pass goes with failing_reason")
+        if any(e.reported == "low" for e in self.examples.false) and not self.validate_.failing_reason:
+            raise ValueError("a false example reported as 'low' needs [validate] failing_reason")
         if "id" in self.parts:
             missing = [e.text[:40] for e in self.examples.true if e.id is None]
             if missing:
                 raise ValueError(f"true examples of a rule with an id part must name the id: {missing}")
         return self
+
+    @property
+    def confidence(self) -> Confidence:
+        """A match's confidence when its checks pass: as the rule says, else high with a structural
+        check (a checksum, a DER body) and medium without."""
+        if self.confidence_ is not None:
+            return self.confidence_
+        return "high" if self.validate_.checks else "medium"
 
     @property
     def anchor(self) -> str:

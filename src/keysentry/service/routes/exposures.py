@@ -75,6 +75,7 @@ def summary(e: Exposure) -> dict[str, Any]:
         "state": e.state,
         "state_reason": e.state_reason,
         "severity": e.severity,
+        "confidence": e.confidence,
         "account_id": e.account_id,
         "account_name": e.account_name,
         "principal_type": e.principal_type,

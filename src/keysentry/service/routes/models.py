@@ -20,6 +20,10 @@ class ExposureSummary(_Answer):
     state: str
     state_reason: str | None
     severity: str | None
+    confidence: str | None = Field(
+        description="How sure detection was that it is a real credential: high (a checksum or structure "
+        "holds, or a verified pair), medium (a typed rule), low (a failed checksum, a malformed key)."
+    )
     account_id: str | None
     account_name: str | None
     principal_type: str | None
