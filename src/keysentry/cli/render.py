@@ -149,6 +149,8 @@ def print_report(
     found = len(report.findings)
     verdict = f"[bold red]{found} credential finding(s)[/]" if found else "[green]no credentials found[/]"
     known = f", {baselined} known from the baseline" if baselined else ""
+    if report.excluded:
+        known += f", {report.excluded} excluded (--exclude, .keysentryignore)"
     if below:
         shown = "listed above" if show_below else "-v to list them"
         known += f", {len(below)} below --min-confidence ({shown})"
@@ -177,6 +179,7 @@ def summary_dict(report: ScanReport, below: int = 0) -> dict[str, Any]:
         "findings": len(report.findings),
         "examples_ignored": len(report.suppressed),
         "below_min_confidence": below,
+        "excluded": report.excluded,
         "blobs_scanned": report.blobs_scanned,
         "bytes_scanned": report.bytes_scanned,
         "skipped": len(report.skipped),

@@ -39,6 +39,7 @@ from keysentry.detect.rules import load_rules
 from keysentry.detect.scanner import ScanReport
 from keysentry.report import apply_baseline, load_baseline, sarif_log
 from keysentry.report.confidence import MinConfidence, apply_min_confidence
+from keysentry.report.ignore import Ignores, apply_ignores, ignore_file_of
 from keysentry.scan.pipeline import ScanOptions, scan_targets
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE
 
@@ -155,6 +156,17 @@ def scan(
         bool,
         typer.Option("--verbose", "-v", help="Text output: also list the findings below --min-confidence."),
     ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            "-x",
+            metavar="GLOB",
+            help="Leave out findings in these paths (relative to what is scanned; repeatable): "
+            "'tests/fixtures/', '*.min.js'. A .keysentryignore in a scanned folder adds globs and "
+            "fingerprints. What is left out is counted.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     aws_endpoint_url: Endpoint = None,
     check_live: CheckLive = None,
@@ -191,6 +203,8 @@ def scan(
       keysentry scan --staged                    # what the next commit would add
 
       keysentry scan . --min-confidence low      # failed checksums and malformed keys too
+
+      keysentry scan . -x 'tests/fixtures/' -x '*.min.js'   # not there (counted)
     """
     options = ScanOptions(history=not no_history, staged=staged, max_file_size=max_file_size, jobs=jobs)
     options = with_live_check(options, check_live, database_url, aws_endpoint_url)
@@ -206,6 +220,7 @@ def scan(
         aws_endpoint_url,
         min_confidence.value,
         verbose,
+        tuple(exclude or ()),
     )
 
 
@@ -261,12 +276,18 @@ def run_scan(
     endpoint: str | None,
     min_confidence: str = "medium",
     verbose: bool = False,
+    exclude: tuple[str, ...] = (),
 ) -> None:
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
     known = load_baseline(baseline) if baseline else frozenset()
+    ignores = Ignores(globs=exclude)
+    for spec in targets:
+        ignores = ignores | ignore_file_of(spec)
     show_progress = err.is_terminal if progress is None else progress
     with progress_bar(show_progress) as (on_progress, on_total):
         report = scan_targets(targets, options, on_progress=on_progress, on_total=on_total)
+    report, excluded = apply_ignores(report, ignores)
+    report.excluded = excluded
     baselined: list[Finding] = []
     if known:
         report, baselined = apply_baseline(report, known)

@@ -233,11 +233,18 @@ class Engine:
                         data, segment.offset, end, *lines.at(segment.offset)
                     )
                     inner = [
-                        replace(m, line=line, column=column, end_line=end_line, end_column=end_column)
+                        replace(
+                            m,
+                            line=line,
+                            column=column,
+                            end_line=end_line,
+                            end_column=end_column,
+                            secret_line=0,
+                        )
                         for m in inner
                     ]
                 matches.extend(inner)
-        return _deduplicate(matches)
+        return _deduplicate(_allowed(data, matches))
 
     def _decoded(self, data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterable[decode.Segment]:
         whole = decode.whole_blob_base64(data)
@@ -448,9 +455,41 @@ class Engine:
                     end_column=end_column,
                     kind="pair" if secret else "id",
                     confidence="high" if live == "live" else rule.confidence,
+                    secret_line=secret.line if secret else 0,
                 )
             )
         return matches
+
+
+# Markers a team writes on a line to say "this one is known and accepted": ours, and the ones gitleaks and
+# detect-secrets users already have in their code (case-insensitive).
+ALLOW_MARKERS = re.compile(rb"(?i)keysentry:allow|gitleaks:allow|pragma:\s*allowlist\s+secret")
+ALLOW_NEXT_LINE = re.compile(rb"(?i)pragma:\s*allowlist\s+nextline\s+secret")
+ALLOWED = "allowed in source by an allow marker"
+
+
+def _allowed(data: bytes, matches: list[Match]) -> list[Match]:
+    """Matches on a line with an allow marker (any line of a pair, or a marker for the next line on the
+    line above) become ignored examples with that reason: listed, never silently dropped."""
+    if not matches or (ALLOW_MARKERS.search(data) is None and ALLOW_NEXT_LINE.search(data) is None):
+        return matches
+    lines = data.split(b"\n")
+
+    def marked(number: int) -> bool:
+        here = 0 < number <= len(lines) and ALLOW_MARKERS.search(lines[number - 1]) is not None
+        above = 1 < number <= len(lines) + 1 and ALLOW_NEXT_LINE.search(lines[number - 2]) is not None
+        return here or above
+
+    return [
+        replace(m, suppressed=ALLOWED)
+        if m.suppressed is None
+        and (
+            any(marked(n) for n in range(m.line, max(m.line, m.end_line) + 1))
+            or (m.secret_line > 0 and marked(m.secret_line))
+        )
+        else m
+        for m in matches
+    ]
 
 
 def _deduplicate(matches: list[Match]) -> list[Match]:

@@ -29,6 +29,7 @@ class Match:
     kind: str = "secret"  # "pair" (an ID with its secret), "id" (an ID alone), "secret" (a secret alone)
     confidence: str = "medium"  # "high", "medium" or "low" (keysentry.detect.rules.Confidence)
     confidence_reason: str | None = None  # why it is low: "fails GitHub's checksum, probably a test value"
+    secret_line: int = 0  # a pair: the line of its secret (0: not known, or the same as the id's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ class ScanReport:
     blobs_scanned: int = 0
     bytes_scanned: int = 0
     repositories: list[ScannedRepository] = field(default_factory=list)  # histories read
+    excluded: int = 0  # findings left out by --exclude or a .keysentryignore (keysentry.report.ignore)
     # Secrets their issuer can revoke, held in memory for the responder (never written anywhere).
     held: list[Held] = field(default_factory=list, repr=False)
 

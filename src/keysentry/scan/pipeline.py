@@ -244,7 +244,8 @@ class Target:
 def walk_relative(path: Path, root: Path, max_size: int) -> Iterator[Item]:
     for item in walk(path, max_size):
         if isinstance(item, FileRef):
-            yield replace(item, display=str(Path(item.path).relative_to(root)))
+            # os.path.relpath: ``root`` may be "." while the work tree's paths are absolute.
+            yield replace(item, display=os.path.relpath(Path(item.path).absolute(), root.absolute()))
         else:
             yield item
 
