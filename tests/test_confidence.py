@@ -81,6 +81,9 @@ def test_sarif_ranks_by_confidence_and_a_low_one_is_a_note(tmp_path: Path) -> No
         (r["rank"], r["level"], r["properties"]["confidence"]) for r in results if "suppressions" not in r
     )
     assert live == [(30.0, "note", "low"), (90.0, "error", "high")]
+    default = json.loads(run_keysentry("scan", str(folder), "-f", "sarif").stdout)["runs"][0]
+    assert default["invocations"][0]["properties"]["belowMinConfidence"] == 1  # left out, and said so
+    assert [r["properties"]["confidence"] for r in default["results"] if "suppressions" not in r] == ["high"]
     [low] = [r for r in results if r["rank"] == 30.0]
     assert "Low confidence: fails GitHub's checksum" in low["message"]["text"]
 

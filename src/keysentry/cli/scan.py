@@ -286,8 +286,7 @@ def run_scan(
     show_progress = err.is_terminal if progress is None else progress
     with progress_bar(show_progress) as (on_progress, on_total):
         report = scan_targets(targets, options, on_progress=on_progress, on_total=on_total)
-    report, excluded = apply_ignores(report, ignores)
-    report.excluded = excluded
+    report, _ = apply_ignores(report, ignores)
     baselined: list[Finding] = []
     if known:
         report, baselined = apply_baseline(report, known)

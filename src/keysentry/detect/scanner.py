@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from keysentry.content import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.detect.aws_keys import canary, decode_account
@@ -40,8 +41,21 @@ class ScanReport:
     bytes_scanned: int = 0
     repositories: list[ScannedRepository] = field(default_factory=list)  # histories read
     excluded: int = 0  # findings left out by --exclude or a .keysentryignore (keysentry.report.ignore)
+    below_min_confidence: int = 0  # findings left out by --min-confidence (keysentry.report.confidence)
     # Secrets their issuer can revoke, held in memory for the responder (never written anywhere).
     held: list[Held] = field(default_factory=list, repr=False)
+
+    def with_findings(
+        self, findings: Iterable[Finding], suppressed: Iterable[Finding] | None = None, **changes: Any
+    ) -> ScanReport:
+        """A copy with these findings (and ignored examples): the lists are new, the findings shared."""
+        return replace(
+            self,
+            findings=list(findings),
+            suppressed=list(self.suppressed if suppressed is None else suppressed),
+            skipped=list(self.skipped),
+            **changes,
+        )
 
     @property
     def damaged(self) -> list[Skipped]:

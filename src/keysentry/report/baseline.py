@@ -15,7 +15,6 @@ clean tree, which is where most baselines start.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -53,10 +52,7 @@ def apply_baseline(report: ScanReport, fingerprints: frozenset[str]) -> tuple[Sc
     """
     kept = [f for f in report.findings if f.fingerprint not in fingerprints]
     removed = [f for f in report.findings if f.fingerprint in fingerprints]
-    filtered = dataclasses.replace(
-        report, findings=kept, suppressed=list(report.suppressed), skipped=list(report.skipped)
-    )
-    return filtered, removed
+    return report.with_findings(kept), removed
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ minimum is left out of the findings and the exit code, never silently: the repor
 
 from __future__ import annotations
 
-import dataclasses
 from enum import StrEnum
 
 from keysentry.detect.findings import Finding
@@ -36,7 +35,7 @@ def apply_min_confidence(report: ScanReport, minimum: str) -> tuple[ScanReport, 
     floor = CONFIDENCE_RANK[minimum]
     kept = [f for f in report.findings if CONFIDENCE_RANK.get(f.confidence, 2) >= floor]
     below = [f for f in report.findings if CONFIDENCE_RANK.get(f.confidence, 2) < floor]
-    filtered = dataclasses.replace(
-        report, findings=ordered(kept), suppressed=list(report.suppressed), skipped=list(report.skipped)
+    filtered = report.with_findings(
+        ordered(kept), below_min_confidence=report.below_min_confidence + len(below)
     )
     return filtered, ordered(below)

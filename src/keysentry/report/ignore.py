@@ -108,7 +108,4 @@ def apply_ignores(report: ScanReport, ignores: Ignores) -> tuple[ScanReport, int
 
     findings, excluded = keep(report.findings)
     suppressed, _ = keep(report.suppressed)
-    filtered = dataclasses.replace(
-        report, findings=findings, suppressed=suppressed, skipped=list(report.skipped)
-    )
-    return filtered, excluded
+    return report.with_findings(findings, suppressed, excluded=report.excluded + excluded), excluded

@@ -381,6 +381,9 @@ def _invocation(report: ScanReport) -> dict[str, Any]:
             "blobsScanned": report.blobs_scanned,
             "bytesScanned": report.bytes_scanned,
             "complete": not report.incomplete,
+            # Left out of the results, on purpose, and counted here so that nothing leaves silently.
+            "belowMinConfidence": report.below_min_confidence,
+            "excluded": report.excluded,
         },
     }
 
