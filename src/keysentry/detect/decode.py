@@ -8,6 +8,8 @@ Each decoder adds trigger patterns to the engine's one Hyperscan pass:
   base64 credentials file).  A blob that is base64 through and through is decoded whole;
 * ``url``: percent-encoded ``+ / = : @`` anywhere: the blob is scanned again URL-decoded;
 * ``json-escape``: ``\\/`` or ``\\u00XX`` escapes: the blob is scanned again with them resolved;
+* ``string-concatenation``: a private key pasted into code as string literals joined by ``+`` (or
+  ``.``, ``&``, or nothing but a newline): the literals are joined and the key read whole;
 * UTF-16 text is recognised before the pass and converted to UTF-8.
 
 Decoded segments are bounded per blob, and decoding recurses at most twice (base64 inside base64).
@@ -67,6 +69,9 @@ TRIGGERS: list[tuple[str, int, str]] = [
     *((re.escape(sig), 0, "base64") for sig in _sentinels()),
     (r"%(?:2[BbFf]|3[AaDd]|40)", hyperscan.HS_FLAG_SINGLEMATCH, "url"),
     (r"\\(?:/|u00[0-9A-Fa-f]{2})", hyperscan.HS_FLAG_SINGLEMATCH, "json-escape"),
+    # A private key's BEGIN line that ends a string literal which another one continues: a key pasted
+    # into code as "line\n" + "line\n" (JavaScript, Java, C#, Go, Python's implicit concatenation).
+    (r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\\r)?(?:\\n)?[\"'`]", 0, "concatenation"),
 ]
 
 _RUN = re.compile(rb"[A-Za-z0-9+/_\-]*={0,2}")
@@ -158,9 +163,42 @@ def whole_blob_base64(data: bytes) -> bytes | None:
     return decode_base64(data.translate(None, b"\r\n \t"))
 
 
+_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_END = re.compile(rb"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+# What joins one string literal to the next: its closing quote, an operator (+ . & || ,) or none,
+# whitespace and newlines, a line-continuation backslash, and the next literal's opening quote.
+_GLUE = re.compile(rb"""["'`][ \t]*(?:\+|\.|&|\|\||,)?[ \t]*\\?[ \t]*\r?\n?[ \t]*(?:\+|\.|&)?[ \t]*["'`]""")
+MAX_CONCATENATED = 64 * 1024
+
+
+def joined_literals(data: bytes, hit: int) -> tuple[int, int, bytes] | None:
+    """A private key written as concatenated string literals, the literals joined: start and end in
+    ``data``, and the joined text (its escaped newlines left for the key's own checks to read)."""
+    begin = data.rfind(b"-----BEGIN ", max(0, hit - 64), hit)
+    if begin < 0 or _BEGIN.match(data, begin) is None:
+        return None
+    end = _END.search(data, begin, begin + MAX_CONCATENATED)
+    if end is None:
+        return None
+    original = data[begin : end.end()]
+    joined = _GLUE.sub(b"", original)
+    if joined == original:  # one literal, or none: the plain scan reads it as it is
+        return None
+    return begin, end.end(), joined
+
+
 def segments(data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterator[Segment]:
     budget = MAX_DECODED_PER_BLOB
     done: set[int] = set()
+    for _start, end in triggers.get("concatenation", []):
+        found = joined_literals(data, end)
+        if found is None or found[0] in done:
+            continue
+        done.add(found[0])
+        budget -= len(found[2])
+        if budget < 0:
+            return
+        yield Segment(found[2], found[0], "string-concatenation", found[1])
     for _start, end in triggers.get("base64", []):
         start, run_end, run = enclosing_run(data, end)
         if start in done or len(run) < MIN_BASE64:
