@@ -102,3 +102,17 @@ def test_scanning_dot_in_a_repository_with_uncommitted_files_reads_them(tmp_path
     done = run_keysentry("scan", ".", "-f", "jsonl", cwd=repo)
     findings, _ = jsonl_records(done.stdout)
     assert done.returncode == 1 and [f["locations"][0]["path"] for f in findings] == ["new.env"]
+
+
+def test_the_service_contains_a_public_leak_whatever_marker_it_carries(
+    settings, new_user, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A marker is a team's word about its own code; a key out in public is contained all the same."""
+    from helpers import env_pair, exposure_of, respond
+
+    user = new_user("workloads-dev")
+    lines = env_pair(user).splitlines()
+    (tmp_path / "leak.env").write_text("\n".join(f"{line}  # gitleaks:allow" for line in lines) + "\n")
+    responder, _ = respond(settings.model_copy(update={"investigation_delays": []}), tmp_path)
+    exposure = exposure_of(responder, user.access_key_id)
+    assert exposure.state == "notified" and exposure.contained_at is not None

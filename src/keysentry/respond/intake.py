@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from keysentry.detect.engine import ALLOWED
 from keysentry.detect.findings import Finding, Held
 from keysentry.respond.custody import Custody
 from keysentry.respond.states import (
@@ -42,7 +43,11 @@ class Intake:
         self._on_recorded.append(callback)
 
     def record(self, findings: list[Finding], held: Iterable[Held] = ()) -> list[int]:
-        """Store findings; the exposure IDs.  ``held``: the revocable secrets the scan handed over."""
+        """Store findings; the exposure IDs.  ``held``: the revocable secrets the scan handed over.
+
+        An allow marker (``keysentry:allow``) is a team's word about its own code, not a reason to leave
+        a credential that is out in public uncontained: such a finding is answered like any other."""
+        findings = [replace(f, suppressed=None) if f.suppressed == ALLOWED else f for f in findings]
         wanted = {f.secret_fingerprint for f in findings if not f.suppressed and f.secret_fingerprint}
         self.custody.keep(h for h in held if h.fingerprint in wanted)
         ids, to_respond = [], []
