@@ -53,7 +53,10 @@ def test_exclude_globs_leave_those_paths_out_and_the_summary_counts_them(tmp_pat
     assert [f["locations"][0]["path"].endswith("deploy.env") for f in findings] == [True]
     assert summary["excluded"] == 1 and done.returncode == 1
     text = run_keysentry("scan", str(folder), "--no-progress", "--exclude", "tests/**", "--exclude", "*.env")
-    assert text.returncode == 0 and "2 excluded (--exclude, .keysentryignore)" in text.stdout
+    assert (
+        text.returncode == 0
+        and "2 excluded (--exclude, .keysentryignore, [scan] of keysentry.toml)" in text.stdout
+    )
 
 
 def test_a_keysentryignore_file_lists_paths_and_fingerprints(tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import string
+
 import pytest
 
 from keysentry.detect import load_rules, scan_bytes
@@ -48,3 +51,28 @@ def test_false_example_is_not_reported_as_a_live_credential(rule_id: str, n: int
         ], example.why
     else:
         assert live == [], example.why
+
+
+def _other_char(c: str) -> str:
+    """A different character of the same kind (upper, lower, digit); anything else is kept."""
+    for alphabet in (string.ascii_uppercase, string.ascii_lowercase, string.digits):
+        if c in alphabet:
+            return alphabet[(alphabet.index(c) + 7) % len(alphabet)]
+    return c
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in RULES if r.display.prefix_chars])
+def test_a_displayed_prefix_is_the_formats_own_never_characters_of_the_secret(rule_id: str) -> None:
+    """A finding shows the first ``prefix_chars`` characters of a secret (``ghp_…``): they must be the
+    format's fixed prefix.  Changing them must make the value no longer match: if it still matches, they
+    are random characters of the secret and would be printed."""
+    r = rule(rule_id)
+    pattern = re.compile(r.parts["secret"].pattern)
+    for example in r.examples.true:
+        value = next(pattern.finditer(example.text)).group(1)
+        n = r.display.prefix_chars
+        changed = "".join(_other_char(c) for c in value[:n]) + value[n:]
+        text = example.text.replace(value, changed)
+        assert not any(m.group(1) == changed for m in pattern.finditer(text)), (
+            f"{rule_id} would print {n} characters of the secret itself"
+        )

@@ -150,7 +150,7 @@ def print_report(
     verdict = f"[bold red]{found} credential finding(s)[/]" if found else "[green]no credentials found[/]"
     known = f", {baselined} known from the baseline" if baselined else ""
     if report.excluded:
-        known += f", {report.excluded} excluded (--exclude, .keysentryignore)"
+        known += f", {report.excluded} excluded (--exclude, .keysentryignore, \\[scan] of keysentry.toml)"
     if below:
         shown = "listed above" if show_below else "-v to list them"
         known += f", {len(below)} below --min-confidence ({shown})"

@@ -37,9 +37,11 @@ from keysentry.config.settings import Settings, load_settings
 from keysentry.detect.findings import Finding
 from keysentry.detect.rules import load_rules
 from keysentry.detect.scanner import ScanReport
+from keysentry.escaping import terminal
 from keysentry.report import apply_baseline, load_baseline, sarif_log
 from keysentry.report.confidence import MinConfidence, apply_min_confidence
-from keysentry.report.ignore import Ignores, apply_ignores, ignore_file_of
+from keysentry.report.ignore import apply_ignores
+from keysentry.report.scan_config import scan_choices
 from keysentry.scan.pipeline import ScanOptions, scan_targets
 from keysentry.sources.files import DEFAULT_MAX_FILE_SIZE
 
@@ -144,14 +146,16 @@ def scan(
         ),
     ] = None,
     min_confidence: Annotated[
-        MinConfidence,
+        MinConfidence | None,
         typer.Option(
             "--min-confidence",
             help="Report findings at least this sure: high (a checksum or structure holds, or a "
-            "verified pair), medium (a typed rule), low (a failed checksum, a malformed key). "
-            "Those below are counted, not reported, and do not change the exit code.",
+            "verified pair), medium (a typed rule), low (a generic password or secret, a failed "
+            "checksum, a malformed key). Those below are counted, not reported, and do not change "
+            "the exit code. Default: [scan] min_confidence of keysentry.toml, else medium.",
+            show_default=False,
         ),
-    ] = MinConfidence.medium,
+    ] = None,
     verbose: Annotated[
         bool,
         typer.Option("--verbose", "-v", help="Text output: also list the findings below --min-confidence."),
@@ -167,6 +171,14 @@ def scan(
             "fingerprints. What is left out is counted.",
         ),
     ] = None,
+    no_config: Annotated[
+        bool,
+        typer.Option(
+            "--no-config",
+            help="Read no .keysentryignore and no [scan] of a keysentry.toml in or above the scanned "
+            "folders (for a checkout of someone else's repository).",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     aws_endpoint_url: Endpoint = None,
     check_live: CheckLive = None,
@@ -218,9 +230,10 @@ def scan(
         progress,
         database_url,
         aws_endpoint_url,
-        min_confidence.value,
+        min_confidence.value if min_confidence else None,
         verbose,
         tuple(exclude or ()),
+        not no_config,
     )
 
 
@@ -274,23 +287,24 @@ def run_scan(
     progress: bool | None,
     database_url: str | None,
     endpoint: str | None,
-    min_confidence: str = "medium",
+    min_confidence: str | None = None,
     verbose: bool = False,
     exclude: tuple[str, ...] = (),
+    read_config: bool = True,
 ) -> None:
     settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint)
     known = load_baseline(baseline) if baseline else frozenset()
-    ignores = Ignores(globs=exclude)
-    for spec in targets:
-        ignores = ignores | ignore_file_of(spec)
+    choices = scan_choices(targets, exclude, min_confidence, read_files=read_config)
+    for path in choices.config_files:
+        err.print(f"using \\[scan] of {terminal(str(path))}", highlight=False)
     show_progress = err.is_terminal if progress is None else progress
     with progress_bar(show_progress) as (on_progress, on_total):
         report = scan_targets(targets, options, on_progress=on_progress, on_total=on_total)
-    report, _ = apply_ignores(report, ignores)
+    report, _ = apply_ignores(report, choices.ignores)
     baselined: list[Finding] = []
     if known:
         report, baselined = apply_baseline(report, known)
-    report, below = apply_min_confidence(report, min_confidence)
+    report, below = apply_min_confidence(report, choices.min_confidence)
     target = (
         Console(file=output.open("w", encoding="utf-8"), highlight=False, soft_wrap=True, emoji=False)
         if output

@@ -28,6 +28,7 @@ from keysentry.config.durations import parse_duration
 from keysentry.config.issuers import IssuerSettings
 from keysentry.config.notify import NotifySettings
 from keysentry.config.response import ResponsePolicy
+from keysentry.config.scan import ScanSettings
 from keysentry.config.watch import WatchSettings
 from keysentry.errors import ConfigError
 from keysentry.escaping import http_url
@@ -157,6 +158,11 @@ class Settings(BaseSettings):
     watch: WatchSettings = Field(
         default_factory=WatchSettings,
         description="Public sources to watch: git repositories, GitHub's events, PyPI, npm ([watch]).",
+    )
+    scan: ScanSettings = Field(
+        default_factory=ScanSettings,
+        description="For keysentry scan: excludes, rules turned off, minimum confidence ([scan]; the "
+        "keysentry.toml nearest to a scanned folder is read for it).",
     )
     check_live: bool = Field(
         default=False,

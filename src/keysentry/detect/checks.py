@@ -6,7 +6,8 @@ import math
 import re
 from collections import Counter
 
-from keysentry.detect.rules import Part, Rule
+from keysentry.detect.pairing import Span
+from keysentry.detect.rules import Context, Part, Rule
 
 CLASS_TESTS = {
     "upper": re.compile(rb"[A-Z]"),
@@ -27,6 +28,22 @@ def value_passes(part: Part, value: bytes) -> bool:
     if not all(CLASS_TESTS[c].search(value) for c in part.requires_classes):
         return False
     return not (part.min_entropy and shannon_entropy(value) < part.min_entropy)
+
+
+_WORDS = re.compile(rb"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def name_words(name: bytes) -> set[str]:
+    """The words of a name as people write them: ``DB_PASSWORD`` → db, password; ``passwordHash`` →
+    password, hash; ``spring.datasource.password`` → spring, datasource, password."""
+    return {w.decode("ascii").lower() for w in _WORDS.findall(name)}
+
+
+def named_otherwise(context: Context, data: bytes, span: Span) -> bool:
+    """The name the value is assigned to says it is not a secret (``password_hash``, ``token_type``)."""
+    if not context.reject_name_lists or span.matched_from < 0:
+        return False
+    return not context.rejected_words.isdisjoint(name_words(data[span.matched_from : span.start]))
 
 
 def is_example_secret(rule: Rule, secret: bytes) -> bool:

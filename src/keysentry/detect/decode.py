@@ -7,7 +7,8 @@ Each decoder adds trigger patterns to the engine's one Hyperscan pass:
   lines of a wrapped block included, and decoded (JSON/YAML values such as a Kubernetes secret, a
   base64 credentials file).  A blob that is base64 through and through is decoded whole;
 * ``url``: percent-encoded ``+ / = : @`` anywhere: the blob is scanned again URL-decoded;
-* ``json-escape``: ``\\/`` or ``\\u00XX`` escapes: the blob is scanned again with them resolved;
+* ``json-escape``: ``\\/`` or ``\\u00XX`` escapes, or a value quoted with ``\\"`` (a notebook's code,
+  JSON kept in a JSON string): the blob is scanned again with them resolved;
 * ``string-concatenation``: a private key pasted into code as string literals joined by ``+`` (or
   ``.``, ``&``, or nothing but a newline): the literals are joined and the key read whole;
 * UTF-16 text is recognised before the pass and converted to UTF-8.
@@ -69,6 +70,8 @@ TRIGGERS: list[tuple[str, int, str]] = [
     *((re.escape(sig), 0, "base64") for sig in _sentinels()),
     (r"%(?:2[BbFf]|3[AaDd]|40)", hyperscan.HS_FLAG_SINGLEMATCH, "url"),
     (r"\\(?:/|u00[0-9A-Fa-f]{2})", hyperscan.HS_FLAG_SINGLEMATCH, "json-escape"),
+    # A quoted value inside a JSON string (a notebook's source lines, JSON kept in a string): \"k\": \"v\".
+    (r'(?:[=:]|\\"\])[ \t]{0,4}\\"[A-Za-z0-9+/_.~-]', hyperscan.HS_FLAG_SINGLEMATCH, "json-escape"),
     # A private key's BEGIN line that ends a string literal which another one continues: a key pasted
     # into code as "line\n" + "line\n" (JavaScript, Java, C#, Go, Python's implicit concatenation).
     (r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\\r)?(?:\\n)?[\"'`]", 0, "concatenation"),
@@ -78,7 +81,7 @@ _RUN = re.compile(rb"[A-Za-z0-9+/_\-]*={0,2}")
 _RUN_REVERSED = re.compile(rb"={0,2}[A-Za-z0-9+/_\-]*")
 _WRAPPED_LINE = re.compile(rb"\r?\n[ \t]*([A-Za-z0-9+/_\-]{16,}={0,2})[ \t]*(?=\r?\n|\Z)")
 MAX_RUN = 4 * 1024 * 1024
-_ESCAPE = re.compile(rb"\\(/|u00([0-9A-Fa-f]{2}))")
+_ESCAPE = re.compile(rb'\\(/|"|u00([0-9A-Fa-f]{2}))')
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,7 @@ def decode_base64(run: bytes) -> bytes | None:
 
 def _unescape(data: bytes) -> bytes:
     def one(m: re.Match[bytes]) -> bytes:
-        return b"/" if m.group(1) == b"/" else bytes([int(m.group(2), 16)])
+        return m.group(1) if m.group(2) is None else bytes([int(m.group(2), 16)])
 
     return _ESCAPE.sub(one, data)
 

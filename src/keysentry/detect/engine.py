@@ -24,9 +24,10 @@ import hyperscan
 
 from keysentry.detect import automaton_cache, decode
 from keysentry.detect.aws_keys import fingerprint
-from keysentry.detect.checks import is_example_secret, suppression, value_passes
+from keysentry.detect.checks import is_example_secret, named_otherwise, suppression, value_passes
+from keysentry.detect.documentation import mark_documented
 from keysentry.detect.findings import Held, Holder, Match, Verifier
-from keysentry.detect.pairing import Span, keyword_pattern, pair, pair_by_structure
+from keysentry.detect.pairing import Span, keyword_pattern, keyword_regex, pair, pair_by_structure
 from keysentry.detect.rules import Rule, RuleError
 
 PREFILTER = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_ALLOWEMPTY
@@ -136,6 +137,27 @@ def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+MIN_TYPED_PREFIX = 3
+
+
+def typed_prefixes(rules: Sequence[Rule]) -> tuple[bytes, ...]:
+    """The fixed prefixes of the typed rules' credentials (``ghp_``, ``xoxb-``, ``sk_live_``): what a rule
+    shows of its findings (``[display] prefix_chars``), as its true examples have it.  A value with one
+    of them belongs to that rule: where the rule does not report it (truncated, a test key), a catch-all
+    rule does not either."""
+    found: set[bytes] = set()
+    for r in rules:
+        n = r.display.prefix_chars
+        if r.catch_all or n < MIN_TYPED_PREFIX:
+            continue
+        pattern = re.compile(r.parts["secret"].pattern)
+        for example in r.examples.true:
+            match = pattern.search(example.text)
+            if match is not None:
+                found.add(match.group(1)[:n].encode())
+    return tuple(sorted(found))
+
+
 class Engine:
     """Compiled rules.  Build once per process; :meth:`scan` is safe to call repeatedly."""
 
@@ -155,11 +177,13 @@ class Engine:
             )
             for i, r in enumerate(rules)
         ]
+        self._catch_all = frozenset(c.rule.id for c in self.rules if c.rule.catch_all)
+        self._typed_prefixes = typed_prefixes(rules) if self._catch_all else ()
         self._entries: list[tuple[str, int, int | None, str]] = []  # pattern, flags, rule index, role
         for c in self.rules:
             if c.rule.keywords:
                 for word in c.rule.keywords:
-                    self._entries.append((re.escape(word), KEYWORD, c.index, "keyword"))
+                    self._entries.append((keyword_regex(word, exact=False), KEYWORD, c.index, "keyword"))
             else:
                 pattern = automaton_pattern(c.rule.parts[c.rule.anchor].pattern)
                 self._entries.append((pattern, PREFILTER, c.index, "anchor"))
@@ -244,7 +268,7 @@ class Engine:
                         for m in inner
                     ]
                 matches.extend(inner)
-        return _deduplicate(_allowed(data, matches))
+        return _deduplicate(mark_documented(data, _allowed(data, matches)), self._catch_all)
 
     def _decoded(self, data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterable[decode.Segment]:
         whole = decode.whole_blob_base64(data)
@@ -266,7 +290,9 @@ class Engine:
             for m in pattern.finditer(data, lo, hi):
                 if m.end() > hi - GUARD // 2 and hi < size:
                     continue  # the match may continue past the window: the next window sees it whole
-                found.setdefault(m.start(1), Span(m.start(1), m.end(1), m.group(1), 0))
+                found.setdefault(
+                    m.start(1), Span(m.start(1), m.end(1), m.group(1), 0, matched_from=m.start())
+                )
         return [found[k] for k in sorted(found)]
 
     def _near_keyword(self, c: CompiledRule, data: bytes, span: Span) -> bool:
@@ -289,7 +315,10 @@ class Engine:
         anchors = [
             s
             for s in self._find(c.anchor, data, self._windows(c, ends, len(data)))
-            if self._near_keyword(c, data, s) and value_passes(rule.parts[rule.anchor], s.value)
+            if self._near_keyword(c, data, s)
+            and value_passes(rule.parts[rule.anchor], s.value)
+            and not named_otherwise(rule.context, data, s)
+            and not (rule.catch_all and s.value.startswith(self._typed_prefixes))
         ]
         if not anchors:
             return []
@@ -297,7 +326,9 @@ class Engine:
             found = []
             for s in anchors:
                 if self._valid(c, s.value):
-                    m = self._secret_only(c, data, s, lines, decoding, rule.confidence, None)
+                    m = self._secret_only(
+                        c, data, s, lines, decoding, rule.confidence, rule.confidence_reason
+                    )
                     revocation = rule.issuer.revocation
                     if hold is not None and revocation and m.suppressed is None:
                         hold(Held(rule.credential_type, revocation, m.secret_fingerprint, s.value))
@@ -492,8 +523,28 @@ def _allowed(data: bytes, matches: list[Match]) -> list[Match]:
     ]
 
 
-def _deduplicate(matches: list[Match]) -> list[Match]:
-    """One match per credential and line; an id seen alone is dropped where it is also seen paired."""
+def _overlap(a: Match, b: Match) -> bool:
+    if not (a.end_line and b.end_line):
+        return a.line == b.line and a.column == b.column
+    return (a.line, a.column) < (b.end_line, b.end_column) and (b.line, b.column) < (a.end_line, a.end_column)
+
+
+def _left_to_typed(matches: list[Match], catch_all: frozenset[str]) -> list[Match]:
+    """A catch-all rule's match where a typed rule found the same secret, or a match overlapping it, is
+    dropped: the typed finding says more (``password = "ghp_…"`` is a GitHub token, not a password)."""
+    loose = [m for m in matches if m.rule_id in catch_all]
+    if not loose or len(loose) == len(matches):
+        return matches
+    typed = [m for m in matches if m.rule_id not in catch_all]
+    secrets = {m.secret_fingerprint for m in typed if m.secret_fingerprint}
+    dropped = {id(m) for m in loose if m.secret_fingerprint in secrets or any(_overlap(m, t) for t in typed)}
+    return [m for m in matches if id(m) not in dropped]
+
+
+def _deduplicate(matches: list[Match], catch_all: frozenset[str] = frozenset()) -> list[Match]:
+    """One match per credential and line; an id seen alone is dropped where it is also seen paired; a
+    catch-all match is dropped where a typed rule saw the same secret (one catch-all match a place)."""
+    matches = _left_to_typed(matches, catch_all)
     paired_ids = {(m.rule_id, m.key_id) for m in matches if m.secret_fingerprint}
     paired_secrets = {m.secret_fingerprint for m in matches if m.kind == "pair"}
     seen: set[tuple[str, str, str, int]] = set()
@@ -503,7 +554,8 @@ def _deduplicate(matches: list[Match]) -> list[Match]:
             continue
         if m.kind == "secret" and m.secret_fingerprint in paired_secrets:
             continue  # a secret a pair already holds (the lone-secret rule seeing the pair's secret)
-        key = (m.rule_id, m.key_id, m.secret_fingerprint, m.line)
+        rule = "*" if m.rule_id in catch_all else m.rule_id
+        key = (rule, m.key_id, m.secret_fingerprint, m.line)
         if key in seen:
             continue
         seen.add(key)

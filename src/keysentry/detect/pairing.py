@@ -37,6 +37,7 @@ class Span:
     value: bytes
     line: int
     example: bool = False
+    matched_from: int = -1  # where the pattern's whole match began (the name before a value), -1: not known
 
 
 def pair(
@@ -142,7 +143,19 @@ def pair_by_structure(
     return paired
 
 
+def keyword_regex(word: str, *, exact: bool = True) -> str:
+    """A keyword as it is looked for, case ignored.  A keyword of several words (``codecov_token``)
+    also matches with ``-``, ``.``, a space or nothing between them (``CODECOV-TOKEN``, ``codecovToken``),
+    but not inside a longer word (``gserviceaccount`` is not ``service_account``).  ``exact=False``
+    leaves that last check out, for the automaton, which cannot look behind (the confirm step checks)."""
+    parts = re.split(r"[_\- ]", word)
+    if len(parts) == 1:
+        return re.escape(word)
+    joined = r"[ _.-]?".join(re.escape(part) for part in parts)
+    return f"(?<![A-Za-z]){joined}" if exact and parts[0] else joined
+
+
 def keyword_pattern(words: Sequence[str]) -> re.Pattern[bytes] | None:
     if not words:
         return None
-    return re.compile(b"(?i)(?:" + b"|".join(re.escape(w.encode()) for w in words) + b")")
+    return re.compile(("(?i)(?:" + "|".join(keyword_regex(w) for w in words) + ")").encode())

@@ -16,6 +16,8 @@ import string
 import zlib
 from collections.abc import Callable
 
+from keysentry.detect.secret_shape import secret_shaped
+
 BASE62_ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
 BASE36_ALPHABET = string.digits + string.ascii_lowercase
 
@@ -284,6 +286,7 @@ def grafana_cloud_payload(value: str) -> bool:
 
 
 VALIDATORS: dict[str, Callable[[str], bool]] = {
+    "secret-shaped-value": secret_shaped,
     "github-crc32": github_crc32,
     "npm-crc32": npm_crc32,
     "gitlab-crc32": gitlab_crc32,

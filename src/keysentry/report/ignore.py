@@ -38,12 +38,15 @@ class IgnoreError(KeysentryError):
 class Ignores:
     globs: tuple[str, ...] = ()
     fingerprints: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()  # rule ids turned off ([scan] disable_rules in keysentry.toml)
 
     def __bool__(self) -> bool:
-        return bool(self.globs or self.fingerprints)
+        return bool(self.globs or self.fingerprints or self.rules)
 
     def __or__(self, other: Ignores) -> Ignores:
-        return Ignores(self.globs + other.globs, self.fingerprints | other.fingerprints)
+        return Ignores(
+            self.globs + other.globs, self.fingerprints | other.fingerprints, self.rules | other.rules
+        )
 
     def leaves_out(self, loc: Location) -> bool:
         path = (loc.provenance.path or "").replace("\\", "/").removeprefix("./")
@@ -96,7 +99,7 @@ def apply_ignores(report: ScanReport, ignores: Ignores) -> tuple[ScanReport, int
     def keep(findings: list[Finding]) -> tuple[list[Finding], int]:
         kept, gone = [], 0
         for f in findings:
-            if f.fingerprint in ignores.fingerprints:
+            if f.fingerprint in ignores.fingerprints or f.rule_id in ignores.rules:
                 gone += 1
                 continue
             places = [loc for loc in f.locations if not ignores.leaves_out(loc)]

@@ -90,6 +90,38 @@ class Validate(BaseModel):
     failing_must_pass: tuple[str, ...] = ()
 
 
+class Context(BaseModel):
+    """What the name a value is assigned to must not say, for a rule whose pattern includes that name
+    (``DB_PASSWORD = "…"``, ``<password>…</password>``, ``--token …``).
+
+    The name is the text the pattern matched before the value; it is split into words at ``_ . - :``
+    and at camelCase (``passwordHash`` → password, hash), and a value whose name has a word of the
+    named lists (in ``detect/name_words.toml``) is not a secret: ``password_hash``, ``tokenType``,
+    ``min_password_length``, ``public_key``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    reject_name_lists: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _lists_exist(self) -> Context:
+        unknown = set(self.reject_name_lists) - set(name_word_lists())
+        if unknown:
+            raise ValueError(f"[context] names unknown lists {sorted(unknown)}; see detect/name_words.toml")
+        return self
+
+    @property
+    def rejected_words(self) -> frozenset[str]:
+        lists = name_word_lists()
+        return frozenset(w for name in self.reject_name_lists for w in lists[name])
+
+
+@cache
+def name_word_lists() -> dict[str, frozenset[str]]:
+    """The word lists of ``detect/name_words.toml``, lower-case."""
+    text = resources.files("keysentry.detect").joinpath("name_words.toml").read_text(encoding="utf-8")
+    return {name: frozenset(w.lower() for w in words) for name, words in tomllib.loads(text).items()}
+
+
 class Display(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     # Without an id part a finding is shown as the first N characters of the secret, which must be
@@ -138,13 +170,20 @@ class Rule(BaseModel):
     credential_type: str
     severity: Severity = "high"
     confidence_: Confidence | None = Field(default=None, alias="confidence")  # None: see .confidence
+    # Why every finding of this rule has the confidence it has, when that is not obvious ("a value assigned
+    # to a name that says password; no issuer's format confirms it").
+    confidence_reason: str | None = None
     keywords: tuple[str, ...] = ()  # case-insensitive; one must occur within keyword_window of the anchor
     keyword_window: int = 256
+    # A keyword-anchored rule for secrets no typed rule knows (``password = "…"``): where a typed rule
+    # finds the same secret, or a match that overlaps this one, the typed rule's finding is the one kept.
+    catch_all: bool = False
     parts: dict[str, Part]
     pairing: Pairing = Field(default_factory=Pairing)
     validate_: Validate = Field(default_factory=Validate, alias="validate")
     suppress: Suppress = Field(default_factory=Suppress)
     display: Display = Field(default_factory=Display)
+    context: Context = Field(default_factory=Context)
     issuer: Issuer
     examples: Examples
 
@@ -160,6 +199,8 @@ class Rule(BaseModel):
         for name, part in self.parts.items():
             if set(part.requires_classes) - CHAR_CLASSES:
                 raise ValueError(f"part {name}: unknown character classes; use {sorted(CHAR_CLASSES)}")
+        if self.context.reject_name_lists and "id" in self.parts:
+            raise ValueError("[context] goes with a rule that has only a 'secret' part")
         if self.validate_.failing_must_pass and not self.validate_.failing_reason:
             raise ValueError("[validate] failing_must_pass goes with failing_reason")
         if any(e.reported == "low" for e in self.examples.false) and not self.validate_.failing_reason:
