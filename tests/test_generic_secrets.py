@@ -196,3 +196,29 @@ def test_a_typed_credential_is_found_in_a_notebook_and_under_a_camelcase_name() 
     token = "".join(random.Random(15).choice(string.hexdigits.lower()[:16]) for _ in range(8))
     uploads = f'const settings = {{ codecovToken: "{token}-1b2c-4d5e-8f90-{token}abcd" }};\n'
     assert [m.rule_id for m in scan_bytes(uploads.encode()) if not m.suppressed] == ["codecov-upload-token"]
+
+
+def test_the_service_records_a_generic_password_for_triage_and_keeps_no_value(
+    settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from helpers import respond
+    from keysentry.store.models import Base, Exposure, OutboxMessage
+
+    leak = tmp_path / "leak"
+    leak.mkdir()
+    (leak / "app.env").write_text(f"DB_PASSWORD={PW}\n")
+    responder, _ = respond(settings.model_copy(update={"investigation_delays": []}), leak)
+    with responder.store.session() as s:
+        [exposure] = s.scalars(sa.select(Exposure)).all()
+        assert (exposure.state, exposure.confidence, exposure.credential_type) == (
+            "unconfirmed",
+            "low",
+            "password",
+        )
+        assert "no issuer's format confirms it" in (exposure.state_reason or "")
+        assert s.query(OutboxMessage).count() == 0  # nobody is told about an unconfirmed finding
+        for table in Base.metadata.sorted_tables:  # the value is nowhere in the store
+            for row in s.execute(sa.select(table)):
+                assert PW not in repr(tuple(row)), table.name

@@ -31,6 +31,9 @@ from keysentry.detect.pairing import Span, keyword_pattern, keyword_regex, pair,
 from keysentry.detect.rules import Rule, RuleError
 
 PREFILTER = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_ALLOWEMPTY
+STARTS = hyperscan.HS_FLAG_SOM_LEFTMOST
+NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+NAME_REACH = 48  # how far before a prefilter's start the name it is part of may begin
 KEYWORD = hyperscan.HS_FLAG_CASELESS
 GUARD = 16  # bytes a confirm window reaches past the candidate, so lookaheads see real context
 MAX_DECODE_DEPTH = 2
@@ -184,6 +187,11 @@ class Engine:
             if c.rule.keywords:
                 for word in c.rule.keywords:
                     self._entries.append((keyword_regex(word, exact=False), KEYWORD, c.index, "keyword"))
+            elif c.rule.parts[c.rule.anchor].prefilter:
+                # Exact (its bounds kept: SOM needs them), with the start of each match: the confirm
+                # step then matches from there only.
+                prefilter = c.rule.parts[c.rule.anchor].prefilter or ""
+                self._entries.append((prefilter, STARTS, c.index, "start"))
             else:
                 pattern = automaton_pattern(c.rule.parts[c.rule.anchor].pattern)
                 self._entries.append((pattern, PREFILTER, c.index, "anchor"))
@@ -218,7 +226,7 @@ class Engine:
         def on_match(ident: int, start: int, end: int, _flags: int, _ctx: object) -> None:
             _, _, rule_index, role = entries[ident]
             if rule_index is not None:
-                by_rule[rule_index].append(end)
+                by_rule[rule_index].append(start if role == "start" else end)
             else:
                 triggers[role].append((start, end))
 
@@ -295,6 +303,24 @@ class Engine:
                 )
         return [found[k] for k in sorted(found)]
 
+    def _find_from(
+        self, pattern: re.Pattern[bytes], data: bytes, starts: list[int], reach: int
+    ) -> list[Span]:
+        """Matches of a rule with a prefilter, which says where each candidate starts: from the beginning
+        of the name it is in (``DB_PASSWORD`` for a prefilter that started at ``PASSWORD``), or there."""
+        size = len(data)
+        found: dict[int, Span] = {}
+        for start in sorted(set(starts)):
+            begin, limit = start, max(0, start - NAME_REACH)
+            while begin > limit and data[begin - 1] in NAME_BYTES:
+                begin -= 1
+            for at in dict.fromkeys((begin, start)):
+                m = pattern.match(data, at, min(size, start + reach))
+                if m is not None:
+                    found.setdefault(m.start(1), Span(m.start(1), m.end(1), m.group(1), 0, matched_from=at))
+                    break
+        return [found[k] for k in sorted(found)]
+
     def _near_keyword(self, c: CompiledRule, data: bytes, span: Span) -> bool:
         if c.keywords is None:
             return True
@@ -312,9 +338,15 @@ class Engine:
         hold: Holder | None = None,
     ) -> list[Match]:
         rule = c.rule
+        part = rule.parts[rule.anchor]
+        found = (
+            self._find_from(c.anchor, data, ends, part.max_length)
+            if part.prefilter
+            else self._find(c.anchor, data, self._windows(c, ends, len(data)))
+        )
         anchors = [
             s
-            for s in self._find(c.anchor, data, self._windows(c, ends, len(data)))
+            for s in found
             if self._near_keyword(c, data, s)
             and value_passes(rule.parts[rule.anchor], s.value)
             and not named_otherwise(rule.context, data, s)

@@ -47,6 +47,11 @@ class Part(BaseModel):
     requires_classes: tuple[str, ...] = ()
     min_entropy: float = 0.0  # Shannon entropy of the captured value, bits per character
     max_length: int = 512  # longest match in bytes: how far the confirm window reaches
+    # What the automaton looks for instead of ``pattern``, when the pattern's lookarounds (which the
+    # automaton cannot check) would make it match nearly everywhere: a pattern without lookarounds that
+    # starts where ``pattern``'s match starts, or inside the name it begins with, wherever ``pattern``
+    # matches.  ``pattern`` is then tried from there only.  The generic rules have one.
+    prefilter: str | None = None
 
 
 class Pairing(BaseModel):
@@ -111,8 +116,13 @@ class Context(BaseModel):
 
     @property
     def rejected_words(self) -> frozenset[str]:
-        lists = name_word_lists()
-        return frozenset(w for name in self.reject_name_lists for w in lists[name])
+        return _words_of(self.reject_name_lists)
+
+
+@cache
+def _words_of(names: tuple[str, ...]) -> frozenset[str]:
+    lists = name_word_lists()
+    return frozenset(w for name in names for w in lists[name])
 
 
 @cache
