@@ -224,8 +224,8 @@ def corpus_section(mb: int) -> dict[str, object]:
     """keysentry at --min-confidence low on the real-code corpus: what it reports besides the plants."""
     spec = CorpusSpec("folder", mb, max(20, mb * 5 // 3), max(10, mb * 2 // 3))
     corpus = ensure_corpus(spec, OUT, MAKE_CORPUS, log)
-    truth = load_truth(corpus)
-    tree = corpus / "tree"
+    truth = load_truth(corpus, MAKE_CORPUS)
+    tree = corpus.tree
     out = OUT / "tmp" / "corpus.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     run([str(KEYSENTRY), "scan", str(tree), "-f", "jsonl", "--min-confidence", "low", "--no-config",
@@ -243,7 +243,7 @@ def corpus_section(mb: int) -> dict[str, object]:
             by_rule[d.get("rule", "")] += 1
     out.unlink(missing_ok=True)
     generic = sum(n for rule, n in by_rule.items() if rule.startswith("generic-"))
-    return {"corpus": corpus.name, "planted": len(truth.planted), "planted_found": found, "reported": reported,
+    return {"corpus": corpus.spec.name, "planted": len(truth.planted), "planted_found": found, "reported": reported,
             "other_by_rule": dict(sorted(by_rule.items())), "generic_other": generic,
             "precision_all": round(found / reported, 4) if reported else None}
 

@@ -339,14 +339,14 @@ class Engine:
     ) -> list[Match]:
         rule = c.rule
         part = rule.parts[rule.anchor]
-        found = (
+        spans = (
             self._find_from(c.anchor, data, ends, part.max_length)
             if part.prefilter
             else self._find(c.anchor, data, self._windows(c, ends, len(data)))
         )
         anchors = [
             s
-            for s in found
+            for s in spans
             if self._near_keyword(c, data, s)
             and value_passes(rule.parts[rule.anchor], s.value)
             and not named_otherwise(rule.context, data, s)
