@@ -222,3 +222,19 @@ def test_the_service_records_a_generic_password_for_triage_and_keeps_no_value(
         for table in Base.metadata.sorted_tables:  # the value is nowhere in the store
             for row in s.execute(sa.select(table)):
                 assert PW not in repr(tuple(row)), table.name
+
+
+def test_a_generic_value_in_documentation_is_an_example_a_typed_key_is_not(tmp_path: Path) -> None:
+    token = github_token(random.Random(16))
+    (tmp_path / "README.md").write_text(f"Configure:\n\n    DB_PASSWORD={PW}\n    GITHUB_TOKEN={token}\n")
+    (tmp_path / ".env.example").write_text(f"SMTP_PASSWORD={PW}x\n")
+    (tmp_path / "app.env").write_text(f"DB_PASSWORD={PW}y\n")
+    done = run_keysentry("scan", str(tmp_path), "-f", "jsonl", "--min-confidence", "low")
+    *records, _ = [json.loads(line) for line in done.stdout.splitlines()]
+    by_place = {(r["rule"], r["locations"][0]["path"]): r["suppressed"] for r in records}
+    assert by_place == {
+        ("github-pat-classic", "README.md"): None,
+        ("generic-password", "README.md"): "a generic value in documentation or an example file",
+        ("generic-password", ".env.example"): "a generic value in documentation or an example file",
+        ("generic-password", "app.env"): None,
+    }

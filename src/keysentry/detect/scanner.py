@@ -10,7 +10,8 @@ from keysentry.content import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.detect.aws_keys import canary, decode_account
 from keysentry.detect.engine import Engine
 from keysentry.detect.findings import Finding, Held, Location, Match
-from keysentry.detect.rules import CONFIDENCE_RANK, Rule, load_rules
+from keysentry.detect.documentation import GENERIC_REASON, documentation_file
+from keysentry.detect.rules import CONFIDENCE_RANK, Rule, catch_all_rule_ids, load_rules
 
 _ENGINES: dict[tuple[str, ...], Engine] = {}
 
@@ -79,7 +80,10 @@ class FindingFolder:
         self.by_identity: dict[tuple[str, str, str], Finding] = {}
 
     def add(self, provenance: Provenance, matches: Iterable[Match]) -> None:
+        documentation = documentation_file(provenance.path)
         for match in sorted(matches, key=lambda m: (m.line, m.column)):
+            if documentation and match.suppressed is None and match.rule_id in catch_all_rule_ids():
+                match = replace(match, suppressed=GENERIC_REASON)
             key = (match.credential_type, match.key_id, match.secret_fingerprint)
             finding = self.by_identity.get(key)
             if finding is None:

@@ -272,3 +272,9 @@ def _rules_by_id() -> dict[str, Rule]:
 def rule_by_id(rule_id: str) -> Rule | None:
     """A bundled rule by its id (None for a rule that is no longer bundled)."""
     return _rules_by_id().get(rule_id)
+
+
+@cache
+def catch_all_rule_ids() -> frozenset[str]:
+    """The bundled generic rules' ids (``catch_all``)."""
+    return frozenset(r.id for r in load_rules() if r.catch_all)
