@@ -232,20 +232,22 @@ def corpus_section(mb: int) -> dict[str, object]:
          "--no-progress", "-j", "2"], out)
     planted = {p.key_id: p.secret_sha256 for p in truth.planted}
     by_rule: dict[str, int] = defaultdict(int)
-    found = reported = 0
+    found: set[str] = set()
+    reported = planted_findings = 0
     for d in json_lines(out):
         if d.get("type") == "summary" or d.get("suppressed"):
             continue
         reported += 1
         if planted.get(d.get("key_id") or "") == d.get("secret_sha256"):
-            found += 1
+            found.add(d["key_id"])
+            planted_findings += 1
         else:
             by_rule[d.get("rule", "")] += 1
     out.unlink(missing_ok=True)
     generic = sum(n for rule, n in by_rule.items() if rule.startswith("generic-"))
-    return {"corpus": corpus.spec.name, "planted": len(truth.planted), "planted_found": found, "reported": reported,
-            "other_by_rule": dict(sorted(by_rule.items())), "generic_other": generic,
-            "precision_all": round(found / reported, 4) if reported else None}
+    return {"corpus": corpus.spec.name, "planted": len(truth.planted), "planted_found": len(found),
+            "reported": reported, "other_by_rule": dict(sorted(by_rule.items())), "generic_other": generic,
+            "precision_all": round(planted_findings / reported, 4) if reported else None}
 
 
 def main() -> int:
