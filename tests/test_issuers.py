@@ -5,6 +5,7 @@ token never stored."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -192,18 +193,23 @@ def test_gitlab_tokens_are_revoked_with_an_admin_token_and_only_announced_withou
 
 
 def test_every_other_credential_is_announced_with_its_issuers_rotation_page(settings: Settings) -> None:
+    body = base64.b64encode(random.Random(9).randbytes(300)).decode().rstrip("=")
+    lone_token = f"# a session's token, pasted alone\nAWS_SESSION_TOKEN=IQoJb3JpZ2luX2Vj{body}\n"
     text = (
         "STRIPE_KEY=sk_live_4eC39HqLyjWDarjtT1zdp7dc8aB3xY9q\n"
         "# the ID lives in the CI settings\nAWS_SECRET_ACCESS_KEY=Zp3v8Rk2LmQ9sT4uW6xY1aB5cD7eF0gH2iJ4kL6m\n"
     )
+    text += "\n" * 7 + lone_token  # far from the secret: a token alone
     responder = build_responder(settings)
     responder.advance_all(responder.record_report(found_in(text)))
     with responder.store.session() as s:
         rows = {e.credential_type: e for e in s.query(Exposure)}
-        stripe, secret = rows["stripe_key"], rows["aws_secret_access_key"]
-        assert stripe.state == secret.state == "notified"
+        stripe, secret, token = rows["stripe_key"], rows["aws_secret_access_key"], rows["aws_session_token"]
+        assert stripe.state == secret.state == token.state == "notified"
         assert "https://dashboard.stripe.com/apikeys" in stripe.containment["reason"]
         assert "access key ID was not seen" in secret.containment["reason"]
+        assert "revoke them" in token.containment["reason"]
+        assert "id_roles_use_revoke-sessions.html" in token.containment["reason"]
     case = next(m.payload for m in outbox(responder, stripe.id) if m.channel == "case")
     assert "dashboard.stripe.com/apikeys" in case["markdown"] and "needs action" in case["title"]
 

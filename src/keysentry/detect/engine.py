@@ -197,6 +197,8 @@ class Engine:
                 self._entries.append((pattern, PREFILTER, c.index, "anchor"))
         for pattern, flags, role in decode.TRIGGERS:
             self._entries.append((pattern, flags, None, role))
+        # Whether a blob has an allow marker at all, found in the same pass (most have none).
+        self._entries.append((ALLOW_ANY, KEYWORD | hyperscan.HS_FLAG_SINGLEMATCH, None, "allow"))
         expressions = [e[0].encode() for e in self._entries]
         all_flags = [e[1] for e in self._entries]
 
@@ -276,13 +278,17 @@ class Engine:
                         for m in inner
                     ]
                 matches.extend(inner)
-        return _deduplicate(mark_documented(data, _allowed(data, matches)), self._catch_all)
+        if not matches:
+            return matches
+        if "allow" in triggers:
+            matches = _allowed(data, matches)
+        return _deduplicate(mark_documented(data, matches), self._catch_all)
 
     def _decoded(self, data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterable[decode.Segment]:
         whole = decode.whole_blob_base64(data)
         if whole is not None:
             return [decode.Segment(whole, 0, "base64", len(data))]
-        return decode.segments(data, triggers) if triggers else []
+        return decode.segments(data, triggers) if triggers.keys() - {"allow"} else []
 
     # --- confirming ---------------------------------------------------------------------------
     def _windows(self, c: CompiledRule, ends: list[int], size: int) -> list[tuple[int, int]]:
@@ -528,6 +534,7 @@ class Engine:
 # detect-secrets users already have in their code (case-insensitive).
 ALLOW_MARKERS = re.compile(rb"(?i)keysentry:allow|gitleaks:allow|pragma:\s*allowlist\s+secret")
 ALLOW_NEXT_LINE = re.compile(rb"(?i)pragma:\s*allowlist\s+nextline\s+secret")
+ALLOW_ANY = r"keysentry:allow|gitleaks:allow|pragma:\s*allowlist\s"  # for the automaton: either kind
 ALLOWED = "allowed in source by an allow marker"
 
 
@@ -579,13 +586,14 @@ def _deduplicate(matches: list[Match], catch_all: frozenset[str] = frozenset()) 
     matches = _left_to_typed(matches, catch_all)
     paired_ids = {(m.rule_id, m.key_id) for m in matches if m.secret_fingerprint}
     paired_secrets = {m.secret_fingerprint for m in matches if m.kind == "pair"}
+    paired_secrets |= {m.token_fingerprint for m in matches if m.kind == "pair" and m.token_fingerprint}
     seen: set[tuple[str, str, str, int]] = set()
     kept = []
     for m in sorted(matches, key=lambda m: (m.line, m.column, m.decoding is not None)):
         if not m.secret_fingerprint and (m.rule_id, m.key_id) in paired_ids:
             continue
         if m.kind == "secret" and m.secret_fingerprint in paired_secrets:
-            continue  # a secret a pair already holds (the lone-secret rule seeing the pair's secret)
+            continue  # a secret or token a pair already holds (a lone-secret rule seeing the pair's)
         rule = "*" if m.rule_id in catch_all else m.rule_id
         key = (rule, m.key_id, m.secret_fingerprint, m.line)
         if key in seen:

@@ -8,9 +8,9 @@ from typing import Any
 
 from keysentry.content import Blob, Provenance, ScannedRepository, Skipped
 from keysentry.detect.aws_keys import canary, decode_account
+from keysentry.detect.documentation import GENERIC_REASON, documentation_file
 from keysentry.detect.engine import Engine
 from keysentry.detect.findings import Finding, Held, Location, Match
-from keysentry.detect.documentation import GENERIC_REASON, documentation_file
 from keysentry.detect.rules import CONFIDENCE_RANK, Rule, catch_all_rule_ids, load_rules
 
 _ENGINES: dict[tuple[str, ...], Engine] = {}

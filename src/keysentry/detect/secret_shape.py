@@ -39,6 +39,7 @@ _FILE = re.compile(
     r"\.(?:txt|pem|key|crt|cer|der|csr|pub|json|ya?ml|xml|ini|cfg|conf|env|properties|p12|pfx|jks|"
     r"keystore|py|js|ts|go|rb|java|php|html?|md|sh|log|gpg|asc|sql|db|sqlite|lock|tmp)$"
 )
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LETTER_RUNS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _UPPER, _LOWER, _DIGIT = re.compile(r"[A-Z]"), re.compile(r"[a-z]"), re.compile(r"[0-9]")
@@ -102,6 +103,8 @@ def secret_shaped(value: str) -> bool:
         return False
     if lowered.startswith("arn:") or _UUID.fullmatch(value):
         return False  # a resource name; a UUID is an ID or an idempotency token far more often than a key
+    if _PERCENT_ESCAPE.search(value):
+        return False  # URL-encoded: the engine's URL-decoding pass sees the value itself
     if not re.search(r"[A-Za-z]", value) or _is_code(value) or _is_a_name_for_something_else(value):
         return False
     if any(w in lowered for w in stop_words):

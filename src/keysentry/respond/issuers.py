@@ -109,6 +109,11 @@ def announce_contain(ctx: StepContext, x: ExposureView) -> Outcome:
     issuer = issuer_of(x)
     if x.credential_type == "aws_secret_access_key":
         why = "its access key ID was not seen, so it can be neither attributed nor contained"
+    elif x.credential_type == "aws_session_token":
+        why = (
+            "a session token alone (without its access key ID and secret) can be neither attributed nor "
+            "contained; if the role's sessions may be in use, revoke them"
+        )
     else:
         why = f"{issuer.name} offers no revocation keysentry can call"
     return _notify_only(f"{why}: rotate it at {issuer.rotate_url}")
