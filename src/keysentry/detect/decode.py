@@ -71,7 +71,8 @@ TRIGGERS: list[tuple[str, int, str]] = [
     (r"%(?:2[BbFf]|3[AaDd]|40)", hyperscan.HS_FLAG_SINGLEMATCH, "url"),
     (r"\\(?:/|u00[0-9A-Fa-f]{2})", hyperscan.HS_FLAG_SINGLEMATCH, "json-escape"),
     # A quoted value inside a JSON string (a notebook's source lines, JSON kept in a string): \"k\": \"v\".
-    (r'(?:[=:]|\\"\])[ \t]{0,4}\\"[A-Za-z0-9+/_.~-]', hyperscan.HS_FLAG_SINGLEMATCH, "json-escape"),
+    # Every hit: only the lines that have one are decoded, not the whole blob.
+    (r'(?:[=:]|\\"\])[ \t]{0,4}\\"[A-Za-z0-9+/_.~-]', 0, "json-quote"),
     # A private key's BEGIN line that ends a string literal which another one continues: a key pasted
     # into code as "line\n" + "line\n" (JavaScript, Java, C#, Go, Python's implicit concatenation).
     (r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\\r)?(?:\\n)?[\"'`]", 0, "concatenation"),
@@ -222,4 +223,24 @@ def segments(data: bytes, triggers: dict[str, list[tuple[int, int]]]) -> Iterato
     if "json-escape" in triggers and len(data) <= budget:
         decoded = _unescape(data)
         if decoded != data:
+            budget -= len(decoded)
             yield Segment(decoded, -1, "json-escape")
+    elif "json-quote" in triggers:
+        for start, end in _lines_of(data, triggers["json-quote"]):
+            decoded = _unescape(data[start:end])
+            budget -= len(decoded)
+            if budget < 0:
+                return
+            yield Segment(decoded, start, "json-escape", end)
+
+
+def _lines_of(data: bytes, hits: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """The (start, end) of each distinct line that holds a hit, in order."""
+    last_end = -1
+    for _start, hit in sorted(hits):
+        if hit <= last_end:
+            continue
+        start = data.rfind(b"\n", 0, hit) + 1
+        end = data.find(b"\n", hit)
+        last_end = len(data) if end < 0 else end
+        yield start, last_end
