@@ -238,7 +238,8 @@ def corpus_section(mb: int) -> dict[str, object]:
         if d.get("type") == "summary" or d.get("suppressed"):
             continue
         reported += 1
-        if planted.get(d.get("key_id") or "") == d.get("secret_sha256"):
+        sha = d.get("secret_sha256")
+        if sha and planted.get(d.get("key_id") or "") == sha:
             found.add(d["key_id"])
             planted_findings += 1
         else:
