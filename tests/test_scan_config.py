@@ -68,3 +68,13 @@ def test_scan_is_part_of_the_configuration_file(tmp_path: Path) -> None:
     done = run_keysentry("config", "check", str(tmp_path / "keysentry.toml"))
     assert done.returncode == 0, done.stderr
     assert "vendor/" in done.stdout
+
+
+def test_the_path_of_a_hostile_folders_config_prints_inert(tmp_path: Path) -> None:
+    root = tmp_path / 'evil"><script>\x1b[2J<!channel>'
+    root.mkdir()
+    (root / "keysentry.toml").write_text('[scan]\nmin_confidence = "low"\n')
+    (root / "a.txt").write_text("nothing here\n")
+    done = run_keysentry("scan", str(root), "--no-progress")
+    assert done.returncode == 0 and "using [scan] of" in done.stderr
+    assert "\x1b" not in done.stderr and "\x1b" not in done.stdout
