@@ -1,4 +1,5 @@
-"""The compiled automaton is kept between runs, never loaded stale or damaged, and never required."""
+"""The compiled automaton and the parsed rule files are kept between runs, never loaded stale or
+damaged, and never required."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import hyperscan
 import pytest
 
-from keysentry.detect import automaton_cache
+from keysentry.detect import automaton_cache, disk_cache
 from keysentry.detect.engine import Engine
 from keysentry.detect.rules import load_rules
 
@@ -61,7 +62,7 @@ def test_a_damaged_cache_is_compiled_again_and_replaced(
         db = automaton_cache.database(EXPRESSIONS, FLAGS, compile_)  # type: ignore[arg-type]
         assert hits(db, b"ghp_" + b"a1B2" * 9) == [1]
     assert len(calls) == 4
-    assert automaton_cache._load(path) is not None  # rewritten whole
+    assert disk_cache.read(path.name) is not None  # rewritten whole
 
 
 def test_without_a_writable_cache_the_engine_still_works(
@@ -74,3 +75,20 @@ def test_without_a_writable_cache_the_engine_still_works(
         [match] = Engine(load_rules()).scan(PAIR)
         assert match.key_id == "AKIAWQ7672VSXKNGZL34" and match.kind == "pair"
     assert blocked.read_text() == ""
+
+
+def test_the_rules_are_parsed_once_and_a_changed_or_damaged_copy_is_never_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEYSENTRY_CACHE_DIR", str(tmp_path))
+    load_rules.cache_clear()
+    try:
+        first = load_rules()
+        [kept] = tmp_path.glob("rules-*.json")
+        load_rules.cache_clear()
+        assert load_rules() == first  # read back from the cache
+        kept.write_bytes(kept.read_bytes()[:-50])  # damaged: parsed again, rewritten whole
+        load_rules.cache_clear()
+        assert load_rules() == first and disk_cache.read(kept.name) is not None
+    finally:
+        load_rules.cache_clear()
