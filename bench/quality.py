@@ -44,7 +44,9 @@ sys.path.insert(0, str(BENCH))
 
 from benchlib.corpus import CorpusSpec, ensure_corpus, load_truth  # noqa: E402
 from benchlib.quality_set import NEAR_MISS, Case, build  # noqa: E402
-from benchlib.tools import ensure_peers_venv, json_lines, peer_binaries, relpath, version_of  # noqa: E402
+from benchlib.tools import (  # noqa: E402
+    betterleaks_findings, ensure_peers_venv, json_lines, kingfisher_findings, peer_binaries, relpath, version_of,
+)
 
 OUT = BENCH / "out"
 KEYSENTRY = ROOT / ".venv" / "bin" / "keysentry"
@@ -80,29 +82,15 @@ def read_keysentry(out: Path, tree: Path, floor: str) -> Shown:
 
 def read_betterleaks(out: Path, tree: Path) -> Shown:
     shown: Shown = {}
-    data = json.loads(out.read_text() or "{}")
-    findings = data.get("findings", data) if isinstance(data, dict) else data
-    for f in findings or []:
-        loc = f.get("location") or {}
-        matches = [f.get("match") or {}]
-        for cs in f.get("component_sets") or []:
-            matches.extend(c.get("match") or {} for c in cs.get("components") or [])
-        values = {v for m in matches for v in (m.get("value"), m.get("full")) if isinstance(v, str)}
-        _add(shown, relpath(loc.get("path"), tree), values, set())
+    for _rule, path, _lines, values in betterleaks_findings(out, tree):
+        _add(shown, path, set(values), set())
     return shown
 
 
 def read_kingfisher(out: Path, tree: Path) -> Shown:
     shown: Shown = {}
-    for d in json_lines(out):
-        fi = d.get("finding")
-        if not isinstance(fi, dict):
-            continue
-        values = {fi.get("snippet") or ""}
-        captures = fi.get("dependent_captures") or {}
-        if isinstance(captures, dict):
-            values |= {v for v in captures.values() if isinstance(v, str)}
-        _add(shown, relpath(fi.get("path"), tree), values, set())
+    for _rule, path, _lines, values in kingfisher_findings(out, tree):
+        _add(shown, path, set(values), set())
     return shown
 
 

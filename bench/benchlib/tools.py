@@ -129,16 +129,15 @@ def parse_keysentry(out: Path, truth: Truth, tree: Path) -> list[Record]:
 # --- betterleaks ----------------------------------------------------------------------------------
 
 
-def parse_betterleaks(out: Path, truth: Truth, tree: Path) -> list[Record]:
-    secrets = _secret_index(truth)
+def betterleaks_findings(out: Path, tree: Path) -> Iterator[tuple[str, str | None, set[int], list[str]]]:
+    """(rule, path, lines, values shown) of each finding in betterleaks' JSON report: the match and
+    every component's match, with the lines they span."""
     data = json.loads(out.read_text() or "{}")
     findings = data.get("findings", data) if isinstance(data, dict) else data
-    records = []
     for f in findings or []:
         values: list[str] = []
         lines: set[int] = set()
         loc = f.get("location") or {}
-        path = relpath(loc.get("path"), tree)
         parts = [(f.get("match"), loc)]
         for cs in f.get("component_sets") or []:
             parts.extend(
@@ -150,8 +149,15 @@ def parse_betterleaks(out: Path, truth: Truth, tree: Path) -> list[Record]:
             a, b = where.get("start_line"), where.get("end_line")
             if isinstance(a, int):
                 lines.update(range(a, (b if isinstance(b, int) and b >= a else a) + 1))
-        records.append(_values_record(f.get("rule_id", ""), path, lines, values, truth, secrets))
-    return records
+        yield f.get("rule_id", ""), relpath(loc.get("path"), tree), lines, values
+
+
+def parse_betterleaks(out: Path, truth: Truth, tree: Path) -> list[Record]:
+    secrets = _secret_index(truth)
+    return [
+        _values_record(rule, path, lines, values, truth, secrets)
+        for rule, path, lines, values in betterleaks_findings(out, tree)
+    ]
 
 
 def betterleaks_bytes(out: Path) -> int | None:
@@ -164,9 +170,9 @@ def betterleaks_bytes(out: Path) -> int | None:
 # --- kingfisher -----------------------------------------------------------------------------------
 
 
-def parse_kingfisher(out: Path, truth: Truth, tree: Path) -> list[Record]:
-    secrets = _secret_index(truth)
-    records = []
+def kingfisher_findings(out: Path, tree: Path) -> Iterator[tuple[str, str | None, set[int], list[str]]]:
+    """(rule, path, lines, values shown) of each finding in Kingfisher's JSON Lines: the snippet and
+    every dependent capture."""
     for d in json_lines(out):
         fi = d.get("finding")
         if not isinstance(fi, dict):
@@ -177,8 +183,15 @@ def parse_kingfisher(out: Path, truth: Truth, tree: Path) -> list[Record]:
         if isinstance(captures, dict):
             values.extend(v for v in captures.values() if isinstance(v, str))
         lines = {fi["line"]} if isinstance(fi.get("line"), int) else set()
-        records.append(_values_record(rule, relpath(fi.get("path"), tree), lines, values, truth, secrets))
-    return records
+        yield rule, relpath(fi.get("path"), tree), lines, values
+
+
+def parse_kingfisher(out: Path, truth: Truth, tree: Path) -> list[Record]:
+    secrets = _secret_index(truth)
+    return [
+        _values_record(rule, path, lines, values, truth, secrets)
+        for rule, path, lines, values in kingfisher_findings(out, tree)
+    ]
 
 
 def kingfisher_bytes(out: Path) -> int | None:

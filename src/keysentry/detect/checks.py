@@ -30,13 +30,19 @@ def value_passes(part: Part, value: bytes) -> bool:
     return not (part.min_entropy and shannon_entropy(value) < part.min_entropy)
 
 
-_WORDS = re.compile(rb"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def words(text: str) -> list[str]:
+    """The words of a name as people write them, in order and as written: runs of letters split at
+    camelCase (``PKCS7PrivateKey`` → PKCS, 7, Private, Key), and runs of digits."""
+    return _WORDS.findall(text)
 
 
 def name_words(name: bytes) -> set[str]:
-    """The words of a name as people write them: ``DB_PASSWORD`` → db, password; ``passwordHash`` →
+    """The words of a name, lower-case: ``DB_PASSWORD`` → db, password; ``passwordHash`` →
     password, hash; ``spring.datasource.password`` → spring, datasource, password."""
-    return {w.decode("ascii").lower() for w in _WORDS.findall(name)}
+    return {w.lower() for w in words(name.decode("latin-1"))}
 
 
 def named_otherwise(context: Context, data: bytes, span: Span) -> bool:

@@ -15,12 +15,12 @@ checked by the rule's ``[context]``, the value here.
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
-from collections import Counter
 from functools import cache
 from importlib import resources
+
+from keysentry.detect.checks import shannon_entropy, words
 
 MIN_LENGTH = 8
 MIN_ENTROPY = 3.0  # bits per character: "Summer2024!" has 3.3, "hunter22" 2.75, "aaaabbbb" 1.0
@@ -41,7 +41,6 @@ _FILE = re.compile(
 )
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LETTER_RUNS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _UPPER, _LOWER, _DIGIT = re.compile(r"[A-Z]"), re.compile(r"[a-z]"), re.compile(r"[0-9]")
 _OTHER = re.compile(r"[^A-Za-z0-9]")
 
@@ -55,11 +54,6 @@ def _stop_lists() -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
         tuple(w.lower() for w in data["stop_words"]),
         frozenset(w.lower() for w in data["whole_values"]),
     )
-
-
-def entropy(value: str) -> float:
-    counts = Counter(value)
-    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
 
 
 def _kinds(value: str) -> int:
@@ -82,7 +76,7 @@ def _is_a_type_name(value: str) -> bool:
     random secret splits into runs of one or two letters, names into words."""
     if not _IDENTIFIER.fullmatch(value):
         return False
-    runs = _LETTER_RUNS.findall(value)
+    runs = [w for w in words(value) if w.isalpha()]
     return bool(runs) and sum(map(len, runs)) / len(runs) >= 4
 
 
@@ -109,4 +103,5 @@ def secret_shaped(value: str) -> bool:
         return False
     if any(w in lowered for w in stop_words):
         return False
-    return len(set(value)) >= MIN_DISTINCT and _kinds(value) >= 2 and entropy(value) >= MIN_ENTROPY
+    bits = shannon_entropy(value.encode("latin-1", "replace"))  # the engine's values are latin-1 text
+    return len(set(value)) >= MIN_DISTINCT and _kinds(value) >= 2 and bits >= MIN_ENTROPY

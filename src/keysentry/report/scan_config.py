@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from keysentry.config import closest_key
 from keysentry.config.scan import nearest_config, scan_settings_of
 from keysentry.config.settings import read_config_file
 from keysentry.detect.rules import CONFIDENCE_RANK, load_rules
@@ -37,12 +38,10 @@ def _check_rules(ids: list[str], path: Path) -> None:
     known = {r.id for r in load_rules()}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        import difflib
-
         hints = []
         for rule_id in unknown:
-            close = difflib.get_close_matches(rule_id, sorted(known), n=1)
-            hints.append(f"'{rule_id}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            close = closest_key(rule_id, sorted(known))
+            hints.append(f"'{rule_id}'" + (f" (did you mean '{close}'?)" if close else ""))
         raise ConfigError(f"{path}: [scan] disable_rules names no rule: {', '.join(hints)}")
 
 
