@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from jinja2 import BaseLoader, Environment, StrictUndefined
 from markupsafe import Markup
 from rich.markup import escape as _rich_escape
+
+if TYPE_CHECKING:  # Jinja2 is imported by the code that renders templates, not by every command
+    from jinja2 import BaseLoader, Environment
 
 __all__ = [
     "Literal",
@@ -201,6 +203,8 @@ def template_format(name: str) -> str:
 def template_environment(loader: BaseLoader, fmt: str, **options: Any) -> Environment:
     """A Jinja2 environment for templates of one format: autoescaped for HTML, and every expression's
     value passed through the format's escaper (values built by the format's own filters excepted)."""
+    from jinja2 import Environment, StrictUndefined
+
     escape = _ESCAPERS[fmt]
 
     def finalize(value: Any) -> Any:

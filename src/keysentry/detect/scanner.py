@@ -14,12 +14,18 @@ from keysentry.detect.findings import Finding, Held, Location, Match
 from keysentry.detect.rules import CONFIDENCE_RANK, Rule, catch_all_rule_ids, load_rules
 
 _ENGINES: dict[tuple[str, ...], Engine] = {}
+_BUNDLED = ("bundled",)
 
 
 def engine_for(rules: Iterable[Rule] | None = None) -> Engine:
     """The compiled engine for these rules (all bundled rules by default), built once per process."""
-    chosen = tuple(rules) if rules is not None else load_rules()
-    key = tuple(r.model_dump_json() for r in chosen) if rules is not None else ("bundled",)
+    if rules is None:  # the common case, once per blob: no work before the lookup
+        engine = _ENGINES.get(_BUNDLED)
+        if engine is None:
+            engine = _ENGINES[_BUNDLED] = Engine(load_rules())
+        return engine
+    chosen = tuple(rules)
+    key = tuple(r.model_dump_json() for r in chosen)
     engine = _ENGINES.get(key)
     if engine is None:
         engine = _ENGINES[key] = Engine(chosen)

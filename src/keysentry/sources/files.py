@@ -8,6 +8,7 @@ stated reason, and an unreadable file is reported rather than fatal.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import sys
@@ -120,10 +121,21 @@ def read_ref(ref: FileRef, max_size: int) -> Blob | Skipped:
     return read_file(ref.path, ref.display, max_size, check_binary=False)
 
 
+@functools.lru_cache(maxsize=4096)
+def _quoted_folder(folder: str) -> str:
+    return quote(folder)
+
+
+def file_url(full: str) -> str:
+    """``file://`` URL of an absolute path; a folder is quoted once, not once per file in it."""
+    folder, _, name = full.rpartition("/")
+    return "file://" + _quoted_folder(folder) + "/" + quote(name)
+
+
 def read_file(path: Path | str, display: str, max_size: int, check_binary: bool = True) -> Blob | Skipped:
     """Read one file without following a symbolic link, within the size limit."""
     full = path if isinstance(path, str) and path.startswith("/") else os.path.abspath(path)
-    provenance = Provenance(kind="file", path=display, url="file://" + quote(full))
+    provenance = Provenance(kind="file", path=display, url=file_url(full))
     try:
         fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
