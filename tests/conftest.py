@@ -145,6 +145,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'keysentry.db'}"
         return
+    yield from _postgres_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database (for what SQLite cannot do: several processes writing)."""
+    yield from _postgres_database()
+
+
+def _postgres_database() -> Iterator[str]:
     problem = _postgres_reachable()
     if problem is not None:
         if REQUIRE_POSTGRES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from keysentry.authority.aws import AwsAuthority
 from keysentry.authority.clients import AwsClients, Credentials
@@ -28,6 +29,9 @@ from keysentry.store.db import Store, open_store
 from keysentry.watch.base import Watcher, WatchPoll
 from keysentry.watch.build import build_watchers
 from keysentry.watch.runner import WatchRunner
+
+if TYPE_CHECKING:
+    from keysentry.app.executor import QueuedResponse
 
 
 def build_store(settings: Settings) -> Store:
@@ -77,7 +81,8 @@ class ServiceParts:
     """What ``keysentry serve`` runs beside its routes."""
 
     responder: Responder
-    worker: ResponseWorker  # the response and the outbox's dispatcher, in threads
+    # The response and the outbox's dispatcher: in threads (inline), or enqueued for Celery workers.
+    worker: ResponseWorker | QueuedResponse
     watchers: WatchRunner  # the watchers enabled in [watch]
     partner_keys: PartnerKeys  # GitHub's keys for the partner endpoint's signatures
 
@@ -92,9 +97,16 @@ def build_service(settings: Settings, responder: Responder | None = None) -> Ser
         if poll.report is not None:
             recorder.record_report(poll.report)
 
+    worker: ResponseWorker | QueuedResponse
+    if settings.executor.kind == "celery":
+        from keysentry.app.executor import QueuedResponse  # Celery loads only where it is asked for
+
+        worker = QueuedResponse(responder, settings)
+    else:
+        worker = ResponseWorker(responder, threads=settings.response_threads)
     return ServiceParts(
         responder=responder,
-        worker=ResponseWorker(responder, threads=settings.response_threads),
+        worker=worker,
         watchers=WatchRunner(build_watchers(settings), Cursors(responder.store), record_found),
         partner_keys=PartnerKeys(settings.github_partner_keys_file, settings.github_partner_keys_url),
     )

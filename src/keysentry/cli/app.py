@@ -15,6 +15,7 @@ from keysentry.cli import scan as scan_cli
 from keysentry.cli import serve as serve_cli
 from keysentry.cli import tokens as tokens_cli
 from keysentry.cli import watch as watch_cli
+from keysentry.cli import worker as worker_cli
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, exits_cleanly, out, settings_from
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ app.command()(serve_cli.serve)
 app.add_typer(tokens_cli.app, name="tokens")
 app.add_typer(config_cli.app, name="config")
 app.command()(watch_cli.watch)
+app.command()(worker_cli.worker)
 
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")

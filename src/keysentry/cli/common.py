@@ -39,6 +39,15 @@ def settings_from(**overrides: object) -> Settings:
     return settings
 
 
+def with_executor(settings: Settings, **changes: object) -> Settings:
+    """``settings`` with these ``[executor]`` keys changed (those given), the rest of the table kept."""
+    given = {k: v for k, v in changes.items() if v is not None}
+    if not given:
+        return settings
+    executor = type(settings.executor).model_validate({**settings.executor.model_dump(), **given})
+    return settings.model_copy(update={"executor": executor})
+
+
 def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
     """Errors keysentry understands print one clear line and exit 2; anything else too, with the log."""
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from keysentry.cli.common import exits_cleanly, out, settings_from
+from keysentry.cli.common import exits_cleanly, out, settings_from, with_executor
 
 
 def serve(
@@ -21,6 +21,16 @@ def serve(
     ] = None,
     log_format: Annotated[
         str | None, typer.Option(help="text, or json: one JSON object a line for a log pipeline.")
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="inline (default: background work in this process's threads) or celery (enqueue it for "
+            "`keysentry worker` processes; [executor] in keysentry.toml)."
+        ),
+    ] = None,
+    broker_url: Annotated[
+        str | None, typer.Option(help="With --executor celery: the broker (redis://… or amqp://…).")
     ] = None,
 ) -> None:
     """Run keysentry as a service: intake endpoints, with containment and notification in the background.
@@ -40,13 +50,22 @@ def serve(
       keysentry serve                                 # SQLite in .keysentry/, port 8080
 
       keysentry serve --host 0.0.0.0 --database-url postgresql+psycopg://keysentry@db/keysentry
+
+      keysentry serve --executor celery --database-url postgresql+psycopg://keysentry@db/keysentry
+                                                      # replicas and `keysentry worker`s share the work
     """
-    run_serve(host, port, database_url, aws_endpoint_url, log_format)
+    run_serve(host, port, database_url, aws_endpoint_url, log_format, executor, broker_url)
 
 
 @exits_cleanly
 def run_serve(
-    host: str, port: int, database_url: str | None, endpoint: str | None, log_format: str | None
+    host: str,
+    port: int,
+    database_url: str | None,
+    endpoint: str | None,
+    log_format: str | None,
+    executor: str | None = None,
+    broker_url: str | None = None,
 ) -> None:
     import uvicorn  # the service's libraries load only for this command
 
@@ -65,8 +84,20 @@ def run_serve(
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    settings = settings_from(database_url=database_url, aws_endpoint_url=endpoint, log_format=log_format)
-    out.print(f"keysentry serving on http://{host}:{port}  (store: {settings.resolved_database_url()})")
+    settings = with_executor(
+        settings_from(database_url=database_url, aws_endpoint_url=endpoint, log_format=log_format),
+        kind=executor,
+        broker_url=broker_url,
+    )
+    background = "in this process"
+    if settings.executor.kind == "celery":
+        from keysentry.app.executor import broker_label
+
+        background = f"by Celery workers via {broker_label(settings.executor.broker_url.get_secret_value())}"
+    out.print(
+        f"keysentry serving on http://{host}:{port}  (store: {settings.resolved_database_url()}; "
+        f"responses run {background})"
+    )
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30
     )

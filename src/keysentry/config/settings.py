@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from keysentry.config import explain, unknown_environment
 from keysentry.config.durations import parse_duration
+from keysentry.config.executor import ExecutorSettings
 from keysentry.config.issuers import IssuerSettings
 from keysentry.config.notify import NotifySettings
 from keysentry.config.response import ResponsePolicy
@@ -155,6 +156,10 @@ class Settings(BaseSettings):
         "unset, they are fetched from github_partner_keys_url.",
     )
     github_partner_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    executor: ExecutorSettings = Field(
+        default_factory=ExecutorSettings,
+        description="Where background work runs: inline threads (default) or Celery workers ([executor]).",
+    )
     watch: WatchSettings = Field(
         default_factory=WatchSettings,
         description="Public sources to watch: git repositories, GitHub's events, PyPI, npm ([watch]).",
@@ -174,6 +179,11 @@ class Settings(BaseSettings):
         default=8,
         ge=1,
         description="Exposures the service responds to at once (each waits on AWS most of the time).",
+    )
+    claim_lease: timedelta = Field(
+        default=timedelta(seconds=60),
+        description="How long a replica or worker owns an exposure whose steps it runs (renewed at each "
+        "step); if it dies, another takes the exposure over after this.",
     )
     delivery_max_attempts: int = Field(
         default=8,
@@ -220,7 +230,9 @@ class Settings(BaseSettings):
             return [parse_duration(v) for v in value]
         return value
 
-    @field_validator("delivery_backoff", "delivery_backoff_max", "delivery_lease", mode="before")
+    @field_validator(
+        "delivery_backoff", "delivery_backoff_max", "delivery_lease", "claim_lease", mode="before"
+    )
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value

@@ -79,6 +79,9 @@ class Dispatcher:
         self.crash_point = crash_point
         self._wake = threading.Event()
         self.backoff = Backoff(settings.delivery_backoff, settings.delivery_backoff_max)
+        # Called by :meth:`wake` too: where no :meth:`run` loop sends (a Celery worker), this asks for a
+        # delivery round elsewhere (keysentry.app.executor).
+        self.on_wake: Callable[[], None] | None = None
 
     # --- one round ---------------------------------------------------------------------------
     def deliver_due(self, limit: int = 200) -> list[Delivery]:
@@ -197,8 +200,11 @@ class Dispatcher:
         return messages_waiting(self.store)
 
     def wake(self) -> None:
-        """Tell a running :meth:`run` loop that there is something new to send."""
+        """Tell a running :meth:`run` loop (or whoever :attr:`on_wake` names) that there is something new
+        to send."""
         self._wake.set()
+        if self.on_wake is not None:
+            self.on_wake()
 
     def run(self, stop: threading.Event, idle: float = 0.5, linger: float = 0.05, limit: int = 200) -> None:
         """Deliver until ``stop`` is set: ``linger`` seconds after being woken or after a round (so that

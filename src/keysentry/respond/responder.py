@@ -5,7 +5,10 @@ The parts are built by the composition root (:mod:`keysentry.app.wiring`)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +22,7 @@ from keysentry.respond.operator import ActionError, Operator
 from keysentry.respond.runner import StepResult, StepRunner, crash_point
 from keysentry.respond.states import ANNOUNCED_FROM, FAILED, TRANSITIONS
 from keysentry.respond.steps import StepContext
+from keysentry.store.claims import claim_exposure, release_exposure
 from keysentry.store.db import Store
 from keysentry.store.response import next_due_at, pending_exposures
 
@@ -26,6 +30,11 @@ __all__ = ["ActionError", "Responder", "StepResult"]
 log = logging.getLogger(__name__)
 
 MAX_STEPS_PER_RUN = 10
+
+
+def process_identity() -> str:
+    """This process, as claims name their holder: host and process ID."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Responder:
@@ -38,6 +47,7 @@ class Responder:
         )
         self.runner = StepRunner(store, context)
         self.operator = Operator(store, context.authority)
+        self._runs = itertools.count(1)  # each run of an exposure's steps claims it under its own name
 
     # --- intake ----------------------------------------------------------------------------
     def on_recorded(self, callback: Callable[[list[int]], None]) -> None:
@@ -66,7 +76,22 @@ class Responder:
     # --- driving ---------------------------------------------------------------------------
     def advance(self, exposure_id: int, timed: bool = True) -> list[StepResult]:
         """Run steps until the exposure has nothing left to do now, or a step fails; with ``timed``, also
-        the timed steps that are due."""
+        the timed steps that are due.  The exposure is claimed first (renewed before each step) and
+        released after: nothing is run, and nothing answered, while another run holds it, in this
+        process or any other replica or worker on the same store."""
+        owner = f"{process_identity()}/{next(self._runs)}"
+        lease = self.context.settings.claim_lease
+        if not claim_exposure(self.store, exposure_id, owner, utcnow(), lease):
+            log.debug("exposure %s: claimed by another run; left to it", exposure_id)
+            return []
+        try:
+            return self._advance(
+                exposure_id, timed, lambda: claim_exposure(self.store, exposure_id, owner, utcnow(), lease)
+            )
+        finally:
+            release_exposure(self.store, exposure_id, owner)
+
+    def _advance(self, exposure_id: int, timed: bool, renew: Callable[[], bool]) -> list[StepResult]:
         results: list[StepResult] = []
         begun = self.runner.begin(exposure_id)
         maybe_due = True  # unknown until a step reports when the next timed step is due
@@ -77,14 +102,17 @@ class Responder:
             )
             if isinstance(outcome, StepResult):
                 return [*results, outcome]
-            begun, next_due_at = self.runner.finish(begun, outcome, begin_next=True)
+            # The next step is begun only while the claim holds (renewed here): a run whose lease ran
+            # out while it waited on AWS records its step and leaves the rest to the run that took over.
+            go_on = len(results) + 1 < MAX_STEPS_PER_RUN and renew()
+            begun, next_due_at = self.runner.finish(begun, outcome, begin_next=go_on)
             if outcome.state in ANNOUNCED_FROM:
                 self.dispatcher.wake()  # a running dispatcher sends the announcement now
             maybe_due = next_due_at is not None and next_due_at <= utcnow()
             crash_point(f"{step}.after_record")
             assert outcome.state is not None
             results.append(StepResult(exposure_id, step, from_state, outcome.state))
-        if timed and maybe_due:
+        if timed and maybe_due and renew():
             results += self.run_timed(exposure_id, MAX_STEPS_PER_RUN - len(results))
         return results
 

@@ -71,6 +71,10 @@ class Exposure(Base):
     contained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Who is running this exposure's steps, until when (keysentry.store.claims): replicas and workers
+    # skip an exposure claimed by another; a claim whose holder died ends with its lease.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sightings: Mapped[list[Sighting]] = relationship(
         back_populates="exposure", order_by="Sighting.id", cascade="all"
@@ -200,3 +204,14 @@ class WatchCursor(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Lease(Base):
+    """Work that must run on one replica at a time (the response scheduler's rounds): the replica that
+    holds the lease runs it, and renews it; another takes over once it has run out."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -105,15 +105,17 @@ def pending_exposures(
     db: Db, with_steps: Iterable[str], failed: str, now: datetime, backoff: bool
 ) -> list[int]:
     """Exposures in a state with a step (``with_steps``), failed (they resume), or with a timed step
-    due by ``now``.  With ``backoff``, a failed exposure only once its retry is due."""
+    due by ``now``, that nobody has claimed (:mod:`keysentry.store.claims`).  With ``backoff``, a failed
+    exposure only once its retry is due."""
     is_failed = EXPOSURES.c.state == failed
     has_step: Any = EXPOSURES.c.state.in_(list(with_steps))
     if backoff:  # a failed or deferred step is due like a timed step, below
         is_failed = is_failed & EXPOSURES.c.next_due_at.is_(None)
         has_step = has_step & EXPOSURES.c.next_due_at.is_(None)
+    unclaimed = or_(EXPOSURES.c.claimed_by.is_(None), EXPOSURES.c.claim_expires_at <= now)
     query = (
         select(EXPOSURES.c.id)
-        .where(or_(has_step, is_failed, EXPOSURES.c.next_due_at <= now))
+        .where(or_(has_step, is_failed, EXPOSURES.c.next_due_at <= now), unclaimed)
         .order_by(EXPOSURES.c.id)
     )
     return list(db.scalars(query))

@@ -1,0 +1,234 @@
+"""Scale-out on Celery: the service's background work as tasks on a broker, run by ``keysentry worker``
+processes on any number of machines that share the store.
+
+The store stays the system of record; a message only says "do this now" and carries IDs, never a
+secret.  Tasks:
+
+* ``keysentry.advance(exposure_id)`` (queue ``respond``): run the exposure's steps until it has nothing
+  left to do now.  The run claims the exposure in the store first (:mod:`keysentry.store.claims`), so
+  a duplicate message, or two workers, never run the same exposure at once.
+* ``keysentry.deliver()`` (queue ``notify``): one outbox round, until nothing is due; messages are
+  leased in the store, so rounds on several workers share the messages.
+* ``keysentry.scan(target, history)`` (queue ``scan``): scan one repository, folder or URL and record
+  what it finds; the exposures it records are enqueued on ``respond``.
+
+Every task is acknowledged late and rejected back to the queue if its worker process dies
+(``acks_late``, ``reject_on_worker_lost``).  What a lost message leaves undone is still pending in the
+store: the replica that holds the scheduler's lease asks the store every ``schedule_interval`` what is
+due (timed steps, retries, work whose claim ran out) and enqueues it again, so losing the broker, or a
+worker, loses no work.  The lease makes that round run on one replica however many are up; it lives in
+the store rather than in a beat scheduler, so it needs nothing the deployment does not already have and
+works the same with Redis and RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from keysentry.clock import utcnow
+from keysentry.config.settings import Settings
+from keysentry.respond.responder import Responder, process_identity
+from keysentry.store.claims import drop_lease, take_lease
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
+
+ADVANCE, DELIVER, SCAN = "keysentry.advance", "keysentry.deliver", "keysentry.scan"
+ROUTES = {ADVANCE: "respond", DELIVER: "notify", SCAN: "scan"}
+SCHEDULER_LEASE = "scheduler"
+
+
+def broker_label(url: str) -> str:
+    """The broker's address without its credentials, for messages and logs."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+def celery_app(settings: Settings, build: Callable[[Settings], Responder] | None = None) -> Celery:
+    """keysentry's Celery application for ``settings``.  With ``build`` (a worker), its tasks too, each
+    process building its own responder from ``settings`` on its first task."""
+    from celery import Celery
+
+    app = Celery("keysentry", broker=settings.executor.broker_url.get_secret_value(), set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_routes={name: {"queue": queue} for name, queue in ROUTES.items()},
+        task_default_queue="respond",
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        # A publish waits at most about a second for a broker that is down; the store keeps the work.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3},
+    )
+    if build is not None:
+        _register_tasks(app, settings, build)
+    return app
+
+
+# --- in a worker ------------------------------------------------------------------------------
+def _register_tasks(app: Celery, settings: Settings, build: Callable[[Settings], Responder]) -> None:
+    responders: dict[int, Responder] = {}  # by process: a prefork child builds its own
+    lock = threading.Lock()
+
+    def responder() -> Responder:
+        with lock:
+            built = responders.get(os.getpid())
+            if built is None:
+                built = responders[os.getpid()] = build(settings)
+                # An announcement queued by a step is delivered by a round on the notify queue.
+                built.dispatcher.on_wake = lambda: publish(app, DELIVER)
+                built.on_recorded(lambda ids: publish_each(app, ADVANCE, ids))
+            return built
+
+    @app.task(name=ADVANCE)  # type: ignore[untyped-decorator]
+    def advance(exposure_id: int) -> int:
+        """Run one exposure's steps; how many ran (0: nothing to do, or another run holds it)."""
+        return len(responder().advance(int(exposure_id)))
+
+    @app.task(name=DELIVER)  # type: ignore[untyped-decorator]
+    def deliver() -> int:
+        """Send what the outbox has due; how many messages were tried."""
+        return len(responder().dispatcher.drain())
+
+    @app.task(name=SCAN)  # type: ignore[untyped-decorator]
+    def scan(target: str, history: bool = True) -> list[int]:
+        """Scan one target and record what it found (its exposures are enqueued to be answered)."""
+        from keysentry.scan.pipeline import ScanOptions, scan_targets
+
+        report = scan_targets([target], ScanOptions(history=history, jobs=1))
+        return responder().record_report(report)
+
+
+def publish(app: Celery, task: str, *args: Any) -> None:
+    """Enqueue one task (by name, on its queue); raises when the broker cannot be reached."""
+    app.send_task(task, args=list(args), queue=ROUTES[task], retry=True)
+
+
+def publish_each(app: Celery, task: str, exposure_ids: list[int]) -> None:
+    for exposure_id in exposure_ids:
+        publish(app, task, exposure_id)
+
+
+# --- in the service ---------------------------------------------------------------------------
+class QueuedResponse:
+    """``keysentry serve`` with ``[executor] kind = "celery"``: what intake records is enqueued as soon as
+    it is committed, and the replica holding the scheduler's lease enqueues what the store says is due.
+    The same interface as :class:`keysentry.respond.worker.ResponseWorker` (start, stop, wake, submit).
+    """
+
+    def __init__(self, responder: Responder, settings: Settings, app: Celery | None = None) -> None:
+        self.responder = responder
+        self.settings = settings
+        self.app = app or celery_app(settings)
+        self.identity = f"{process_identity()}/scheduler"
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._handed: list[int] = []
+        self._deliver = False  # a delivery round was asked for (an operator's action here)
+        self._queued: dict[int, datetime] = {}  # leader: when each pending exposure was last enqueued
+        self._next_scan = utcnow()
+        self._thread: threading.Thread | None = None
+        self.leading = False
+        responder.on_recorded(self.submit)
+        responder.dispatcher.on_wake = self._ask_delivery
+
+    def start(self, rounds: bool = True) -> None:
+        if rounds:
+            self._thread = threading.Thread(target=self._run, name="keysentry-enqueue", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.leading:
+            try:
+                drop_lease(self.responder.store, SCHEDULER_LEASE, self.identity)  # another leads at once
+            except Exception:  # stopping must not fail on a database hiccup: the lease just runs out
+                log.exception("could not give the scheduler's lease up")
+
+    def submit(self, exposure_ids: list[int]) -> None:
+        with self._lock:
+            self._handed.extend(exposure_ids)
+        self._wake.set()
+
+    def wake(self) -> None:
+        with self._lock:
+            self._next_scan = utcnow()
+        self._wake.set()
+
+    def _ask_delivery(self) -> None:
+        with self._lock:
+            self._deliver = True
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            self._wake.wait(self.round())
+
+    def round(self) -> float:
+        """Enqueue what was handed over and, as the scheduler, what is due; seconds until the next."""
+        interval = self.settings.executor.schedule_interval.total_seconds()
+        with self._lock:
+            handed, self._handed = self._handed, []
+            deliver, self._deliver = self._deliver, False
+        try:
+            self._publish_each(ADVANCE, handed)
+            if deliver:
+                publish(self.app, DELIVER)
+            self._lead()
+        except Exception as exc:  # the broker or the store is away: what was handed over is kept
+            log.warning("enqueueing failed (%s); retried in %.0f s", exc, interval)
+            with self._lock:
+                self._deliver = self._deliver or deliver
+            return interval
+        with self._lock:
+            return max(0.0, (self._next_scan - utcnow()).total_seconds())
+
+    def _publish_each(self, task: str, exposure_ids: list[int]) -> None:
+        for n, exposure_id in enumerate(exposure_ids):
+            try:
+                publish(self.app, task, exposure_id)
+            except Exception:
+                with self._lock:
+                    self._handed[:0] = exposure_ids[n:]
+                raise
+            self._queued[exposure_id] = utcnow()
+
+    def _lead(self) -> None:
+        """As the replica holding the scheduler's lease (renewed here), once per ``schedule_interval``:
+        enqueue the exposures the store says are due, unless enqueued less than ``requeue_after`` ago,
+        and a delivery round when messages are due."""
+        now = utcnow()
+        with self._lock:
+            if now < self._next_scan:
+                return
+            self._next_scan = now + self.settings.executor.schedule_interval
+        executor = self.settings.executor
+        store = self.responder.store
+        self.leading = take_lease(store, SCHEDULER_LEASE, self.identity, now, executor.scheduler_lease)
+        if not self.leading:
+            self._queued.clear()
+            return
+        pending = self.responder.pending(backoff=True)
+        still, recent = set(pending), now - executor.requeue_after
+        self._queued = {i: at for i, at in self._queued.items() if at > recent and i in still}
+        self._publish_each(ADVANCE, [i for i in pending if i not in self._queued])
+        waiting, due = self.responder.dispatcher.waiting()
+        if waiting and due is not None and due <= now:
+            publish(self.app, DELIVER)

@@ -1,0 +1,340 @@
+"""Scale-out against the real parts: `keysentry serve --executor celery` replicas and `keysentry worker`
+processes (real Celery workers, started as a user starts them) on one PostgreSQL, with a Redis broker
+of the test's own; AWS is the emulator.  Each side effect happens once, through kills and a broker
+outage."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import REQUIRE_NO_SKIPS, EventSink, member_credentials
+from helpers import KEYSENTRY, wait_for
+from keysentry.authority.clients import AwsClients
+from keysentry.emulator.seed import ADMIN, SeededUser, SeedManifest
+from keysentry.emulator.server import Emulator
+from keysentry.store import open_store
+from keysentry.store.tokens import create_token
+
+V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+STEP_ORDER = [
+    "attribute.started",
+    "attribute.succeeded",
+    "contain.started",
+    "contain.succeeded",
+    "notify.queued",
+    "notified",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- the broker ---------------------------------------------------------------------------------
+@dataclass
+class Broker:
+    """A redis-server of the test's own (nothing kept on disk), so that it can be stopped and started."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert wait_for(self._answers, timeout=20), "redis-server did not start"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    if shutil.which("redis-server") is None:
+        message = "redis-server is not installed (.ci/run installs Debian's redis-server)"
+        if REQUIRE_NO_SKIPS:
+            pytest.fail(message)
+        pytest.skip(message)
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+# --- the processes ------------------------------------------------------------------------------
+@dataclass
+class Deployment:
+    """Replicas and workers sharing one store and one broker."""
+
+    folder: Path
+    env: dict[str, str]
+    stack: ExitStack
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def _start(self, name: str, argv: list[str], extra: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(self.folder / f"{name}.out", "wb")  # noqa: SIM115 - closed by the stack
+        self.stack.callback(log.close)
+        env = {**self.env, "KEYSENTRY_LOG_FILE": str(self.folder / f"{name}.log"), **extra}
+        process = subprocess.Popen([KEYSENTRY, *argv], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name] = process
+        self.stack.callback(self._end, process)
+        return process
+
+    @staticmethod
+    def _end(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+    def replica(self, name: str, **extra: str) -> str:
+        port = free_port()
+        self._start(name, ["serve", "--port", str(port), "--executor", "celery"], extra)
+        base = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _healthy(base), timeout=60), self.output(name)
+        self.ports[name] = port
+        return base
+
+    def worker(self, name: str, *args: str, **extra: str) -> subprocess.Popen[bytes]:
+        process = self._start(name, ["worker", *args], extra)
+        assert wait_for(lambda: b"ready." in (self.folder / f"{name}.out").read_bytes(), timeout=60), (
+            self.output(name)
+        )
+        return process
+
+    def output(self, name: str) -> str:
+        return (self.folder / f"{name}.out").read_text(errors="replace")
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        process.kill()
+        process.wait(10)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(base + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def deployment(
+    tmp_path: Path, postgres_url: str, broker: Broker, emulator: Emulator, event_sink: EventSink
+) -> Iterator[Deployment]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSENTRY_")}
+    env.update(
+        KEYSENTRY_CACHE_DIR=os.environ["KEYSENTRY_CACHE_DIR"],
+        KEYSENTRY_DATABASE_URL=postgres_url,
+        KEYSENTRY_AWS_ENDPOINT_URL=emulator.endpoint,
+        KEYSENTRY_AWS_SERVICE_ENDPOINTS=json.dumps(emulator.service_endpoints),
+        KEYSENTRY_EVENT_BUS_NAME=event_sink.bus,
+        KEYSENTRY_INVESTIGATION_DELAYS="[]",
+        KEYSENTRY_DATA_DIR=str(tmp_path),
+        # Short leases, so that what a killed process held is taken over within the test.
+        KEYSENTRY_CLAIM_LEASE="4s",
+        KEYSENTRY_DELIVERY_LEASE="4s",
+        KEYSENTRY_EXECUTOR=json.dumps(
+            {"kind": "celery", "broker_url": broker.url, "requeue_after": "6s", "scheduler_lease": "4s"}
+        ),
+    )
+    open_store(postgres_url).dispose()  # migrated once, before the replicas start
+    with ExitStack() as stack:
+        yield Deployment(tmp_path, env, stack)
+
+
+# --- the keys -----------------------------------------------------------------------------------
+def make_users(admin_clients: AwsClients, seeded: SeedManifest, count: int) -> list[SeededUser]:
+    """``count`` IAM users with a key each, spread over the member accounts."""
+    members = [a for a in seeded.accounts if a != seeded.management_account]
+    clients = {
+        a: admin_clients.client("iam", credentials=member_credentials(admin_clients, a)) for a in members
+    }
+    users = []
+    for n in range(count):
+        account = members[n % len(members)]
+        iam = clients[account]
+        name = f"scale-{uuid.uuid4().hex[:10]}"
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
+        iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        users.append(
+            SeededUser(
+                account, seeded.accounts[account], name, arn, key["AccessKeyId"], key["SecretAccessKey"]
+            )
+        )
+    return users
+
+
+def report_all(bases: list[str], token: str, users: list[SeededUser], per_report: int = 25) -> None:
+    """The keys as manual reports of ``per_report`` keys, sent to the replicas in turn."""
+    for n, start in enumerate(range(0, len(users), per_report)):
+        body = [
+            {
+                "key_id": u.access_key_id,
+                "secret": u.secret_access_key,
+                "url": f"https://paste.example/{u.user_name}",
+                "path": "paste",
+            }
+            for u in users[start : start + per_report]
+        ]
+        answer = httpx.post(
+            bases[n % len(bases)] + "/v1/reports",
+            content=json.dumps(body),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        assert answer.status_code == 202, answer.text
+
+
+def states(url: str) -> Counter[str]:
+    store = open_store(url, migrate=False)
+    with store.read() as db:
+        rows = db.exec_driver_sql("select state from exposures").all()
+    store.dispose()
+    return Counter(r[0] for r in rows)
+
+
+def _claims(url: str) -> int:
+    store = open_store(url, migrate=False)
+    with store.read() as db:
+        held = int(
+            db.exec_driver_sql("select count(*) from exposures where claimed_by is not null").scalar() or 0
+        )
+    store.dispose()
+    return held
+
+
+def all_notified(url: str, count: int) -> bool:
+    return states(url) == Counter({"notified": count})
+
+
+def check_each_side_effect_once(
+    url: str,
+    users: list[SeededUser],
+    admin_clients: AwsClients,
+    event_sink: EventSink,
+    duplicates_ok: bool = False,
+) -> None:
+    """Every exposure notified with each step once, in order; one message per channel, sent once; the
+    quarantine attached once; one EventBridge event per exposure (a kill between PutEvents and its
+    record may send one again, with the same notification ID)."""
+    store = open_store(url, migrate=False)
+    with store.read() as db:
+        timeline = db.exec_driver_sql("select exposure_id, kind from timeline_events order by id").all()
+        messages = db.exec_driver_sql("select id, exposure_id, channel, state from outbox").all()
+        attempts = db.exec_driver_sql("select message_id from delivery_attempts where ok").all()
+    store.dispose()
+    kinds: dict[int, list[str]] = {}
+    for exposure_id, kind in timeline:
+        kinds.setdefault(exposure_id, []).append(kind)
+    assert len(kinds) == len(users)
+    for exposure_id, seen in kinds.items():
+        steps = [k for k in seen if k in STEP_ORDER]
+        for step in ("attribute.succeeded", "contain.succeeded", "notify.queued", "notified"):
+            assert steps.count(step) == 1, (exposure_id, seen)
+        firsts = [steps.index(s) for s in STEP_ORDER]
+        assert firsts == sorted(firsts), (exposure_id, seen)
+    per_exposure = Counter((m.exposure_id, m.channel) for m in messages)
+    assert set(per_exposure.values()) == {1} and len(per_exposure) == 2 * len(users)  # case, eventbridge
+    assert {m.state for m in messages} == {"sent"}
+    sent_once = Counter(a.message_id for a in attempts)
+    assert set(sent_once.values()) == {1}, sent_once.most_common(3)
+    # Every run releases what it claimed (a duplicate message may still be running when the last
+    # exposure is notified: it finds nothing to do).
+    assert wait_for(lambda: _claims(url) == 0, timeout=30)
+    by_account: dict[str, AwsClients] = {}
+    for u in users:
+        iam = by_account.get(u.account_id)
+        if iam is None:
+            iam = by_account[u.account_id] = admin_clients.client(
+                "iam", credentials=member_credentials(admin_clients, u.account_id)
+            )
+        attached = [
+            p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=u.user_name)["AttachedPolicies"]
+        ]
+        assert attached.count(V3) == 1, (u.user_name, attached)
+    events = event_sink.events(expect=len(users), attempts=len(users) // 5 + 20)
+    ids = Counter(e["detail"]["keysentry"]["notificationId"] for e in events)
+    assert len(ids) == len(users)
+    if not duplicates_ok:
+        assert set(ids.values()) == {1}
+
+
+# --- the tests ----------------------------------------------------------------------------------
+def test_two_replicas_and_two_workers_contain_and_announce_each_key_once(
+    deployment: Deployment,
+    postgres_url: str,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+) -> None:
+    count = int(os.environ.get("KEYSENTRY_SCALE_KEYS", "500"))
+    t0 = time.monotonic()
+    users = make_users(admin_clients, seeded, count)
+    print(f"users made in {time.monotonic() - t0:.1f} s")
+    token = create_token(open_store(postgres_url, migrate=False), "scale-bot", "responder")
+    bases = [deployment.replica("replica-a"), deployment.replica("replica-b")]
+    deployment.worker("worker-a")
+    deployment.worker("worker-b")
+    started = time.monotonic()
+    report_all(bases, token, users)
+    assert wait_for(lambda: all_notified(postgres_url, count), timeout=600), states(postgres_url)
+    took = time.monotonic() - started
+    print(f"{count} keys contained and announced in {took:.1f} s by 2 replicas and 2 workers")
+    t0 = time.monotonic()
+    check_each_side_effect_once(postgres_url, users, admin_clients, event_sink)
+    print(f"checked in {time.monotonic() - t0:.1f} s")
+    for name in ("worker-a", "worker-b"):
+        assert "Traceback" not in deployment.output(name), deployment.output(name)
