@@ -17,6 +17,7 @@ from keysentry.store.claims import (
     drop_lease,
     lease_holder,
     release_exposure,
+    renew_exposure,
     take_lease,
 )
 from keysentry.store.exposures import record_finding
@@ -54,7 +55,10 @@ def test_one_holder_at_a_time_until_the_lease_ends(database_url: str) -> None:
     assert pending_exposures_now(store, later) == [exposure_id]
     assert claim_exposure(store, exposure_id, "replica-b/1", later, MINUTE)
     assert not release_exposure(store, exposure_id, "replica-a/1")  # no longer its to release
+    assert not renew_exposure(store, exposure_id, "replica-a/1", later, MINUTE)  # nor to renew
     assert release_exposure(store, exposure_id, "replica-b/1")
+    assert claimed(store, later) == {}
+    assert not renew_exposure(store, exposure_id, "replica-b/1", later, MINUTE)  # a renewal never takes
     assert claimed(store, later) == {}
     store.dispose()
 

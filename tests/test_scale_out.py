@@ -256,6 +256,19 @@ def _claims(url: str) -> int:
     return held
 
 
+def unfinished(url: str) -> str:
+    """What is left, for a failure's message: the states, and the timeline of a few exposures."""
+    store = open_store(url, migrate=False)
+    with store.read() as db:
+        rows = db.exec_driver_sql(
+            "select e.id, e.state, e.claimed_by, e.next_due_at, string_agg(t.kind, ' ' order by t.id) "
+            "from exposures e join timeline_events t on t.exposure_id = e.id "
+            "where e.state <> 'notified' group by e.id order by e.id limit 5"
+        ).all()
+    store.dispose()
+    return f"{states(url)}; {rows}"
+
+
 def all_notified(url: str, count: int) -> bool:
     return states(url) == Counter({"notified": count})
 
@@ -330,7 +343,7 @@ def test_two_replicas_and_two_workers_contain_and_announce_each_key_once(
     deployment.worker("worker-b")
     started = time.monotonic()
     report_all(bases, token, users)
-    assert wait_for(lambda: all_notified(postgres_url, count), timeout=600), states(postgres_url)
+    assert wait_for(lambda: all_notified(postgres_url, count), timeout=240), unfinished(postgres_url)
     took = time.monotonic() - started
     print(f"{count} keys contained and announced in {took:.1f} s by 2 replicas and 2 workers")
     t0 = time.monotonic()

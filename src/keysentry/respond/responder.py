@@ -17,12 +17,12 @@ from keysentry.clock import utcnow
 from keysentry.detect.findings import Finding, Held
 from keysentry.detect.scanner import ScanReport
 from keysentry.notify.outbox import Dispatcher
+from keysentry.respond.claims import ClaimKeeper
 from keysentry.respond.intake import Intake
 from keysentry.respond.operator import ActionError, Operator
 from keysentry.respond.runner import StepResult, StepRunner, crash_point
 from keysentry.respond.states import ANNOUNCED_FROM, FAILED, TRANSITIONS
 from keysentry.respond.steps import StepContext
-from keysentry.store.claims import claim_exposure, release_exposure
 from keysentry.store.db import Store
 from keysentry.store.response import next_due_at, pending_exposures
 
@@ -48,6 +48,7 @@ class Responder:
         self.runner = StepRunner(store, context)
         self.operator = Operator(store, context.authority)
         self._runs = itertools.count(1)  # each run of an exposure's steps claims it under its own name
+        self.claims = ClaimKeeper(store, context.settings.claim_lease)
 
     # --- intake ----------------------------------------------------------------------------
     def on_recorded(self, callback: Callable[[list[int]], None]) -> None:
@@ -76,20 +77,17 @@ class Responder:
     # --- driving ---------------------------------------------------------------------------
     def advance(self, exposure_id: int, timed: bool = True) -> list[StepResult]:
         """Run steps until the exposure has nothing left to do now, or a step fails; with ``timed``, also
-        the timed steps that are due.  The exposure is claimed first (renewed before each step) and
-        released after: nothing is run, and nothing answered, while another run holds it, in this
-        process or any other replica or worker on the same store."""
+        the timed steps that are due.  The exposure is claimed first (kept alive while the run goes on,
+        :class:`~keysentry.respond.claims.ClaimKeeper`) and released after: nothing is run, and nothing
+        answered, while another run holds it, in this process or any replica or worker on the store."""
         owner = f"{process_identity()}/{next(self._runs)}"
-        lease = self.context.settings.claim_lease
-        if not claim_exposure(self.store, exposure_id, owner, utcnow(), lease):
+        if not self.claims.claim(exposure_id, owner):
             log.debug("exposure %s: claimed by another run; left to it", exposure_id)
             return []
         try:
-            return self._advance(
-                exposure_id, timed, lambda: claim_exposure(self.store, exposure_id, owner, utcnow(), lease)
-            )
+            return self._advance(exposure_id, timed, lambda: self.claims.holds(exposure_id, owner))
         finally:
-            release_exposure(self.store, exposure_id, owner)
+            self.claims.release(exposure_id, owner)
 
     def _advance(self, exposure_id: int, timed: bool, renew: Callable[[], bool]) -> list[StepResult]:
         results: list[StepResult] = []

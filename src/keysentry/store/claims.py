@@ -45,6 +45,11 @@ _CLAIM = (
         updated_at=EXPOSURES.c.updated_at,  # a claim is not a change of the exposure
     )
 )
+_RENEW = (
+    update(EXPOSURES)
+    .where(EXPOSURES.c.id == bindparam("eid"), EXPOSURES.c.claimed_by == bindparam("who"))
+    .values(claim_expires_at=bindparam("until"), updated_at=EXPOSURES.c.updated_at)
+)
 _RELEASE = (
     update(EXPOSURES)
     .where(EXPOSURES.c.id == bindparam("eid"), EXPOSURES.c.claimed_by == bindparam("who"))
@@ -69,6 +74,14 @@ def claim_exposure(store: Store, exposure_id: int, owner: str, now: datetime, le
     """Take (or extend) the claim on an exposure until ``now + lease``; False when another holds it."""
     with store.transaction() as db:
         result = db.execute(_CLAIM, {"eid": exposure_id, "who": owner, "now": now, "until": now + lease})
+        return _rows(result) == 1
+
+
+def renew_exposure(store: Store, exposure_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Extend ``owner``'s claim until ``now + lease``; False (and nothing written) when it is no longer
+    theirs: released, or taken over by another run after it ran out.  Never takes a free claim."""
+    with store.transaction() as db:
+        result = db.execute(_RENEW, {"eid": exposure_id, "who": owner, "until": now + lease})
         return _rows(result) == 1
 
 
