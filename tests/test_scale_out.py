@@ -5,6 +5,7 @@ outage."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -123,7 +124,10 @@ class Deployment:
         log = open(self.folder / f"{name}.out", "wb")  # noqa: SIM115 - closed by the stack
         self.stack.callback(log.close)
         env = {**self.env, "KEYSENTRY_LOG_FILE": str(self.folder / f"{name}.log"), **extra}
-        process = subprocess.Popen([KEYSENTRY, *argv], env=env, stdout=log, stderr=subprocess.STDOUT)
+        # A session (process group) of its own: a crash point can kill a worker with its pool's processes.
+        process = subprocess.Popen(
+            [KEYSENTRY, *argv], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.processes[name] = process
         self.stack.callback(self._end, process)
         return process
@@ -137,14 +141,19 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+        with contextlib.suppress(ProcessLookupError):  # what is left of its group (a pool's processes)
+            os.killpg(process.pid, signal.SIGKILL)
 
-    def replica(self, name: str, **extra: str) -> str:
+    def replica(self, name: str, executor: str = "celery", **extra: str) -> str:
         port = free_port()
-        self._start(name, ["serve", "--port", str(port), "--executor", "celery"], extra)
+        self._start(name, ["serve", "--port", str(port), "--executor", executor], extra)
         base = f"http://127.0.0.1:{port}"
         assert wait_for(lambda: _healthy(base), timeout=60), self.output(name)
         self.ports[name] = port
         return base
+
+    def died_of_sigkill(self, name: str) -> bool:
+        return self.processes[name].poll() == -signal.SIGKILL
 
     def worker(self, name: str, *args: str, **extra: str) -> subprocess.Popen[bytes]:
         process = self._start(name, ["worker", *args], extra)
@@ -318,11 +327,22 @@ def check_each_side_effect_once(
             p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=u.user_name)["AttachedPolicies"]
         ]
         assert attached.count(V3) == 1, (u.user_name, attached)
-    events = event_sink.events(expect=len(users), attempts=len(users) // 5 + 20)
-    ids = Counter(e["detail"]["keysentry"]["notificationId"] for e in events)
+    ids = Counter(e["detail"]["keysentry"]["notificationId"] for e in every_event(event_sink, len(users)))
     assert len(ids) == len(users)
     if not duplicates_ok:
         assert set(ids.values()) == {1}
+
+
+def every_event(sink: EventSink, expect: int) -> list[dict]:
+    """Every event on the sink's queue: until ``expect`` distinct notifications, then until it is empty."""
+    got: list[dict] = []
+    for _ in range(expect // 5 + 30):
+        batch = sink.events(expect=1, attempts=1)
+        got += batch
+        distinct = {e["detail"]["keysentry"]["notificationId"] for e in got}
+        if not batch and len(distinct) >= expect:
+            break
+    return got
 
 
 # --- the tests ----------------------------------------------------------------------------------
@@ -351,3 +371,78 @@ def test_two_replicas_and_two_workers_contain_and_announce_each_key_once(
     print(f"checked in {time.monotonic() - t0:.1f} s")
     for name in ("worker-a", "worker-b"):
         assert "Traceback" not in deployment.output(name), deployment.output(name)
+
+
+@pytest.mark.parametrize("point", ["contain.after_call", "deliver.after_call"])
+def test_a_worker_killed_mid_step_leaves_its_work_to_the_other_and_nothing_is_done_twice(
+    point: str,
+    deployment: Deployment,
+    postgres_url: str,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+) -> None:
+    users = make_users(admin_clients, seeded, 20)
+    token = create_token(open_store(postgres_url, migrate=False), "scale-bot", "responder")
+    base = deployment.replica("replica-a")
+    # It kills itself there with its pool's processes, as when its machine dies.
+    deployment.worker("worker-a", KEYSENTRY_CRASH_AT=point, KEYSENTRY_CRASH_GROUP="1")
+    report_all([base], token, users)
+    assert wait_for(lambda: deployment.died_of_sigkill("worker-a"), timeout=120), deployment.output(
+        "worker-a"
+    )
+    deployment.worker("worker-b")
+    assert wait_for(lambda: all_notified(postgres_url, len(users)), timeout=180), unfinished(postgres_url)
+    # EventBridge has no idempotency key: a kill between PutEvents and its record sends that batch
+    # again, with the same notification IDs for consumers to drop (docs/architecture.md).
+    check_each_side_effect_once(
+        postgres_url, users, admin_clients, event_sink, duplicates_ok=point == "deliver.after_call"
+    )
+
+
+def test_a_replica_killed_while_holding_claims_is_taken_over_after_the_lease(
+    deployment: Deployment,
+    postgres_url: str,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+) -> None:
+    """Two replicas responding in their own threads (the embedded executor) on one PostgreSQL: the one
+    that took the reports dies in the middle of containing them; the other takes its exposures over."""
+    users = make_users(admin_clients, seeded, 20)
+    token = create_token(open_store(postgres_url, migrate=False), "scale-bot", "responder")
+    crashing = deployment.replica("replica-a", executor="inline", KEYSENTRY_CRASH_AT="contain.after_call")
+    report_all([crashing], token, users)
+    assert wait_for(lambda: deployment.died_of_sigkill("replica-a"), timeout=120), deployment.output(
+        "replica-a"
+    )
+    assert _claims(postgres_url) > 0  # it died holding them
+    deployment.replica("replica-b", executor="inline")
+    assert wait_for(lambda: all_notified(postgres_url, len(users)), timeout=180), unfinished(postgres_url)
+    check_each_side_effect_once(postgres_url, users, admin_clients, event_sink)
+
+
+def test_the_broker_stopped_under_load_loses_nothing(
+    deployment: Deployment,
+    broker: Broker,
+    postgres_url: str,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+) -> None:
+    """Redis (keeping nothing on disk) is stopped for 30 s while reports arrive and work is queued, then
+    started empty: what is pending in the store is enqueued again and completes, once each."""
+    users = make_users(admin_clients, seeded, 40)
+    token = create_token(open_store(postgres_url, migrate=False), "scale-bot", "responder")
+    bases = [deployment.replica("replica-a"), deployment.replica("replica-b")]
+    deployment.worker("worker-a")
+    report_all(bases, token, users[:20], per_report=5)
+    broker.stop()
+    report_all(bases, token, users[20:], per_report=5)  # accepted (durable in the store) meanwhile
+    time.sleep(30)
+    assert states(postgres_url)["notified"] <= 20  # nothing reported meanwhile was answered
+    broker.start()
+    back = time.monotonic()
+    assert wait_for(lambda: all_notified(postgres_url, len(users)), timeout=240), unfinished(postgres_url)
+    print(f"all answered {time.monotonic() - back:.1f} s after the broker came back")
+    check_each_side_effect_once(postgres_url, users, admin_clients, event_sink)

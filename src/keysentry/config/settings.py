@@ -39,7 +39,13 @@ CONFIG_ENV = "KEYSENTRY_CONFIG"
 DEFAULT_CONFIG = Path("keysentry.toml")
 # KEYSENTRY_* variables that are not settings: the config file's path, the crash tests' fault injection,
 # and the test suite's own switches (KEYSENTRY_REQUIRE_POSTGRES, KEYSENTRY_TEST_POSTGRES_URL …).
-NOT_SETTINGS = (CONFIG_ENV, "KEYSENTRY_CRASH_AT", "KEYSENTRY_REQUIRE_", "KEYSENTRY_TEST_")
+NOT_SETTINGS = (
+    CONFIG_ENV,
+    "KEYSENTRY_CRASH_AT",
+    "KEYSENTRY_CRASH_GROUP",
+    "KEYSENTRY_REQUIRE_",
+    "KEYSENTRY_TEST_",
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # The parsed configuration file the next Settings() reads; None: ./keysentry.toml if it exists.
