@@ -92,6 +92,22 @@ def _register_tasks(app: Celery, settings: Settings, build: Callable[[Settings],
                 built.on_recorded(lambda ids: publish_each(app, ADVANCE, ids))
             return built
 
+    from celery.signals import worker_process_init
+
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _build(**_: Any) -> None:
+        """Each pool process builds its responder (AWS clients, the store's pool) before its first task,
+        so that the first exposure a worker takes waits for nothing but AWS."""
+        try:
+            responder()
+            from keysentry.detect.scanner import engine_for
+
+            engine_for()  # the detection engine: scans, and the log filter that keeps secrets out of logs
+        except Exception:  # the task will try again, and say why
+            log.exception("could not build the responder")
+            return
+        log.info("keysentry worker process %d ready", os.getpid())
+
     @app.task(name=ADVANCE)  # type: ignore[untyped-decorator]
     def advance(exposure_id: int) -> int:
         """Run one exposure's steps; how many ran (0: nothing to do, or another run holds it)."""
