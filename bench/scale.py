@@ -99,7 +99,9 @@ def processes(folder: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
                 os.killpg(p.pid, signal.SIGKILL)
 
 
-def start(started: list, folder: Path, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:  # type: ignore[type-arg]
+def start(
+    started: list, folder: Path, name: str, argv: list[str], env: dict[str, str]
+) -> subprocess.Popen[bytes]:  # type: ignore[type-arg]
     out = open(folder / f"{name}.out", "wb")  # noqa: SIM115 - the process holds it
     p = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     started.append(p)
@@ -108,8 +110,23 @@ def start(started: list, folder: Path, name: str, argv: list[str], env: dict[str
 
 def redis(started: list, folder: Path) -> str:  # type: ignore[type-arg]
     port = free_port()
-    start(started, folder, "redis", [shutil.which("redis-server") or "redis-server", "--port", str(port),
-                                     "--save", "", "--appendonly", "no", "--dir", str(folder)], dict(os.environ))
+    start(
+        started,
+        folder,
+        "redis",
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        dict(os.environ),
+    )
     time.sleep(0.3)
     return f"redis://127.0.0.1:{port}/0"
 
@@ -154,12 +171,14 @@ def make_users(admin: AwsClients, seed, total: int) -> list[dict[str, str]]:  # 
     members = [a for a in seed.accounts if a != seed.management_account]
     clients = {}
     for account in members:
-        c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
-                            RoleSessionName="bench")["Credentials"]
+        c = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="bench"
+        )["Credentials"]
         from keysentry.authority.clients import Credentials
 
-        clients[account] = admin.client("iam", credentials=Credentials(c["AccessKeyId"], c["SecretAccessKey"],
-                                                                        c["SessionToken"]))
+        clients[account] = admin.client(
+            "iam", credentials=Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        )
     users = []
     for n in range(total):
         iam = clients[members[n % len(members)]]
@@ -167,32 +186,52 @@ def make_users(admin: AwsClients, seed, total: int) -> list[dict[str, str]]:  # 
         iam.create_user(UserName=name)
         iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
         key = iam.create_access_key(UserName=name)["AccessKey"]
-        users.append({"key_id": key["AccessKeyId"], "secret": key["SecretAccessKey"],
-                      "url": f"https://paste.example/{name}", "path": "paste"})
+        users.append(
+            {
+                "key_id": key["AccessKeyId"],
+                "secret": key["SecretAccessKey"],
+                "url": f"https://paste.example/{name}",
+                "path": "paste",
+            }
+        )
     return users
 
 
 def response_round(args, emulator: Emulator, seed, workers: int) -> float:  # type: ignore[no-untyped-def]
     admin = AwsClients(Settings(aws_endpoint_url=emulator.endpoint))
     users = make_users(admin, seed, args.keys)
-    with tempfile.TemporaryDirectory(prefix="keysentry-scale-") as tmp, database(args.postgres) as db, \
-            processes(Path(tmp)) as started:
+    with (
+        tempfile.TemporaryDirectory(prefix="keysentry-scale-") as tmp,
+        database(args.postgres) as db,
+        processes(Path(tmp)) as started,
+    ):
         folder = Path(tmp)
         env = service_env(db, redis(started, folder), emulator, folder)
         token = create_token(open_store(db, migrate=False), "bench", "responder")
         port = free_port()
-        start(started, folder, "replica", [KEYSENTRY, "serve", "--port", str(port), "--executor", "celery"], env)
+        start(
+            started, folder, "replica", [KEYSENTRY, "serve", "--port", str(port), "--executor", "celery"], env
+        )
         base = f"http://127.0.0.1:{port}"
         names = [f"worker-{n}" for n in range(workers)]
         for name in names:
-            start(started, folder, name, [KEYSENTRY, "worker", "--queues", "respond,notify",
-                                          "--concurrency", str(args.concurrency)], worker_env(env))
+            start(
+                started,
+                folder,
+                name,
+                [KEYSENTRY, "worker", "--queues", "respond,notify", "--concurrency", str(args.concurrency)],
+                worker_env(env),
+            )
         assert wait(lambda: _up(base), 60), (folder / "replica.out").read_text()
         assert wait(lambda: workers_ready(folder, names, args.concurrency), 60), "workers did not start"
         began = time.monotonic()
         for i in range(0, len(users), 25):
-            r = httpx.post(base + "/v1/reports", content=json.dumps(users[i : i + 25]),
-                           headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            r = httpx.post(
+                base + "/v1/reports",
+                content=json.dumps(users[i : i + 25]),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
             assert r.status_code == 202, r.text
         notified = "select count(*) from exposures where state = 'notified'"
         done = wait(lambda: count(db, notified) >= len(users), args.timeout, every=0.1)
@@ -233,8 +272,9 @@ def make_repos(folder: Path, total: int, mb: float, rng: random.Random) -> list[
             if size > mb * 1e6:
                 break
         key = "AKIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
-        secret = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-                         for _ in range(40))
+        secret = "".join(
+            rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(40)
+        )
         (repo / "deploy.env").write_text(f"AWS_ACCESS_KEY_ID={key}\nAWS_SECRET_ACCESS_KEY={secret}\n")
         subprocess.run([*git, "add", "-A"], check=True)
         subprocess.run([*git, "commit", "-q", "-m", "deploy settings"], check=True)
@@ -247,28 +287,40 @@ def make_repos(folder: Path, total: int, mb: float, rng: random.Random) -> list[
 def scan_round(args, emulator: Emulator, repos: list[Path], workers: int) -> float:  # type: ignore[no-untyped-def]
     from keysentry.app.executor import SCAN, celery_app, publish
 
-    with tempfile.TemporaryDirectory(prefix="keysentry-scale-") as tmp, database(args.postgres) as db, \
-            processes(Path(tmp)) as started:
+    with (
+        tempfile.TemporaryDirectory(prefix="keysentry-scale-") as tmp,
+        database(args.postgres) as db,
+        processes(Path(tmp)) as started,
+    ):
         folder = Path(tmp)
         env = service_env(db, redis(started, folder), emulator, folder)
         names = [f"worker-{n}" for n in range(workers)]
         for name in names:
-            start(started, folder, name, [KEYSENTRY, "worker", "--queues", "scan", "--concurrency", "1"],
-                  worker_env(env))
+            start(
+                started,
+                folder,
+                name,
+                [KEYSENTRY, "worker", "--queues", "scan", "--concurrency", "1"],
+                worker_env(env),
+            )
         assert wait(lambda: workers_ready(folder, names, 1), 60), "workers did not start"
         settings = Settings(executor=json.loads(env["KEYSENTRY_EXECUTOR"]))
         app = celery_app(settings)
         began = time.monotonic()
         for repo in repos:
             publish(app, SCAN, str(repo))
-        done = wait(lambda: count(db, "select count(*) from exposures") >= len(repos), args.timeout, every=0.1)
+        done = wait(
+            lambda: count(db, "select count(*) from exposures") >= len(repos), args.timeout, every=0.1
+        )
         took = time.monotonic() - began
         assert done, f"only {count(db, 'select count(*) from exposures')} of {len(repos)} keys recorded"
         return took
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keys", type=int, default=300)
     parser.add_argument("--repos", type=int, default=50)
     parser.add_argument("--repo-mb", type=float, default=4.0)
@@ -280,8 +332,10 @@ def main() -> int:
     args = parser.parse_args()
     parts = args.parts.split(",")
     results: dict[str, dict[int, list[float]]] = {"response": {1: [], 2: []}, "scan": {1: [], 2: []}}
-    with tempfile.TemporaryDirectory(prefix="keysentry-scale-emu-") as emu_dir, \
-            Emulator(log_path=Path(emu_dir) / "emulator.log") as emulator:
+    with (
+        tempfile.TemporaryDirectory(prefix="keysentry-scale-emu-") as emu_dir,
+        Emulator(log_path=Path(emu_dir) / "emulator.log") as emulator,
+    ):
         settings = Settings(aws_endpoint_url=emulator.endpoint)
         seed = seed_demo(AwsClients(settings), emulator.endpoint, settings.event_source)
         repos: list[Path] = []
@@ -289,20 +343,28 @@ def main() -> int:
         try:
             if "scan" in parts:
                 repos = make_repos(Path(repo_dir), args.repos, args.repo_mb, random.Random(7))
-                mb = sum(f.stat().st_size for r in repos for f in (r / ".git").rglob("*") if f.is_file()) / 1e6
+                mb = (
+                    sum(f.stat().st_size for r in repos for f in (r / ".git").rglob("*") if f.is_file()) / 1e6
+                )
                 print(f"scan corpus: {len(repos)} repositories, {mb:.0f} MB of git objects", flush=True)
             for run in range(args.runs):
                 for workers in (1, 2):  # interleaved, so drift hits both alike
                     if "response" in parts:
                         took = response_round(args, emulator, seed, workers)
                         results["response"][workers].append(took)
-                        print(f"run {run + 1} response, {workers} worker(s): {args.keys} keys in {took:.1f} s "
-                              f"({args.keys / took:.1f}/s)", flush=True)
+                        print(
+                            f"run {run + 1} response, {workers} worker(s): {args.keys} keys in {took:.1f} s "
+                            f"({args.keys / took:.1f}/s)",
+                            flush=True,
+                        )
                     if "scan" in parts:
                         took = scan_round(args, emulator, repos, workers)
                         results["scan"][workers].append(took)
-                        print(f"run {run + 1} scan, {workers} worker(s): {len(repos)} repositories in "
-                              f"{took:.1f} s", flush=True)
+                        print(
+                            f"run {run + 1} scan, {workers} worker(s): {len(repos)} repositories in "
+                            f"{took:.1f} s",
+                            flush=True,
+                        )
         finally:
             shutil.rmtree(repo_dir, ignore_errors=True)
     print(f"\nmachine: {os.cpu_count()} CPUs; median of {args.runs} run(s)")
@@ -310,8 +372,10 @@ def main() -> int:
     for part in parts:
         one, two = (sorted(results[part][w])[len(results[part][w]) // 2] for w in (1, 2))
         unit = (args.keys, "exposures/s") if part == "response" else (args.repos, "repositories/s")
-        print(f"{part:<10}{one:>12.1f}{two:>13.1f}{one / two:>9.2f}x  "
-              f"{unit[0] / one:.1f} → {unit[0] / two:.1f} {unit[1]}")
+        print(
+            f"{part:<10}{one:>12.1f}{two:>13.1f}{one / two:>9.2f}x  "
+            f"{unit[0] / one:.1f} → {unit[0] / two:.1f} {unit[1]}"
+        )
     return 0
 
 
