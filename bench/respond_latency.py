@@ -52,8 +52,8 @@ V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 BENCH_BUS = "keysentry-bench"
 
 
-def make_users(admin: AwsClients, seed, total: int) -> list[tuple[str, str, str, str]]:
-    """(account, user, key ID, secret) spread over the three seeded accounts."""
+def make_users(admin: AwsClients, seed, total: int, prefix: str = "svc") -> list[tuple[str, str, str, str]]:
+    """(account, user, key ID, secret) spread over the three seeded accounts; users ``<prefix>-00001``…"""
     sts = admin.client("sts")
     clients = {}
     for account in seed.accounts:
@@ -69,7 +69,7 @@ def make_users(admin: AwsClients, seed, total: int) -> list[tuple[str, str, str,
     for n in range(total):
         account = accounts[n % len(accounts)]
         iam = clients[account]
-        name = f"svc-{n:05d}"
+        name = f"{prefix}-{n:05d}"
         iam.create_user(UserName=name)
         iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
         key = iam.create_access_key(UserName=name)["AccessKey"]

@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -40,22 +39,18 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from respond_latency import make_users  # bench/ is on the path of a script run from it
 
 from keysentry.authority.clients import AwsClients
 from keysentry.config.settings import Settings
-from keysentry.emulator.seed import ADMIN, seed_demo
+from keysentry.emulator.receivers import free_port
+from keysentry.emulator.seed import seed_demo
 from keysentry.emulator.server import Emulator
 from keysentry.store import open_store
 from keysentry.store.tokens import create_token
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYSENTRY = str(ROOT / ".venv" / "bin" / "keysentry")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait(condition, timeout: float, every: float = 0.2) -> bool:  # type: ignore[no-untyped-def]
@@ -166,40 +161,18 @@ def workers_ready(folder: Path, names: list[str], processes: int) -> bool:
 
 
 # --- response -----------------------------------------------------------------------------------
-def make_users(admin: AwsClients, seed, total: int) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-    sts = admin.client("sts")
-    members = [a for a in seed.accounts if a != seed.management_account]
-    clients = {}
-    for account in members:
-        c = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="bench"
-        )["Credentials"]
-        from keysentry.authority.clients import Credentials
-
-        clients[account] = admin.client(
-            "iam", credentials=Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
-        )
-    users = []
-    for n in range(total):
-        iam = clients[members[n % len(members)]]
-        name = f"bench-{uuid.uuid4().hex[:10]}"
-        iam.create_user(UserName=name)
-        iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        users.append(
-            {
-                "key_id": key["AccessKeyId"],
-                "secret": key["SecretAccessKey"],
-                "url": f"https://paste.example/{name}",
-                "path": "paste",
-            }
-        )
-    return users
+def reports_of(admin: AwsClients, seed, total: int) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """``total`` new keys in the emulator, as manual report items."""
+    users = make_users(admin, seed, total, prefix=f"bench-{uuid.uuid4().hex[:8]}")
+    return [
+        {"key_id": kid, "secret": secret, "url": f"https://paste.example/{name}", "path": "paste"}
+        for _account, name, kid, secret in users
+    ]
 
 
 def response_round(args, emulator: Emulator, seed, workers: int) -> float:  # type: ignore[no-untyped-def]
     admin = AwsClients(Settings(aws_endpoint_url=emulator.endpoint))
-    users = make_users(admin, seed, args.keys)
+    users = reports_of(admin, seed, args.keys)
     with (
         tempfile.TemporaryDirectory(prefix="keysentry-scale-") as tmp,
         database(args.postgres) as db,

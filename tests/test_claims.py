@@ -4,12 +4,17 @@ that stops renewing loses them when the lease ends."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 
 from keysentry.clock import utcnow
 from keysentry.detect.findings import Finding
+from keysentry.respond.claims import ClaimKeeper, dead_here
 from keysentry.store import open_store
 from keysentry.store.claims import (
     claim_exposure,
@@ -130,4 +135,29 @@ def test_processes_asking_at_the_same_moment_get_one_winner(postgres_url: str, p
     store = open_store(postgres_url)
     assert claimed(store, utcnow()) == {exposure_id: claim_winners[0]}
     assert lease_holder(store, "L", utcnow()) == lease_winners[0]
+    store.dispose()
+
+
+def test_a_claim_of_a_process_gone_from_this_host_is_taken_over_at_once(database_url: str) -> None:
+    """A replica (or `keysentry respond`) killed and started again resumes its work without waiting for
+    its old claims to run out; a live holder's claim, or another host's, is left alone."""
+    exposure_id = _one_exposure(database_url)
+    store = open_store(database_url)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = f"{socket.gethostname()}:{gone.pid}/1"
+    keeper = ClaimKeeper(store, MINUTE)
+    assert claim_exposure(store, exposure_id, f"other-host:{os.getpid()}/1", utcnow(), MINUTE)
+    assert not keeper.claim(exposure_id, "me/1")  # another host's claim: its lease decides
+    assert release_exposure(store, exposure_id, f"other-host:{os.getpid()}/1")
+    assert claim_exposure(store, exposure_id, f"{socket.gethostname()}:{os.getpid()}/1", utcnow(), MINUTE)
+    assert not keeper.claim(exposure_id, "me/1")  # a live process of this host holds it
+    assert release_exposure(store, exposure_id, f"{socket.gethostname()}:{os.getpid()}/1")
+    assert claim_exposure(store, exposure_id, dead, utcnow(), MINUTE)
+    assert pending_exposures_now(store, utcnow()) == []
+    with store.read() as db:
+        assert pending_exposures(db, ["new"], "failed", utcnow(), True, claimed_by=dead_here) == [exposure_id]
+    assert keeper.claim(exposure_id, "me/1")
+    assert claimed(store, utcnow()) == {exposure_id: "me/1"}
+    keeper.release(exposure_id, "me/1")
     store.dispose()

@@ -26,6 +26,7 @@ import pytest
 from conftest import REQUIRE_NO_SKIPS, EventSink, member_credentials
 from helpers import KEYSENTRY, wait_for
 from keysentry.authority.clients import AwsClients
+from keysentry.emulator.receivers import free_port
 from keysentry.emulator.seed import ADMIN, SeededUser, SeedManifest
 from keysentry.emulator.server import Emulator
 from keysentry.store import open_store
@@ -40,12 +41,6 @@ STEP_ORDER = [
     "notify.queued",
     "notified",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the broker ---------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 
 from keysentry.clock import utcnow
 from keysentry.config.settings import Settings
-from keysentry.respond.responder import Responder, process_identity
+from keysentry.respond.claims import process_identity
+from keysentry.respond.responder import Responder
 from keysentry.store.claims import drop_lease, take_lease
 
 if TYPE_CHECKING:

@@ -6,19 +6,51 @@ account), so a keeper thread renews every claim held here every third of the lea
 only when its process has died or hangs, and then another run takes the exposure over.  A run whose
 claim was nevertheless taken (the keeper could not reach the store in time) learns it before its next
 step and stops there.
+
+A claim is named after its run: ``host:pid/n``.  A run that finds the claim held by a process of its
+own host that no longer exists (a replica, or ``keysentry respond``, killed and started again) takes
+it over at once instead of waiting for the lease: on one machine, restarting is how work resumes.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from datetime import timedelta
 
 from keysentry.clock import utcnow
-from keysentry.store.claims import claim_exposure, release_exposure, renew_exposure
+from keysentry.store.claims import (
+    claim_exposure,
+    holder_of,
+    release_exposure,
+    renew_exposure,
+    take_over_exposure,
+)
 from keysentry.store.db import Store
 
 log = logging.getLogger(__name__)
+
+
+def process_identity() -> str:
+    """This process, as claims name their holder: host and process ID."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def dead_here(holder: str) -> bool:
+    """Whether ``holder`` (``host:pid/n``) names a process of this host that no longer exists."""
+    host, _, rest = holder.rpartition(":")
+    pid = rest.split("/", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, as another user's process
+        return False
+    return False
 
 
 class ClaimKeeper:
@@ -32,7 +64,12 @@ class ClaimKeeper:
     def claim(self, exposure_id: int, owner: str) -> bool:
         """Claim the exposure for ``owner`` and keep the claim alive until :meth:`release`."""
         if not claim_exposure(self.store, exposure_id, owner, utcnow(), self.lease):
-            return False
+            holder = holder_of(self.store, exposure_id)
+            if holder is None or not dead_here(holder):
+                return False
+            if not take_over_exposure(self.store, exposure_id, holder, owner, utcnow(), self.lease):
+                return False
+            log.info("exposure %s: taken over from %s, which is no longer running", exposure_id, holder)
         with self._lock:
             self._held[(exposure_id, owner)] = True
             if self._thread is None:

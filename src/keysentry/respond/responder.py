@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +15,7 @@ from keysentry.clock import utcnow
 from keysentry.detect.findings import Finding, Held
 from keysentry.detect.scanner import ScanReport
 from keysentry.notify.outbox import Dispatcher
-from keysentry.respond.claims import ClaimKeeper
+from keysentry.respond.claims import ClaimKeeper, dead_here, process_identity
 from keysentry.respond.intake import Intake
 from keysentry.respond.operator import ActionError, Operator
 from keysentry.respond.runner import StepResult, StepRunner, crash_point
@@ -30,11 +28,6 @@ __all__ = ["ActionError", "Responder", "StepResult"]
 log = logging.getLogger(__name__)
 
 MAX_STEPS_PER_RUN = 10
-
-
-def process_identity() -> str:
-    """This process, as claims name their holder: host and process ID."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Responder:
@@ -127,7 +120,7 @@ class Responder:
         """Exposures with a step to run now: unfinished, failed (they resume) or with a timed step due.
         With ``backoff`` (the service), a failed exposure only once its retry is due."""
         with self.store.read() as db:
-            return pending_exposures(db, TRANSITIONS, FAILED, utcnow(), backoff)
+            return pending_exposures(db, TRANSITIONS, FAILED, utcnow(), backoff, claimed_by=dead_here)
 
     def advance_all(self, exposure_ids: list[int] | None = None, workers: int = 1) -> list[StepResult]:
         """Advance every given (or pending) exposure; with ``workers`` > 1, several at once in threads.

@@ -77,6 +77,28 @@ def claim_exposure(store: Store, exposure_id: int, owner: str, now: datetime, le
         return _rows(result) == 1
 
 
+def take_over_exposure(
+    store: Store, exposure_id: int, holder: str, owner: str, now: datetime, lease: timedelta
+) -> bool:
+    """Take the claim from ``holder`` (a run known to be dead) for ``owner``, if it is still ``holder``'s."""
+    with store.transaction() as db:
+        result = db.execute(
+            update(EXPOSURES)
+            .where(EXPOSURES.c.id == exposure_id, EXPOSURES.c.claimed_by == holder)
+            .values(claimed_by=owner, claim_expires_at=now + lease, updated_at=EXPOSURES.c.updated_at)
+        )
+        return _rows(result) == 1
+
+
+def holder_of(store: Store, exposure_id: int) -> str | None:
+    """Who holds the exposure's claim (even one that ran out), or None."""
+    with store.read() as db:
+        holder: str | None = db.execute(
+            select(EXPOSURES.c.claimed_by).where(EXPOSURES.c.id == exposure_id)
+        ).scalar()
+    return holder
+
+
 def renew_exposure(store: Store, exposure_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
     """Extend ``owner``'s claim until ``now + lease``; False (and nothing written) when it is no longer
     theirs: released, or taken over by another run after it ran out.  Never takes a free claim."""

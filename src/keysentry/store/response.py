@@ -8,7 +8,7 @@ responder's; this module only knows the table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -102,23 +102,32 @@ def reopen(db: Db, exposure_id: int, actor: str, reason: str, state: str) -> Non
 
 
 def pending_exposures(
-    db: Db, with_steps: Iterable[str], failed: str, now: datetime, backoff: bool
+    db: Db,
+    with_steps: Iterable[str],
+    failed: str,
+    now: datetime,
+    backoff: bool,
+    claimed_by: Callable[[str], bool] = lambda _holder: False,
 ) -> list[int]:
     """Exposures in a state with a step (``with_steps``), failed (they resume), or with a timed step
-    due by ``now``, that nobody has claimed (:mod:`keysentry.store.claims`).  With ``backoff``, a failed
-    exposure only once its retry is due."""
+    due by ``now``, that nobody has claimed (:mod:`keysentry.store.claims`), or whose holder
+    ``claimed_by`` accepts (a dead process's).  With ``backoff``, a failed exposure only once its retry
+    is due."""
     is_failed = EXPOSURES.c.state == failed
     has_step: Any = EXPOSURES.c.state.in_(list(with_steps))
     if backoff:  # a failed or deferred step is due like a timed step, below
         is_failed = is_failed & EXPOSURES.c.next_due_at.is_(None)
         has_step = has_step & EXPOSURES.c.next_due_at.is_(None)
-    unclaimed = or_(EXPOSURES.c.claimed_by.is_(None), EXPOSURES.c.claim_expires_at <= now)
     query = (
-        select(EXPOSURES.c.id)
-        .where(or_(has_step, is_failed, EXPOSURES.c.next_due_at <= now), unclaimed)
+        select(EXPOSURES.c.id, EXPOSURES.c.claimed_by, EXPOSURES.c.claim_expires_at)
+        .where(or_(has_step, is_failed, EXPOSURES.c.next_due_at <= now))
         .order_by(EXPOSURES.c.id)
     )
-    return list(db.scalars(query))
+    return [
+        row.id
+        for row in db.execute(query)
+        if row.claimed_by is None or row.claim_expires_at <= now or claimed_by(row.claimed_by)
+    ]
 
 
 def states_of(db: Db, exposure_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
