@@ -98,6 +98,9 @@ class ClaimKeeper:
         while True:
             threading.Event().wait(pause)
             with self._lock:
+                if not self._held:  # nothing to keep: the next claim starts a keeper again
+                    self._thread = None
+                    return
                 held = [key for key, ours in self._held.items() if ours]
             for exposure_id, owner in held:
                 try:
