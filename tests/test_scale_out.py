@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,21 +124,25 @@ class Deployment:
         process = subprocess.Popen(
             [KEYSENTRY, *argv], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        if not self.processes:
+            self.stack.callback(self._end_all)
         self.processes[name] = process
-        self.stack.callback(self._end, process)
         return process
 
-    @staticmethod
-    def _end(process: subprocess.Popen[bytes]) -> None:
-        if process.poll() is None:
+    def _end_all(self) -> None:
+        """SIGTERM to every process at once (each finishes what it has in hand), then wait for them."""
+        running = [p for p in self.processes.values() if p.poll() is None]
+        for process in running:
             process.send_signal(signal.SIGTERM)
+        for process in running:
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
-        with contextlib.suppress(ProcessLookupError):  # what is left of its group (a pool's processes)
-            os.killpg(process.pid, signal.SIGKILL)
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):  # what is left of its group (a pool's processes)
+                os.killpg(process.pid, signal.SIGKILL)
 
     def replica(self, name: str, executor: str = "celery", **extra: str) -> str:
         port = free_port()
@@ -311,17 +316,18 @@ def check_each_side_effect_once(
     # Every run releases what it claimed (a duplicate message may still be running when the last
     # exposure is notified: it finds nothing to do).
     assert wait_for(lambda: _claims(url) == 0, timeout=30)
-    by_account: dict[str, AwsClients] = {}
-    for u in users:
-        iam = by_account.get(u.account_id)
-        if iam is None:
-            iam = by_account[u.account_id] = admin_clients.client(
-                "iam", credentials=member_credentials(admin_clients, u.account_id)
-            )
-        attached = [
-            p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=u.user_name)["AttachedPolicies"]
-        ]
-        assert attached.count(V3) == 1, (u.user_name, attached)
+    iam = {
+        account: admin_clients.client("iam", credentials=member_credentials(admin_clients, account))
+        for account in {u.account_id for u in users}
+    }
+
+    def quarantines(u: SeededUser) -> int:
+        policies = iam[u.account_id].list_attached_user_policies(UserName=u.user_name)["AttachedPolicies"]
+        return [p["PolicyArn"] for p in policies].count(V3)
+
+    with ThreadPoolExecutor(4) as pool:  # read back from IAM, a few users at a time
+        attached = dict(zip([u.user_name for u in users], pool.map(quarantines, users), strict=True))
+    assert set(attached.values()) == {1}, [name for name, n in attached.items() if n != 1][:5]
     ids = Counter(e["detail"]["keysentry"]["notificationId"] for e in every_event(event_sink, len(users)))
     assert len(ids) == len(users)
     if not duplicates_ok:
