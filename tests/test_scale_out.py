@@ -156,7 +156,9 @@ class Deployment:
         return self.processes[name].poll() == -signal.SIGKILL
 
     def worker(self, name: str, *args: str, **extra: str) -> subprocess.Popen[bytes]:
-        process = self._start(name, ["worker", *args], extra)
+        # Two processes each: on the test machine's two CPUs, more only cost start-up (the emulator is
+        # what bounds the rate).
+        process = self._start(name, ["worker", "--concurrency", "2", *args], extra)
         assert wait_for(lambda: b"ready." in (self.folder / f"{name}.out").read_bytes(), timeout=60), (
             self.output(name)
         )
