@@ -9,9 +9,10 @@ of one; timing starts once every worker process has built its responder and dete
   is ``notified`` (attributed, quarantined, announced on EventBridge and in the case); exposures per
   second.  The emulator runs in its own process, as do the replica and the workers.
 * **Scan**: ``--repos`` git repositories (each a few commits of real Python source with one planted
-  key pair) enqueued on the ``scan`` queue, one task each; the time until every planted key is
-  recorded.  Workers take only the scan queue here, one process each (``--queues scan --concurrency
-  1``), so that two workers are twice the processes of one.
+  key pair) scanned by ``keysentry scan --executor celery`` (one job per repository on the ``scan``
+  queue, the command following them to the end); the time the command takes.  Workers take only
+  the scan queue here, one process each (``--queues scan --concurrency 1``), so that two workers are
+  twice the processes of one.
 
 Each configuration gets a new PostgreSQL database and a new Redis of its own.  Prints each time, the
 throughput, the speed-up of two workers over one, and the machine's CPU count; counts only.
@@ -124,6 +125,14 @@ def redis(started: list, folder: Path) -> str:  # type: ignore[type-arg]
     )
     time.sleep(0.3)
     return f"redis://127.0.0.1:{port}/0"
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of the whole machine so far (/proc/stat), to tell how many cores a
+    round kept busy."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def count(url: str, sql: str) -> int:
@@ -257,9 +266,7 @@ def make_repos(folder: Path, total: int, mb: float, rng: random.Random) -> list[
     return repos
 
 
-def scan_round(args, emulator: Emulator, repos: list[Path], workers: int) -> float:  # type: ignore[no-untyped-def]
-    from keysentry.app.executor import SCAN, celery_app, publish
-
+def scan_round(args, emulator: Emulator, repos: list[Path], workers: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     with (
         tempfile.TemporaryDirectory(prefix="keysentry-scale-") as tmp,
         database(args.postgres) as db,
@@ -277,17 +284,33 @@ def scan_round(args, emulator: Emulator, repos: list[Path], workers: int) -> flo
                 worker_env(env),
             )
         assert wait(lambda: workers_ready(folder, names, 1), 60), "workers did not start"
-        settings = Settings(executor=json.loads(env["KEYSENTRY_EXECUTOR"]))
-        app = celery_app(settings)
-        began = time.monotonic()
-        for repo in repos:
-            publish(app, SCAN, str(repo))
-        done = wait(
-            lambda: count(db, "select count(*) from exposures") >= len(repos), args.timeout, every=0.1
+        began, ticks = time.monotonic(), cpu_ticks()
+        # As a user runs it: the command records a job per repository, enqueues them and follows them.
+        done = subprocess.run(
+            [KEYSENTRY, "scan", "--executor", "celery", *map(str, repos)],
+            env=worker_env(env),
+            capture_output=True,
+            text=True,
+            timeout=args.timeout,
+            check=False,
         )
         took = time.monotonic() - began
-        assert done, f"only {count(db, 'select count(*) from exposures')} of {len(repos)} keys recorded"
-        return took
+        busy, total = (after - before for after, before in zip(cpu_ticks(), ticks, strict=True))
+        print(f"  cores busy during the command: {busy / total * (os.cpu_count() or 1):.2f}", flush=True)
+        assert done.returncode == 1, done.stderr + "".join(
+            line + "\n" for line in done.stdout.splitlines() if not line.startswith("found")
+        )  # found: every planted pair
+        recorded = count(db, "select count(*) from exposures")
+        assert recorded >= len(repos), f"only {recorded} of {len(repos)} keys recorded"
+        # The workers' part: from the jobs' recording to the last one finished (the command's own
+        # start-up, about a second of Python imports and planning, does not scale with workers).
+        engine = sa.create_engine(db)
+        with engine.connect() as conn:
+            span = conn.execute(
+                sa.text("select extract(epoch from max(finished_at) - min(created_at)) from scan_jobs")
+            ).scalar()
+        engine.dispose()
+        return float(span), took
 
 
 def main() -> int:
@@ -304,7 +327,11 @@ def main() -> int:
     parser.add_argument("--parts", default="response,scan")
     args = parser.parse_args()
     parts = args.parts.split(",")
-    results: dict[str, dict[int, list[float]]] = {"response": {1: [], 2: []}, "scan": {1: [], 2: []}}
+    results: dict[str, dict[int, list[float]]] = {
+        "response": {1: [], 2: []},
+        "scan": {1: [], 2: []},
+        "command": {1: [], 2: []},  # the scan, as `keysentry scan --executor celery` took it
+    }
     with (
         tempfile.TemporaryDirectory(prefix="keysentry-scale-emu-") as emu_dir,
         Emulator(log_path=Path(emu_dir) / "emulator.log") as emulator,
@@ -331,18 +358,19 @@ def main() -> int:
                             flush=True,
                         )
                     if "scan" in parts:
-                        took = scan_round(args, emulator, repos, workers)
-                        results["scan"][workers].append(took)
+                        span, took = scan_round(args, emulator, repos, workers)
+                        results["scan"][workers].append(span)
+                        results["command"][workers].append(took)
                         print(
                             f"run {run + 1} scan, {workers} worker(s): {len(repos)} repositories in "
-                            f"{took:.1f} s",
+                            f"{span:.1f} s by the workers, {took:.1f} s for the command",
                             flush=True,
                         )
         finally:
             shutil.rmtree(repo_dir, ignore_errors=True)
     print(f"\nmachine: {os.cpu_count()} CPUs; median of {args.runs} run(s)")
     print(f"{'work':<10}{'1 worker s':>12}{'2 workers s':>13}{'speed-up':>10}  throughput (1 → 2)")
-    for part in parts:
+    for part in [*parts, *(["command"] if "scan" in parts else [])]:
         one, two = (sorted(results[part][w])[len(results[part][w]) // 2] for w in (1, 2))
         unit = (args.keys, "exposures/s") if part == "response" else (args.repos, "repositories/s")
         print(

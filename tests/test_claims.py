@@ -161,3 +161,27 @@ def test_a_claim_of_a_process_gone_from_this_host_is_taken_over_at_once(database
     assert claimed(store, utcnow()) == {exposure_id: "me/1"}
     keeper.release(exposure_id, "me/1")
     store.dispose()
+
+
+def test_a_watched_source_is_enqueued_once_its_next_poll_is_due_and_not_again_until_polled(
+    database_url: str,
+) -> None:
+    from keysentry.app.watch_queue import PollScheduler, lease_name
+
+    store = open_store(database_url)
+    now = utcnow()
+    scheduler = PollScheduler(["git:/srv/app.git", "pypi"], requeue_after=MINUTE)
+    assert scheduler.due(store, now) == ["git:/srv/app.git", "pypi"]  # never polled
+    for name in ("git:/srv/app.git", "pypi"):
+        scheduler.sent(name, now)
+    assert scheduler.due(store, now + timedelta(seconds=5)) == []  # enqueued, not taken yet
+    # A worker polls the git source and holds its lease until the next poll is due (30 s on).
+    assert take_lease(store, lease_name("git:/srv/app.git"), "worker-a/poll-1", now, timedelta(seconds=30))
+    assert scheduler.due(store, now + timedelta(seconds=20)) == []
+    # Due again: enqueued once, not at every round.
+    assert scheduler.due(store, now + timedelta(seconds=31)) == ["git:/srv/app.git"]
+    scheduler.sent("git:/srv/app.git", now + timedelta(seconds=31))
+    assert scheduler.due(store, now + timedelta(seconds=32)) == []
+    # The pypi message was lost (nobody took its lease): enqueued again after requeue_after.
+    assert scheduler.due(store, now + MINUTE + timedelta(seconds=1)) == ["pypi"]
+    store.dispose()

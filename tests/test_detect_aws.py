@@ -32,6 +32,25 @@ def test_old_key_ids_do_not_claim_an_account() -> None:
     assert decode_account("AKIAJ2345678ABCDEFGH") is None
 
 
+def test_a_made_up_id_whose_bits_exceed_twelve_digits_claims_no_account(database_url: str) -> None:
+    """A random AKIA… ID can decode to a 13-digit number: no account has it, and a store on PostgreSQL
+    (12-character column) must still record the finding (it raised a DataError, and the scan failed)."""
+    from keysentry.store import open_store
+    from keysentry.store.exposures import record_finding
+
+    kid = "AKIA7IXJYUCXLOB5F4NC"  # decodes to 1049536012462
+    assert decode_account(kid) is None
+    secret = secret_for(random.Random(4))
+    [finding] = scan_blobs(
+        [Blob(f"id={kid}\nsecret={secret}\n".encode(), Provenance("file", path="a.env"))]
+    ).findings
+    assert finding.key_id == kid and finding.account_id is None
+    store = open_store(database_url)
+    with store.transaction() as db:
+        assert record_finding(db, finding).exposure_id
+    store.dispose()
+
+
 def test_two_profiles_in_one_file_pair_each_id_with_its_own_secret() -> None:
     rng = random.Random(1)
     (a, sa), (b, sb) = [(key_for("111122223333", rng), secret_for(rng)) for _ in range(2)]

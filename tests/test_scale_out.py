@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from conftest import REQUIRE_NO_SKIPS, EventSink, member_credentials
-from helpers import KEYSENTRY, wait_for
+from helpers import KEYSENTRY, commit_file, env_pair, git, wait_for
 from keysentry.authority.clients import AwsClients
 from keysentry.emulator.receivers import free_port
 from keysentry.emulator.seed import ADMIN, SeededUser, SeedManifest
@@ -449,3 +449,98 @@ def test_the_broker_stopped_under_load_loses_nothing(
     assert wait_for(lambda: all_notified(postgres_url, len(users)), timeout=240), unfinished(postgres_url)
     print(f"all answered {time.monotonic() - back:.1f} s after the broker came back")
     check_each_side_effect_once(postgres_url, users, admin_clients, event_sink)
+
+
+def test_a_scan_fanned_out_over_workers_survives_a_worker_killed_mid_repository(
+    deployment: Deployment,
+    postgres_url: str,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+) -> None:
+    """`keysentry scan --executor celery` over six repositories (the largest history in parts): the first
+    worker dies with its pool right after recording what its first job found, before finishing it; the
+    job is enqueued again once its claim runs out, the second worker scans it again, and every key is
+    recorded with one sighting, contained and announced once."""
+    users = make_users(admin_clients, seeded, 6)
+    repos = []
+    for n, user in enumerate(users):
+        repo = deployment.folder / f"repo-{n}"
+        for f in range(60 if n == 0 else 2):  # the first is split into parts (history_part below)
+            commit_file(repo, f"src/m{f}.py", f"VALUE_{f} = {f * 7919}\n" * 40, f"module {f}")
+        commit_file(repo, "deploy.env", env_pair(user), "deploy settings")
+        (repo / "deploy.env").unlink()
+        git(repo, "commit", "-qam", "remove the settings")
+        repos.append(str(repo))
+    deployment.replica("replica-a")  # leads the scheduler: re-enqueues what the dead worker held
+    deployment.worker("worker-a", KEYSENTRY_CRASH_AT="scan.after_record", KEYSENTRY_CRASH_GROUP="1")
+    env = dict(deployment.env)
+    executor = json.loads(env["KEYSENTRY_EXECUTOR"])
+    env["KEYSENTRY_EXECUTOR"] = json.dumps({**executor, "history_part": 4096})
+    scan = subprocess.Popen(
+        [KEYSENTRY, "scan", "--executor", "celery", *repos],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert wait_for(lambda: deployment.died_of_sigkill("worker-a"), timeout=120), deployment.output(
+        "worker-a"
+    )
+    deployment.worker("worker-b")
+    stdout, stderr = scan.communicate(timeout=240)
+    assert scan.returncode == 1, stderr  # credentials found, every job complete
+    assert "scanned again after a worker stopped" in stderr
+    parts = [line for line in stdout.splitlines() if repos[0] + " (part" in line]
+    assert len(parts) > 1 and all(line.startswith(("found", "clean")) for line in parts), stdout
+    for repo in repos[1:]:
+        assert f"found       {repo}: 1 finding(s), 1 exposure(s) recorded" in stdout, stdout
+    store = open_store(postgres_url, migrate=False)
+    with store.read() as db:
+        sightings = db.exec_driver_sql(
+            "select e.key_id, count(s.id) from exposures e join sightings s on s.exposure_id = e.id "
+            "group by e.key_id"
+        ).all()
+        attempts = db.exec_driver_sql("select attempts, state from scan_jobs").all()
+    store.dispose()
+    assert dict(sightings) == {u.access_key_id: 1 for u in users}
+    assert {state for _, state in attempts} == {"done"}
+    retried = [a for a, _ in attempts if a > 1]
+    assert retried and set(retried) == {2} and len(retried) <= 2  # what the dead worker's two processes held
+    assert wait_for(lambda: all_notified(postgres_url, len(users)), timeout=120), unfinished(postgres_url)
+    check_each_side_effect_once(postgres_url, users, admin_clients, event_sink)
+    assert "Traceback" not in deployment.output("worker-b"), deployment.output("worker-b")
+
+
+def test_a_watched_repository_is_polled_by_one_worker_at_a_time_for_all_replicas(
+    deployment: Deployment,
+    postgres_url: str,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+) -> None:
+    """Two replicas with the same [watch] and two workers taking the watch queue: the polls run on the
+    workers, one at a time, at the source's pace (not once per replica), and what a push brings is
+    contained and announced once."""
+    first, second = make_users(admin_clients, seeded, 2)
+    repo = deployment.folder / "watched"
+    commit_file(repo, "README.md", "# app\n", "start")
+    deployment.env["KEYSENTRY_WATCH"] = json.dumps({"repositories": [str(repo)], "repository_interval": 1})
+    started = time.monotonic()
+    deployment.replica("replica-a")
+    deployment.replica("replica-b")
+    deployment.worker("worker-a", "--queues", "watch,respond,notify")
+    deployment.worker("worker-b", "--queues", "watch,respond,notify")
+    commit_file(repo, "deploy.env", env_pair(first), "deploy settings")
+    assert wait_for(lambda: all_notified(postgres_url, 1), timeout=120), unfinished(postgres_url)
+    commit_file(repo, "deploy.env", env_pair(second), "new key")
+    assert wait_for(lambda: all_notified(postgres_url, 2), timeout=120), unfinished(postgres_url)
+    took = time.monotonic() - started
+    check_each_side_effect_once(postgres_url, [first, second], admin_clients, event_sink)
+    logs = {name: deployment.output(name) for name in ("worker-a", "worker-b")}
+    polls = sum(log.count(": 'polled'") for log in logs.values())
+    # One poll a second at most (plus the first of each start), however many replicas enqueue.
+    print(f"{polls} polls in {took:.1f} s")
+    assert 2 <= polls <= took + 3, (polls, took)
+    for replica in ("replica-a", "replica-b"):  # the replicas poll nothing themselves
+        assert "git:" not in (deployment.folder / f"{replica}.log").read_text(errors="replace")

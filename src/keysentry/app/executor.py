@@ -9,8 +9,11 @@ secret.  Tasks:
   a duplicate message, or two workers, never run the same exposure at once.
 * ``keysentry.deliver()`` (queue ``notify``): one outbox round, until nothing is due; messages are
   leased in the store, so rounds on several workers share the messages.
-* ``keysentry.scan(target, history)`` (queue ``scan``): scan one repository, folder or URL and record
-  what it finds; the exposures it records are enqueued on ``respond``.
+* ``keysentry.scan(job_id)`` (queue ``scan``): scan one job of a fanned-out scan (a repository, folder
+  or URL, or a part of a large history; :mod:`keysentry.app.scan_queue`) and record what it finds; the
+  exposures it records are enqueued on ``respond``.
+* ``keysentry.poll(name)`` (queue ``watch``): one poll of one watched source (``[watch]``), if it is due
+  and no other worker polls it (:mod:`keysentry.app.watch_queue`).
 
 Every task is acknowledged late and rejected back to the queue if its worker process dies
 (``acks_late``, ``reject_on_worker_lost``).  What a lost message leaves undone is still pending in the
@@ -23,6 +26,7 @@ works the same with Redis and RabbitMQ.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -34,16 +38,17 @@ from urllib.parse import urlsplit
 from keysentry.clock import utcnow
 from keysentry.config.settings import Settings
 from keysentry.respond.claims import process_identity
-from keysentry.respond.responder import Responder
 from keysentry.store.claims import drop_lease, take_lease
 
 if TYPE_CHECKING:
     from celery import Celery
 
+    from keysentry.respond.responder import Responder
+
 log = logging.getLogger(__name__)
 
-ADVANCE, DELIVER, SCAN = "keysentry.advance", "keysentry.deliver", "keysentry.scan"
-ROUTES = {ADVANCE: "respond", DELIVER: "notify", SCAN: "scan"}
+ADVANCE, DELIVER, SCAN, POLL = "keysentry.advance", "keysentry.deliver", "keysentry.scan", "keysentry.poll"
+ROUTES = {ADVANCE: "respond", DELIVER: "notify", SCAN: "scan", POLL: "watch"}
 SCHEDULER_LEASE = "scheduler"
 
 
@@ -80,6 +85,15 @@ def celery_app(settings: Settings, build: Callable[[Settings], Responder] | None
 
 # --- in a worker ------------------------------------------------------------------------------
 def _register_tasks(app: Celery, settings: Settings, build: Callable[[Settings], Responder]) -> None:
+    # What only a worker needs (the watchers, the scan pipeline): loaded here, so that a command that
+    # only enqueues (keysentry scan --executor celery) starts without them.
+    from keysentry.app.scan_queue import run_job
+    from keysentry.app.watch_queue import QueuedPolls
+    from keysentry.app.wiring import recording
+    from keysentry.store.cursors import Cursors
+    from keysentry.watch.build import build_watchers
+    from keysentry.watch.runner import WatchRunner
+
     responders: dict[int, Responder] = {}  # by process: a prefork child builds its own
     lock = threading.Lock()
 
@@ -119,13 +133,31 @@ def _register_tasks(app: Celery, settings: Settings, build: Callable[[Settings],
         """Send what the outbox has due; how many messages were tried."""
         return len(responder().dispatcher.drain())
 
-    @app.task(name=SCAN)  # type: ignore[untyped-decorator]
-    def scan(target: str, history: bool = True) -> list[int]:
-        """Scan one target and record what it found (its exposures are enqueued to be answered)."""
-        from keysentry.scan.pipeline import ScanOptions, scan_targets
+    runs = itertools.count(1)
+    polls: dict[int, QueuedPolls] = {}
 
-        report = scan_targets([target], ScanOptions(history=history, jobs=1))
-        return responder().record_report(report)
+    def watchers() -> QueuedPolls:
+        built_responder = responder()  # (takes the lock itself)
+        with lock:
+            built = polls.get(os.getpid())
+            if built is None:
+                store = built_responder.store
+                runner = WatchRunner(build_watchers(settings), Cursors(store), recording(built_responder))
+                built = polls[os.getpid()] = QueuedPolls(runner, store, settings)
+            return built
+
+    @app.task(name=POLL)  # type: ignore[untyped-decorator]
+    def poll(name: str) -> str:
+        """Poll one watched source if it is due and nobody else polls it; what happened."""
+        return watchers().poll(str(name), f"{process_identity()}/poll-{next(runs)}")
+
+    @app.task(name=SCAN)  # type: ignore[untyped-decorator]
+    def scan(job_id: int) -> str | None:
+        """Scan one job of a fanned-out scan and record what it found (its exposures are enqueued to be
+        answered); the job's outcome, or None when it was not this run's to do."""
+        owner = f"{process_identity()}/scan-{next(runs)}"
+        result = run_job(int(job_id), responder(), settings, owner)
+        return None if result is None else result.state
 
 
 def publish(app: Celery, task: str, *args: Any) -> None:
@@ -145,8 +177,17 @@ class QueuedResponse:
     The same interface as :class:`keysentry.respond.worker.ResponseWorker` (start, stop, wake, submit).
     """
 
-    def __init__(self, responder: Responder, settings: Settings, app: Celery | None = None) -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        settings: Settings,
+        app: Celery | None = None,
+        watched: list[str] | None = None,
+    ) -> None:
         self.responder = responder
+        from keysentry.app.watch_queue import PollScheduler
+
+        self.polls = PollScheduler(watched or [], settings.executor.requeue_after)
         self.settings = settings
         self.app = app or celery_app(settings)
         self.identity = f"{process_identity()}/scheduler"
@@ -249,3 +290,9 @@ class QueuedResponse:
         waiting, due = self.responder.dispatcher.waiting()
         if waiting and due is not None and due <= now:
             publish(self.app, DELIVER)
+        from keysentry.app.scan_queue import requeue_stale
+
+        requeue_stale(self.app, store, self.settings)
+        for name in self.polls.due(store, now):
+            publish(self.app, POLL, name)
+            self.polls.sent(name, now)

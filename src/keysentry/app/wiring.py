@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from keysentry.authority.issuers import IssuerClients
 from keysentry.authority.liveness import LiveCheckFactory
 from keysentry.authority.ports import EventBus, Mail, Support, Topics, Trails
 from keysentry.config.settings import Settings
+from keysentry.faults import crash_point
 from keysentry.intake.partner_keys import PartnerKeys
 from keysentry.notify.case import CaseChannel
 from keysentry.notify.channel import Channel
@@ -21,7 +23,6 @@ from keysentry.notify.sns import SnsChannel
 from keysentry.notify.webhook import WebhookChannel
 from keysentry.respond.announcement import mark_notified
 from keysentry.respond.responder import Responder
-from keysentry.respond.runner import crash_point
 from keysentry.respond.steps import StepContext
 from keysentry.respond.worker import ResponseWorker
 from keysentry.store.cursors import Cursors
@@ -87,26 +88,32 @@ class ServiceParts:
     partner_keys: PartnerKeys  # GitHub's keys for the partner endpoint's signatures
 
 
-def build_service(settings: Settings, responder: Responder | None = None) -> ServiceParts:
-    responder = responder or build_responder(settings)
-    recorder = responder
+def recording(responder: Responder) -> Callable[[Watcher, WatchPoll], None]:
+    """A watcher's sink: what it found is recorded (committed) before its cursor moves on, and what was
+    recorded is handed to the response (``Responder.on_recorded``)."""
 
     def record_found(_watcher: Watcher, poll: WatchPoll) -> None:
-        """What a watcher found is recorded (committed) before its cursor moves on; the response worker
-        is handed what was recorded (``Responder.on_recorded``)."""
         if poll.report is not None:
-            recorder.record_report(poll.report)
+            responder.record_report(poll.report)
 
+    return record_found
+
+
+def build_service(settings: Settings, responder: Responder | None = None) -> ServiceParts:
+    responder = responder or build_responder(settings)
+    watchers = build_watchers(settings)
     worker: ResponseWorker | QueuedResponse
     if settings.executor.kind == "celery":
         from keysentry.app.executor import QueuedResponse  # Celery loads only where it is asked for
 
-        worker = QueuedResponse(responder, settings)
+        # The polls go on the watch queue, enqueued by the scheduler: none runs in this process.
+        worker = QueuedResponse(responder, settings, watched=[w.name for w in watchers])
+        watchers = []
     else:
         worker = ResponseWorker(responder, threads=settings.response_threads)
     return ServiceParts(
         responder=responder,
         worker=worker,
-        watchers=WatchRunner(build_watchers(settings), Cursors(responder.store), record_found),
+        watchers=WatchRunner(watchers, Cursors(responder.store), recording(responder)),
         partner_keys=PartnerKeys(settings.github_partner_keys_file, settings.github_partner_keys_url),
     )

@@ -31,12 +31,14 @@ from keysentry.cli.common import (
     exits_cleanly,
     out,
     settings_from,
+    with_executor,
 )
 from keysentry.cli.render import incomplete_line, print_jsonl, print_report, print_steps, when
 from keysentry.config.settings import Settings, load_settings
 from keysentry.detect.findings import Finding
 from keysentry.detect.rules import load_rules
 from keysentry.detect.scanner import ScanReport
+from keysentry.errors import ConfigError
 from keysentry.escaping import terminal
 from keysentry.report import apply_baseline, load_baseline, sarif_log
 from keysentry.report.confidence import MinConfidence, apply_min_confidence
@@ -182,6 +184,41 @@ def scan(
     database_url: DatabaseUrl = None,
     aws_endpoint_url: Endpoint = None,
     check_live: CheckLive = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="celery: hand each target to `keysentry worker` processes (queue scan; a large local "
+            "history in parts), record what they find and follow them to the end. Default: scan here.",
+            rich_help_panel="Scanning on workers",
+        ),
+    ] = None,
+    broker_url: Annotated[
+        str | None,
+        typer.Option(help="With --executor celery: the broker.", rich_help_panel="Scanning on workers"),
+    ] = None,
+    targets_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also scan the targets listed in this file, one per line ('-': standard input).",
+            rich_help_panel="Scanning on workers",
+        ),
+    ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="With --executor celery: queue the jobs and exit.",
+            rich_help_panel="Scanning on workers",
+        ),
+    ] = False,
+    follow: Annotated[
+        str | None,
+        typer.Option(
+            metavar="BATCH",
+            help="Follow a batch queued earlier (with --detach) to its end.",
+            rich_help_panel="Scanning on workers",
+        ),
+    ] = None,
 ) -> None:
     """Find exposed credentials in files, folders, archives, git history or standard input.
 
@@ -217,7 +254,35 @@ def scan(
       keysentry scan . --min-confidence low      # failed checksums and malformed keys too
 
       keysentry scan . -x 'tests/fixtures/' -x '*.min.js'   # not there (counted)
+
+      keysentry scan --executor celery --targets-from repos.txt   # on workers
     """
+    if executor not in (None, "inline", "celery"):
+        raise typer.BadParameter(f"{executor!r} is not inline or celery", param_hint="--executor")
+    if executor == "celery" or follow:
+        on_workers(
+            read_targets(targets or [], targets_from),
+            follow,
+            detach,
+            fmt,
+            no_history,
+            max_file_size,
+            database_url,
+            aws_endpoint_url,
+            broker_url,
+            refused={
+                "--staged": staged,
+                "--baseline": baseline is not None,
+                "--output": output is not None,
+                "--format sarif": fmt is Format.sarif,
+                "--respond (workers always record and answer)": respond,
+                "--exclude": bool(exclude),
+                "--check-live": bool(check_live),
+            },
+        )
+        return
+    if targets_from is not None:
+        targets = read_targets(targets or [], targets_from)
     options = ScanOptions(history=not no_history, staged=staged, max_file_size=max_file_size, jobs=jobs)
     options = with_live_check(options, check_live, database_url, aws_endpoint_url)
     run_scan(
@@ -235,6 +300,47 @@ def scan(
         tuple(exclude or ()),
         not no_config,
     )
+
+
+def read_targets(targets: list[str], targets_from: Path | None) -> list[str]:
+    """The targets named on the command line, then those listed in ``targets_from`` (one per line; blank
+    lines and # comments skipped; '-' reads the list from standard input)."""
+    listed: list[str] = list(targets)
+    if targets_from is not None:
+        text = typer.get_text_stream("stdin").read() if str(targets_from) == "-" else targets_from.read_text()
+        listed += [
+            line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")
+        ]
+    return listed
+
+
+@exits_cleanly
+def on_workers(
+    targets: list[str],
+    batch: str | None,
+    detach: bool,
+    fmt: Format,
+    no_history: bool,
+    max_file_size: int,
+    database_url: str | None,
+    endpoint: str | None,
+    broker_url: str | None,
+    refused: dict[str, bool],
+) -> None:
+    given = [name for name, used in refused.items() if used]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: not with --executor celery (workers record what they find)")
+    from keysentry.cli.fanout import fan_out, follow
+
+    settings = with_executor(
+        settings_from(database_url=database_url, aws_endpoint_url=endpoint), broker_url=broker_url
+    )
+    as_json = fmt is Format.jsonl
+    if batch is not None:
+        code = follow(settings, batch, as_json)
+    else:
+        code = fan_out(settings, targets, not no_history, max_file_size, detach, as_json)
+    raise typer.Exit(code)
 
 
 ProgressHooks = tuple[Callable[[int], None] | None, Callable[[int | None], None] | None]

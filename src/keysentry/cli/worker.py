@@ -17,7 +17,7 @@ def worker(
     queues: Annotated[
         str,
         typer.Option(help=f"Comma-separated queues to take work from: {', '.join(QUEUES)}."),
-    ] = "respond,notify,scan",
+    ] = "respond,notify,scan,watch",
     concurrency: Annotated[
         int | None,
         typer.Option(
@@ -44,9 +44,10 @@ def worker(
 
     Any number of workers, on any machines that reach the store and the broker,
     share the work: each exposure's steps (queue respond), the outbox's deliveries
-    (notify) and repository scans (scan).  An exposure is claimed in the store
-    before its steps run, so no two workers ever run it at once; a worker that
-    dies leaves its tasks to the others (they are acknowledged only when done)
+    (notify), repository scans (scan, from `keysentry scan --executor celery`) and
+    the polls of the sources in [watch] (watch; one at a time per source).  An
+    exposure is claimed in the store before its steps run, so no two workers ever
+    run it at once; a worker that dies leaves its tasks to the others (they are acknowledged only when done)
     and its claims run out after claim_lease.  Stop with Ctrl-C or SIGTERM: the
     tasks in hand finish first.  Needs the celery extra: pip install 'keysentry[celery]'.
 

@@ -23,7 +23,8 @@ from pydantic import Field, SecretStr, field_validator
 from keysentry.config import StrictModel
 from keysentry.config.durations import parse_duration
 
-QUEUES = ("respond", "notify", "scan")
+QUEUES = ("respond", "notify", "scan", "watch")
+MiB = 1024 * 1024
 
 
 class ExecutorSettings(StrictModel):
@@ -50,6 +51,14 @@ class ExecutorSettings(StrictModel):
         description="How long the replica that schedules holds the role without renewing it; another "
         "replica takes over after this.",
     )
+
+    history_part: int = Field(
+        default=128 * MiB,
+        gt=0,
+        description="A fanned-out scan splits a local repository whose objects take more than this many "
+        "bytes on disk (git count-objects) into parts of about this size, scanned by different workers.",
+    )
+    max_history_parts: int = Field(default=32, ge=1, description="At most this many parts per repository.")
 
     @field_validator("schedule_interval", "requeue_after", "scheduler_lease", mode="before")
     @classmethod

@@ -12,10 +12,12 @@ from importlib import resources
 CREDENTIAL_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA")
 # The first body character of an ID that carries its account (the offset bit is set).
 ACCOUNT_BEARING_FIRST_CHARS = frozenset("QRSTUVWXYZ234567")
+MAX_ACCOUNT = 999_999_999_999
 
 
 def decode_account(key_id: str) -> str | None:
-    """The 12-digit account an access key ID belongs to, or None for older IDs that do not carry it.
+    """The 12-digit account an access key ID belongs to, or None for older IDs that do not carry it (and
+    for made-up IDs whose bits decode to more than 12 digits).
 
     Current IDs base32-encode the account: take the first 6 bytes of the decoded
     body as a big-endian integer z; the account is ``(z & 0x7FFFFFFFFF80) >> 7``.
@@ -26,8 +28,9 @@ def decode_account(key_id: str) -> str | None:
         raw = base64.b32decode(key_id[4:])
     except (binascii.Error, ValueError):
         return None
-    z = int.from_bytes(raw[:6], "big")
-    return f"{(z & 0x7FFFFFFFFF80) >> 7:012d}"
+    account = (int.from_bytes(raw[:6], "big") & 0x7FFFFFFFFF80) >> 7
+    # 40 bits reach 13 digits; an account ID has 12, so a larger value is no account (a made-up key).
+    return f"{account:012d}" if account <= MAX_ACCOUNT else None
 
 
 def key_kind(key_id: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from keysentry.authority.aws import AwsAuthority
 from keysentry.clock import utcnow
 from keysentry.errors import KeysentryError
-from keysentry.respond.runner import crash_point
+from keysentry.faults import crash_point
 from keysentry.respond.states import NEW, OPERATOR_ACTIONS, SETTLED, operator_action
 from keysentry.respond.steps import next_due, quarantine_permission, role_revocation_permission
 from keysentry.store.db import Store

@@ -14,11 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from keysentry.clock import utcnow
 from keysentry.detect.findings import Finding, Held
 from keysentry.detect.scanner import ScanReport
+from keysentry.faults import crash_point
 from keysentry.notify.outbox import Dispatcher
 from keysentry.respond.claims import ClaimKeeper, dead_here, process_identity
 from keysentry.respond.intake import Intake
 from keysentry.respond.operator import ActionError, Operator
-from keysentry.respond.runner import StepResult, StepRunner, crash_point
+from keysentry.respond.runner import StepResult, StepRunner
 from keysentry.respond.states import ANNOUNCED_FROM, FAILED, TRANSITIONS
 from keysentry.respond.steps import StepContext
 from keysentry.store.db import Store

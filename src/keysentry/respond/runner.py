@@ -13,8 +13,6 @@ Timed steps (investigate, deactivate) run when ``next_due_at`` has passed and le
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from typing import Any
 
 from keysentry.clock import utcnow
 from keysentry.errors import Deferred, KeysentryError
+from keysentry.faults import crash_point
 from keysentry.respond.announcement import investigation_schedule, queue_announcement
 from keysentry.respond.issuers import steps_for
 from keysentry.respond.states import ANNOUNCED_FROM, FAILED, SETTLED, TRANSITIONS, Transition, next_step
@@ -41,19 +40,7 @@ from keysentry.store.response import (
 
 log = logging.getLogger(__name__)
 
-CRASH_ENV = "KEYSENTRY_CRASH_AT"
 Step = Callable[[StepContext, ExposureView], Outcome]
-
-
-def crash_point(name: str) -> None:
-    """Fault injection for the crash-safety tests: ``KEYSENTRY_CRASH_AT=contain.after_call`` kills the
-    process with SIGKILL at that point, as a power cut would; with ``KEYSENTRY_CRASH_GROUP=1``, its whole
-    process group (a Celery worker and its pool's processes, as when its machine dies).  Inert unless
-    that variable is set."""
-    if os.environ.get(CRASH_ENV) == name:
-        if os.environ.get("KEYSENTRY_CRASH_GROUP") == "1":
-            os.killpg(os.getpgrp(), signal.SIGKILL)
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)

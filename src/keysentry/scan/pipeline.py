@@ -58,6 +58,9 @@ class ScanOptions:
     # worker process), so that the pipeline itself never talks to AWS.
     live_check: Callable[[], Verifier] | None = None
     git_revisions: tuple[str, ...] = ("--all",)  # what of a repository's history: new tips --not old ones
+    # Which part of a repository's history (part, parts): the blobs are shared out by object ID, so that
+    # a large history is scanned by several workers; files outside the history belong to the first part.
+    shard: tuple[int, int] = (0, 1)
 
 
 Item = FileRef | GitBlobRef | Blob | Skipped
@@ -220,15 +223,16 @@ class Target:
             yield read_stdin(options.max_file_size)
         elif self.kind == "remote":
             assert self.repo is not None
-            yield from iter_blob_refs(self.repo, options.max_file_size, options.git_revisions)
+            yield from iter_blob_refs(self.repo, options.max_file_size, options.git_revisions, options.shard)
         elif self.kind == "staged":
             assert self.repo is not None
             yield from iter_staged(self.repo, options.max_file_size)
         elif self.kind == "repository":
             assert self.repo is not None
-            yield from iter_blob_refs(self.repo, options.max_file_size, options.git_revisions)
-            for extra in uncommitted_paths(self.repo):
-                yield from walk_relative(extra, self.repo, options.max_file_size)
+            yield from iter_blob_refs(self.repo, options.max_file_size, options.git_revisions, options.shard)
+            if options.shard[0] == 0:
+                for extra in uncommitted_paths(self.repo):
+                    yield from walk_relative(extra, self.repo, options.max_file_size)
         elif self.kind == "not-a-repository":
             raise SourceError(f"{self.spec}: --staged needs a git repository")
         else:

@@ -129,6 +129,23 @@ def scanned_repository(repo: Path, local: bool = True) -> ScannedRepository:
     )
 
 
+def objects_size(repo: Path) -> int:
+    """Bytes the repository's objects take on disk, packed and loose (what ``git count-objects -v``
+    adds up, read from the object folder without running git)."""
+    dot_git = repo / ".git"
+    objects = (dot_git if dot_git.is_dir() else repo) / "objects"
+    if not objects.is_dir():  # a .git file (a linked work tree, a submodule): ask git
+        lines = _git(repo, "count-objects", "-v").stdout.decode().splitlines()
+        fields = dict(line.split(": ", 1) for line in lines if ": " in line)
+        return (int(fields.get("size-pack", 0)) + int(fields.get("size", 0))) * 1024
+    total = 0
+    for folder in objects.iterdir():
+        if folder.name == "info" or not folder.is_dir() or folder.is_symlink():
+            continue
+        total += sum(f.stat().st_size for f in folder.iterdir() if f.is_file() and not f.is_symlink())
+    return total
+
+
 def paths_at(repo: Path, revision: str, paths: set[str]) -> set[str]:
     """Which of ``paths`` exist in the tree of commit ``revision`` (HEAD, in practice)."""
     present: set[str] = set()
@@ -258,11 +275,20 @@ class GitBlobRef:
     size: int
 
 
+def in_shard(oid: str, shard: tuple[int, int]) -> bool:
+    """Whether the object ``oid`` belongs to part ``shard[0]`` of ``shard[1]`` (by its ID, which is
+    uniformly spread: the parts are near equal in count, disjoint, and cover every object)."""
+    index, count = shard
+    return count == 1 or int(oid[:8], 16) % count == index
+
+
 def iter_blob_refs(
-    repo: Path, max_size: int, revisions: tuple[str, ...] = ("--all",)
+    repo: Path, max_size: int, revisions: tuple[str, ...] = ("--all",), shard: tuple[int, int] = (0, 1)
 ) -> Iterator[GitBlobRef | Skipped]:
     """Every distinct blob reachable from any ref (or from ``revisions``, e.g. new tips ``--not`` the old
-    ones), once, without reading its content.
+    ones), once, without reading its content; with ``shard`` (part, parts), only the blobs of that part,
+    so that several workers can share a large history (every part walks the commits and trees; the
+    blobs, which are the cost, are read by one part each; the first part reports a walk that failed).
 
     ``rev-list --objects --all`` piped into ``cat-file --batch-check`` gives each object's type and
     size; blobs too large, missing or corrupt become ``Skipped`` here, and a history walk that git
@@ -289,6 +315,8 @@ def iter_blob_refs(
             kind, _, rest = line.rstrip(b"\n").partition(b" ")
             if rest == b"missing":  # "<oid> missing": absent or corrupt; say so, keep going
                 oid_text = kind.decode().lstrip("?")
+                if not in_shard(oid_text, shard):
+                    continue
                 yield Skipped(
                     Provenance(kind="git", repository=name, blob=oid_text),
                     f"object {oid_text} is missing or corrupt",
@@ -298,6 +326,8 @@ def iter_blob_refs(
             if kind != b"blob":
                 continue
             oid, _, rest = rest.partition(b" ")
+            if not in_shard(oid.decode(), shard):
+                continue
             size_text, _, path = rest.partition(b" ")
             size = int(size_text)
             provenance = Provenance(
@@ -307,7 +337,7 @@ def iter_blob_refs(
                 yield Skipped(provenance, f"larger than the {max_size:,}-byte limit ({size:,} bytes)")
             else:
                 yield GitBlobRef(where, provenance, size)
-        if listing.wait() != 0:
+        if listing.wait() != 0 and shard[0] == 0:
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip().splitlines()
             reason = f"history walk stopped early: {message[-1] if message else 'git rev-list failed'}"

@@ -145,3 +145,12 @@ def lease_holder(store: Store, name: str, now: datetime) -> str | None:
     with store.read() as db:
         row = db.execute(select(LEASES.c.owner, LEASES.c.expires_at).where(LEASES.c.name == name)).first()
     return row.owner if row is not None and row.expires_at > now else None
+
+
+def lease_expiry(store: Store, name: str) -> datetime | None:
+    """When the lease ``name`` runs out (or ran out); None when there is none."""
+    with store.read() as db:
+        expiry: datetime | None = db.execute(
+            select(LEASES.c.expires_at).where(LEASES.c.name == name)
+        ).scalar()
+    return expiry

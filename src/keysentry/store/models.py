@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from keysentry.clock import utcnow
@@ -215,3 +215,32 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     owner: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScanJob(Base):
+    """One repository, folder or URL (or one part of a large history) to scan on the ``scan`` queue, with
+    who is scanning it, until when, and what came of it: the record a fanned-out scan is followed by."""
+
+    __tablename__ = "scan_jobs"
+    __table_args__ = (Index("ix_scan_jobs_batch", "batch"), Index("ix_scan_jobs_state", "state"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text)
+    history: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_file_size: Mapped[int] = mapped_column(BigInteger)
+    shard: Mapped[int] = mapped_column(Integer, default=0)  # this part of the history's blobs ...
+    shards: Mapped[int] = mapped_column(Integer, default=1)  # ... of so many
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued running done incomplete failed
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    blobs: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+    exposures: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    problem: Mapped[str | None] = mapped_column(Text)  # why incomplete or failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -51,25 +51,31 @@ class WatchRunner:
         self.cursors.put(watcher.name, poll.state)
         return poll
 
+    def attempt(self, watcher: Watcher, failed: int = 0) -> tuple[float, int]:
+        """One poll, its failure logged and counted rather than raised; the seconds until the next poll
+        (the source's pace, what a throttle asks, or a back-off) and the failures in a row so far."""
+        try:
+            poll = self.poll(watcher)
+            if poll.items:
+                log.info("%s: %s", watcher.name, poll.summary)
+            return poll.next_poll, 0
+        except Throttled as exc:
+            log.warning("%s: %s", watcher.name, exc)
+            return exc.wait, failed
+        except Exception as exc:  # a source or the store failing must not end the others
+            self.failures[watcher.name] = self.failures.get(watcher.name, 0) + 1
+            failed += 1
+            wait = FAILED_POLL.delay(failed).total_seconds()
+            if isinstance(exc, SourceError):
+                log.warning("%s: %s; next try in %.0f s", watcher.name, exc, wait)
+            else:
+                log.exception("%s: poll failed; next try in %.0f s", watcher.name, wait)
+            return wait, failed
+
     def _loop(self, watcher: Watcher) -> None:
         failed = 0  # polls failed in a row
         while not self._stop.is_set():
-            try:
-                poll = self.poll(watcher)
-                wait, failed = poll.next_poll, 0
-                if poll.items:
-                    log.info("%s: %s", watcher.name, poll.summary)
-            except Throttled as exc:
-                wait = exc.wait
-                log.warning("%s: %s", watcher.name, exc)
-            except Exception as exc:  # a source or the store failing must not end the others
-                self.failures[watcher.name] = self.failures.get(watcher.name, 0) + 1
-                failed += 1
-                wait = FAILED_POLL.delay(failed).total_seconds()
-                if isinstance(exc, SourceError):
-                    log.warning("%s: %s; next try in %.0f s", watcher.name, exc, wait)
-                else:
-                    log.exception("%s: poll failed; next try in %.0f s", watcher.name, wait)
+            wait, failed = self.attempt(watcher, failed)
             self._stop.wait(wait)
 
     def start(self) -> None:
