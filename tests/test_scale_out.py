@@ -544,3 +544,58 @@ def test_a_watched_repository_is_polled_by_one_worker_at_a_time_for_all_replicas
     assert 2 <= polls <= took + 3, (polls, took)
     for replica in ("replica-a", "replica-b"):  # the replicas poll nothing themselves
         assert "git:" not in (deployment.folder / f"{replica}.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def rabbitmq() -> Iterator[str]:
+    """A virtual host of its own on the machine's RabbitMQ (the development machines and CI run one on
+    127.0.0.1:5672), so that no message of another run is in its queues."""
+    ctl = shutil.which("rabbitmqctl")
+    problem = None if ctl else "rabbitmqctl is not installed"
+    if ctl:
+        try:
+            with socket.create_connection(("127.0.0.1", 5672), timeout=2):
+                pass
+        except OSError as exc:
+            problem = f"RabbitMQ is not answering on 127.0.0.1:5672 ({exc})"
+    if problem:
+        if REQUIRE_NO_SKIPS:
+            pytest.fail(problem)
+        pytest.skip(problem)
+    assert ctl is not None
+    vhost = f"keysentry-test-{uuid.uuid4().hex[:10]}"
+    subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, timeout=60, capture_output=True)
+    subprocess.run(
+        [ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    subprocess.run([ctl, "-q", "delete_vhost", vhost], check=False, timeout=60, capture_output=True)
+
+
+def test_on_rabbitmq_a_worker_killed_mid_containment_leaves_its_work_to_the_other(
+    deployment: Deployment,
+    rabbitmq: str,
+    postgres_url: str,
+    admin_clients: AwsClients,
+    seeded: SeedManifest,
+    event_sink: EventSink,
+) -> None:
+    """The same guarantees with RabbitMQ as the broker: a message whose worker dies is given to another
+    (RabbitMQ redelivers it when the connection drops), and nothing is done twice."""
+    executor = json.loads(deployment.env["KEYSENTRY_EXECUTOR"])
+    deployment.env["KEYSENTRY_EXECUTOR"] = json.dumps({**executor, "broker_url": rabbitmq})
+    users = make_users(admin_clients, seeded, 20)
+    token = create_token(open_store(postgres_url, migrate=False), "scale-bot", "responder")
+    bases = [deployment.replica("replica-a"), deployment.replica("replica-b")]
+    deployment.worker("worker-a", KEYSENTRY_CRASH_AT="contain.after_call", KEYSENTRY_CRASH_GROUP="1")
+    report_all(bases, token, users, per_report=5)
+    assert wait_for(lambda: deployment.died_of_sigkill("worker-a"), timeout=120), deployment.output(
+        "worker-a"
+    )
+    deployment.worker("worker-b")
+    assert "amqp://guest:**@127.0.0.1:5672" in deployment.output("worker-b")  # the password masked
+    assert wait_for(lambda: all_notified(postgres_url, len(users)), timeout=180), unfinished(postgres_url)
+    check_each_side_effect_once(postgres_url, users, admin_clients, event_sink)

@@ -165,9 +165,13 @@ def publish(app: Celery, task: str, *args: Any) -> None:
     app.send_task(task, args=list(args), queue=ROUTES[task], retry=True)
 
 
-def publish_each(app: Celery, task: str, exposure_ids: list[int]) -> None:
-    for exposure_id in exposure_ids:
-        publish(app, task, exposure_id)
+def publish_each(app: Celery, task: str, ids: list[int], sent: list[int] | None = None) -> None:
+    """One message per ID, in order; each ID sent is appended to ``sent``, so that after a failure (it is
+    raised) the caller knows which were not."""
+    for one in ids:
+        publish(app, task, one)
+        if sent is not None:
+            sent.append(one)
 
 
 # --- in the service ---------------------------------------------------------------------------
@@ -259,14 +263,16 @@ class QueuedResponse:
             return max(0.0, (self._next_scan - utcnow()).total_seconds())
 
     def _publish_each(self, task: str, exposure_ids: list[int]) -> None:
-        for n, exposure_id in enumerate(exposure_ids):
-            try:
-                publish(self.app, task, exposure_id)
-            except Exception:
-                with self._lock:
-                    self._handed[:0] = exposure_ids[n:]
-                raise
-            self._queued[exposure_id] = utcnow()
+        sent: list[int] = []
+        try:
+            publish_each(self.app, task, exposure_ids, sent)
+        except Exception:
+            with self._lock:
+                self._handed[:0] = exposure_ids[len(sent) :]  # kept for the next round
+            raise
+        finally:
+            now = utcnow()
+            self._queued.update((exposure_id, now) for exposure_id in sent)
 
     def _lead(self) -> None:
         """As the replica holding the scheduler's lease (renewed here), once per ``schedule_interval``:

@@ -92,13 +92,11 @@ def plan(targets: list[str], settings: Settings, history: bool, max_file_size: i
 def enqueue(app: Celery, store: Store, job_ids: list[int]) -> None:
     """One ``keysentry.scan`` message per job; the jobs sent are marked enqueued (those that could not be
     sent stay as they were, for the next round), and the error, if any, is raised after."""
-    from keysentry.app.executor import SCAN, publish
+    from keysentry.app.executor import SCAN, publish_each
 
     sent: list[int] = []
     try:
-        for job_id in job_ids:
-            publish(app, SCAN, job_id)
-            sent.append(job_id)
+        publish_each(app, SCAN, job_ids, sent)
     finally:
         mark_enqueued(store, sent, utcnow())
 
