@@ -81,7 +81,10 @@ def new_user(admin_clients: AwsClients, seeded: SeedManifest):
     """Factory: a fresh IAM user with one access key in the named account."""
 
     def make(account_name: str = "workloads-prod") -> SeededUser:
-        account_id = next(a for a, n in seeded.accounts.items() if n == account_name)
+        if account_name == "management":  # whatever Organizations calls it
+            account_id, account_name = seeded.management_account, seeded.accounts[seeded.management_account]
+        else:
+            account_id = next(a for a, n in seeded.accounts.items() if n == account_name)
         creds = (
             None if account_id == seeded.management_account else member_credentials(admin_clients, account_id)
         )

@@ -89,13 +89,15 @@ def test_demo_contains_the_leak_proves_it_and_never_reveals_the_secret(tmp_path:
     secret = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", leaked_env).group(1)  # type: ignore[union-attr]
 
     # What a user sees: the exposure, where it came from, the policy, and the proof.
-    assert f"Exposure #1  {key_id}  state notified" in output
+    contained = "contained: AWSCompromisedKeyQuarantineV3 attached"
+    assert f"Exposure #1  {key_id}\n  outcome       {contained}" in output
+    assert "  state         notified" in output
     assert "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3" in output
     assert "config/deploy.env:3" in output and "Dana Developer" in output
     assert re.search(r"✓ iam:CreateUser\s+denied", output)
     assert re.search(r"✓ ec2:RunInstances\s+denied", output)
     assert re.search(r"✓ ec2:DescribeInstances\s+allowed", output)
-    assert "AKIAIOSFODNN7EXAMPLE  state example" in output
+    assert re.search(r"AKIAIOSFODNN7EXAMPLE\n  outcome +not acted on: a documentation example", output)
     assert "quarantine attached 1 time(s)" in output
     # Every channel's receiver got one message about the key.
     for channel in (

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 # The inline policy name the IAM console uses for "Revoke active sessions".
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 SESSION_MARGIN = timedelta(minutes=5)
+ACCOUNTS_TTL = 300.0  # seconds an organization's account list (and names) is reused before it is read again
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class AwsAuthority:
         self._lock = threading.Lock()
         self._identity: dict[str, str] | None = None
         self._accounts: dict[str, Account] | None = None
+        self._accounts_read = 0.0
         self._sessions: dict[str, _RoleSession] = {}
         self._regions: dict[str, list[str]] = {}
         self._managed_policies: set[tuple[str, str]] = set()
@@ -105,10 +108,13 @@ class AwsAuthority:
         return self._caller()["Arn"].split(":")[1]
 
     # --- the organization -------------------------------------------------------------------
-    def organization_accounts(self) -> dict[str, Account]:
-        """Accounts of our organization; just our own account when there is no organization."""
+    def organization_accounts(self, fresh: bool = False) -> dict[str, Account]:
+        """Accounts of our organization, with the names Organizations gives them now (read again after
+        ``ACCOUNTS_TTL``, or at once with ``fresh``); just our own account when there is no
+        organization."""
         with self._lock:
-            if self._accounts is not None:
+            stale = time.monotonic() - self._accounts_read > ACCOUNTS_TTL
+            if self._accounts is not None and not fresh and not stale:
                 return self._accounts
             accounts: dict[str, Account] = {}
             org = self.clients.client("organizations")
@@ -123,7 +129,7 @@ class AwsAuthority:
                 if exc.code != "AWSOrganizationsNotInUseException":
                     raise
                 accounts[self.our_account] = Account(self.our_account, None, None, "ACTIVE")
-            self._accounts = accounts
+            self._accounts, self._accounts_read = accounts, time.monotonic()
             return accounts
 
     # --- keys -------------------------------------------------------------------------------

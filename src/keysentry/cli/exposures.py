@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keysentry.cli.common import exits_cleanly, out, settings_from
-from keysentry.cli.render import exposures_table, print_exposure
+from keysentry.cli.render import print_exposure, print_exposures
 from keysentry.errors import KeysentryError
 from keysentry.escaping import terminal
 from keysentry.respond.states import OPERATOR_ACTIONS
@@ -44,6 +44,7 @@ def exposures(
 @exits_cleanly
 def list_command(states: list[str], as_json: bool, database_url: str | None) -> None:
     from keysentry.app.wiring import build_store
+    from keysentry.respond.outcome import outcome_of
     from keysentry.store.exposures import list_exposures
 
     store = build_store(settings_from(database_url=database_url))
@@ -56,6 +57,7 @@ def list_command(states: list[str], as_json: bool, database_url: str | None) -> 
                         {
                             "id": e.id,
                             "key_id": e.key_id,
+                            **outcome_of(e.state, e.containment, e.state_reason).as_dict(),
                             "state": e.state,
                             "reason": e.state_reason,
                             "account_id": e.account_id,
@@ -69,7 +71,7 @@ def list_command(states: list[str], as_json: bool, database_url: str | None) -> 
                     highlight=False,
                 )
         else:
-            out.print(exposures_table(rows))
+            print_exposures(out, rows)
     store.dispose()
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from keysentry.detect.findings import Finding, Location
 from keysentry.detect.scanner import ScanReport
 from keysentry.escaping import terminal as t
+from keysentry.respond.outcome import outcome_of
 
 if TYPE_CHECKING:  # the store and AWS libraries load only for commands that use them
     from keysentry.respond.responder import StepResult
@@ -196,33 +197,67 @@ def print_steps(console: Console, results: list[StepResult], key_of: dict[int, s
             console.print(f"  [green]✓[/] {key}: {r.step}: {r.from_state} → {r.to_state}")
 
 
-def exposures_table(exposures: list[Exposure]) -> Table:
-    table = Table(title="Exposures", show_lines=False)
-    for col in ("id", "key", "state", "account", "principal", "seen at", "detected", "contained", "notified"):
-        table.add_column(col)
+OUTCOME_STYLE = {"good": "green", "warn": "yellow", "bad": "bold red", "quiet": "dim", "pending": "cyan"}
+WIDE = 150  # a terminal this wide gets every column; narrower ones fewer; below 80, one block each
+
+
+def outcome_text(e: Exposure) -> str:
+    """The outcome as a word with its colour (the word says it without the colour)."""
+    o = outcome_of(e.state, e.containment, e.state_reason)
+    return f"[{OUTCOME_STYLE[o.tone]}]{o.word}[/]"
+
+
+def print_exposures(console: Console, exposures: list[Exposure]) -> None:
+    """The exposures as a table that fits the terminal: key IDs are never shortened; what does not fit
+    is left out (``exposures show`` has it all), and below 80 columns each is a block of lines."""
+    width = console.width
+    if width < 80:
+        for e in exposures:
+            o = outcome_of(e.state, e.containment, e.state_reason)
+            console.print(f"#{e.id} {t(e.key_id)}", highlight=False, soft_wrap=False)
+            console.print(f"  {outcome_text(e)}: {t(o.reason)}", highlight=False, soft_wrap=False)
+            console.print(
+                f"  {e.state} · {t(_account(e))} · detected {when(e.detected_at)}",
+                highlight=False,
+                soft_wrap=False,
+            )
+        if not exposures:
+            console.print("no exposures")
+        return
+    wide = width >= WIDE
+    table = Table(title="Exposures", show_lines=False, pad_edge=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("key", no_wrap=True, min_width=20)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("account", overflow="fold")
+    if wide:
+        for col in ("principal", "seen at", "detected", "contained", "notified"):
+            table.add_column(col, overflow="fold")
+    else:
+        table.add_column("detected", no_wrap=True)
     for e in exposures:
-        account = f"{e.account_id or '-'}" + (f" ({e.account_name})" if e.account_name else "")
-        first = e.sightings[0] if e.sightings else None
-        where = f"{first.path}:{first.line}" if first else "-"
-        table.add_row(  # cells are parsed as markup too
-            str(e.id),
-            t(e.key_id),
-            e.state,
-            t(account),
-            t(e.principal_name or e.principal_type or "-"),
-            t(where),
-            when(e.detected_at),
-            when(e.contained_at),
-            when(e.notified_at),
-        )
-    return table
+        cells = [str(e.id), t(e.key_id), outcome_text(e), e.state, t(_account(e))]
+        if wide:
+            first = e.sightings[0] if e.sightings else None
+            where = f"{first.path}:{first.line}" if first else "-"
+            principal = e.principal_name or e.principal_type or "-"
+            cells += [t(principal), t(where), when(e.detected_at), when(e.contained_at), when(e.notified_at)]
+        else:
+            cells.append(e.detected_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(*cells)  # cells are parsed as markup too
+    console.print(table)
+
+
+def _account(e: Exposure) -> str:
+    return f"{e.account_id or '-'}" + (f" ({e.account_name})" if e.account_name else "")
 
 
 def print_exposure(console: Console, e: Exposure) -> None:
-    console.print(
-        f"[bold]Exposure #{e.id}[/]  {t(e.key_id)}  state [bold]{e.state}[/]"
-        + (f"  ({t(e.state_reason)})" if e.state_reason else "")
-    )
+    o = outcome_of(e.state, e.containment, e.state_reason)
+    console.print(f"[bold]Exposure #{e.id}[/]  {t(e.key_id)}")
+    console.print(f"  outcome       {outcome_text(e)}: {t(o.reason)}")
+    console.print(f"  state         {e.state}" + (f" ({t(e.state_reason)})" if e.state_reason else ""))
     console.print(f"  secret        {REDACTED} (sha256 {e.secret_fingerprint[:16]}…)")
     console.print(
         f"  account       {t(e.account_id or '-')}" + (f" ({t(e.account_name)})" if e.account_name else "")

@@ -22,7 +22,7 @@ from keysentry.notify.health_event import risk_event_pattern
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 MEMBER_ACCOUNTS = ("workloads-prod", "workloads-dev")
-USERS = {  # account name -> users with one access key each
+USERS = {  # account name ("management": the management account, whatever its name) -> users with a key
     "management": ("billing-export",),
     "workloads-prod": ("deploy-bot", "data-pipeline"),
     "workloads-dev": ("ci-runner",),
@@ -105,7 +105,10 @@ def seed_demo(clients: AwsClients, endpoint: str, event_source: str = "keysentry
     organization_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     sts = clients.client("sts")
     management = sts.get_caller_identity()["Account"]
-    accounts = {management: "management"}
+    # The name Organizations gives the management account (the emulator's is "master"), as keysentry
+    # reads it: the manifest says what the dashboard will show.
+    management_name = org.describe_account(AccountId=management)["Account"]["Name"]
+    accounts = {management: management_name}
     member_creds: dict[str, Credentials | None] = {management: None}
     for name in MEMBER_ACCOUNTS:
         status = org.create_account(AccountName=name, Email=f"aws+{name}@example.com")["CreateAccountStatus"]
@@ -127,7 +130,7 @@ def seed_demo(clients: AwsClients, endpoint: str, event_source: str = "keysentry
     key = iam.create_access_key(UserName=RESPONDER_USER)["AccessKey"]
     responder = SeededUser(
         management,
-        "management",
+        management_name,
         RESPONDER_USER,
         iam.get_user(UserName=RESPONDER_USER)["User"]["Arn"],
         key["AccessKeyId"],
@@ -139,7 +142,8 @@ def seed_demo(clients: AwsClients, endpoint: str, event_source: str = "keysentry
     for account_id, name in accounts.items():
         account_creds = member_creds[account_id]
         account_iam = clients.client("iam", credentials=account_creds)
-        users.extend(_make_user(account_iam, account_id, name, user) for user in USERS[name])
+        role = "management" if account_id == management else name
+        users.extend(_make_user(account_iam, account_id, name, user) for user in USERS[role])
         contacts[account_id] = _contact(clients, account_creds, account_id, name)
 
     topic_arn = clients.client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"]

@@ -40,7 +40,16 @@ def remediation_steps(credential_type: str, principal_type: str | None = None) -
 def remediation_for(x: ExposureView) -> list[str]:
     """What the owner of this exposure should do: AWS's steps by principal, else its issuer's."""
     if x.credential_type == "aws_access_key":
-        return remediation_steps(x.credential_type, "suspected" if x.suspected else x.principal_type)
+        c = x.containment or {}
+        if x.suspected:
+            return remediation_steps(x.credential_type, "suspected")
+        if c.get("why") in ("unowned", "not-ours"):  # no principal of ours to act on
+            return remediation_steps(x.credential_type, str(c["why"]))
+        if c and not c.get("applied") and x.principal_type in ("iam-user", "role-session"):
+            # notify-only, dry run: nothing was attached or revoked, so no step may say "keep it"
+            uncontained = "uncontained" if x.principal_type == "iam-user" else "role-session-uncontained"
+            return remediation_steps(x.credential_type, uncontained)
+        return remediation_steps(x.credential_type, x.principal_type)
     if x.credential_type in _remediation():
         return remediation_steps(x.credential_type)
     issuer = issuer_of(x)

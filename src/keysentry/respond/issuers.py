@@ -150,6 +150,11 @@ def github_contain(ctx: StepContext, x: ExposureView) -> Outcome:
     )
 
 
+def _unowned(reason: str) -> dict[str, Any]:
+    """The containment of a credential its issuer does not know: nothing to revoke, and why."""
+    return {"applied": False, "why": "unowned", "reason": reason}
+
+
 # --- Slack -------------------------------------------------------------------------------------
 def slack_attribute(ctx: StepContext, x: ExposureView) -> Outcome:
     held = ctx.custody.get(x.secret_fingerprint)
@@ -159,7 +164,8 @@ def slack_attribute(ctx: StepContext, x: ExposureView) -> Outcome:
         who = ctx.issuers.slack.whose(held.secret)
     except SlackTokenGone as exc:
         reason = f"{exc}: already revoked, or never valid"
-        return Outcome(State.UNOWNED, {"state_reason": reason, "key_status": "Revoked"}, {"how": "auth.test"})
+        changes = {"state_reason": reason, "key_status": "Revoked", "containment": _unowned(reason)}
+        return Outcome(State.UNOWNED, changes, {"how": "auth.test"})
     principal = f"slack:{who.team_id}/{who.user_id}" + (f" (bot {who.bot_id})" if who.bot_id else "")
     return _attributed(
         {
@@ -208,7 +214,8 @@ def gitlab_attribute(ctx: StepContext, x: ExposureView) -> Outcome:
             f"GitLab at {ctx.issuers.gitlab_url} does not know this token (revoked and removed, or not "
             "its own)"
         )
-        return Outcome(State.UNOWNED, {"state_reason": reason}, {"how": "POST /api/v4/admin/token"})
+        changes = {"state_reason": reason, "containment": _unowned(reason)}
+        return Outcome(State.UNOWNED, changes, {"how": "POST /api/v4/admin/token"})
     return _attributed(
         {
             "account_name": ctx.issuers.gitlab_url,

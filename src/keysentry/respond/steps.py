@@ -56,10 +56,15 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
         )
     account, how = ctx.authority.account_of_key(x.key_id)
     accounts = ctx.authority.organization_accounts()
+    if account not in accounts:  # an account added since the list was read is ours too
+        accounts = ctx.authority.organization_accounts(fresh=True)
     if account not in accounts:
         reason = f"account {account} is not in our organization"
+        not_ours = {"applied": False, "why": "not-ours", "reason": reason}
         return Outcome(
-            State.NOT_OURS, {"account_id": account, "state_reason": reason}, {"account": account, "how": how}
+            State.NOT_OURS,
+            {"account_id": account, "state_reason": reason, "containment": not_ours},
+            {"account": account, "how": how},
         )
     name = accounts[account].name
     base = {"account_id": account, "account_name": name, "attributed_at": utcnow()}
@@ -68,9 +73,14 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
         session = ctx.authority.role_of_session_key(account, x.key_id)
         if session is None:
             reason = "temporary (ASIA) key that no CloudTrail event ties to a role yet"
-            return Outcome(
-                State.UNOWNED, {**base, "principal_type": "role-session", "state_reason": reason}, detail
-            )
+            unowned = {"applied": False, "why": "unowned", "reason": reason}
+            changes = {
+                **base,
+                "principal_type": "role-session",
+                "state_reason": reason,
+                "containment": unowned,
+            }
+            return Outcome(State.UNOWNED, changes, detail)
         return Outcome(
             State.ATTRIBUTED,
             {
@@ -84,7 +94,8 @@ def attribute(ctx: StepContext, x: ExposureView) -> Outcome:
     owner = ctx.authority.key_owner(account, x.key_id)
     if owner is None:
         reason = f"IAM in account {account} does not know this key (deleted, or never existed)"
-        return Outcome(State.UNOWNED, {**base, "state_reason": reason}, detail)
+        unowned = {"applied": False, "why": "unowned", "reason": reason}
+        return Outcome(State.UNOWNED, {**base, "state_reason": reason, "containment": unowned}, detail)
     if owner.principal_type == "iam-user" and owner.user_name and ctx.settings.response.matches_principals:
         # Response rules name principals: they must see the full ARN (with its path) before containment.
         arn, status = ctx.authority.user_details(account, owner.user_name, x.key_id)

@@ -32,6 +32,7 @@ from keysentry.errors import KeysentryError
 from keysentry.escaping import template_environment
 from keysentry.notify.message import context as message_context
 from keysentry.respond.announcement import facts_of
+from keysentry.respond.outcome import outcome_of
 from keysentry.respond.responder import Responder
 from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS
 from keysentry.respond.view import ExposureView
@@ -216,9 +217,11 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
 
 def _row(e: Exposure) -> dict[str, Any]:
     """One open exposure in the index's table."""
+    outcome = outcome_of(e.state, e.containment, e.state_reason)
     return {
         "id": e.id,
         "key_id": e.key_id,
+        "outcome": outcome,
         "state": e.state,
         "account_id": e.account_id,
         "account_name": e.account_name,
@@ -242,6 +245,7 @@ def _exposure_values(session: Session, e: Exposure, settings: Settings) -> dict[
     ]
     return {
         "e": described | {"id": e.id, "state": e.state},
+        "outcome": outcome_of(e.state, e.containment, e.state_reason),
         "m": m,
         "notified": _when(e.notified_at) or "not yet",
         "containment_text": _containment_text(m, e),

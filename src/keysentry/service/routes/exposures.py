@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from keysentry.errors import KeysentryError
 from keysentry.escaping import spreadsheet_cell
+from keysentry.respond.outcome import outcome_of
 from keysentry.respond.responder import Responder
 from keysentry.respond.states import OPERATOR_ACTIONS, operator_action
 from keysentry.service.auth import UNAUTHORIZED, require
@@ -34,8 +35,8 @@ from keysentry.store.tokens import Caller
 
 MAX_PAGE = 500
 CSV_COLUMNS = (
-    "id", "key_id", "credential_type", "state", "account_id", "account_name", "principal_arn",
-    "first_seen_at", "detected_at", "contained_at", "notified_at", "source", "url",
+    "id", "key_id", "credential_type", "outcome", "outcome_reason", "state", "account_id", "account_name",
+    "principal_arn", "first_seen_at", "detected_at", "contained_at", "notified_at", "source", "url",
 )  # fmt: skip
 
 
@@ -72,6 +73,7 @@ def summary(e: Exposure) -> dict[str, Any]:
         "id": e.id,
         "key_id": e.key_id,
         "credential_type": e.credential_type,
+        **outcome_of(e.state, e.containment, e.state_reason).as_dict(),
         "state": e.state,
         "state_reason": e.state_reason,
         "severity": e.severity,

@@ -17,7 +17,15 @@ class ExposureSummary(_Answer):
     id: int
     key_id: str = Field(description="The access key ID (never the secret).")
     credential_type: str
-    state: str
+    outcome: str = Field(
+        description="What was done to the credential: contained, revoked, released, not contained, "
+        "not acted on (an example, a canary, low confidence), or pending."
+    )
+    outcome_reason: str = Field(
+        description='What was done, or why not ("IAM in account 123456789012 does not know this key").'
+    )
+    contained: bool = Field(description="Whether the credential is contained or revoked now.")
+    state: str = Field(description="Where the exposure stands in its handling (notified, acknowledged …).")
     state_reason: str | None
     severity: str | None
     confidence: str | None = Field(
