@@ -502,10 +502,12 @@ def test_a_finding_in_a_file_deleted_before_head_says_so_with_its_commit(history
     assert where["physicalLocation"]["artifactLocation"]["uri"] == "config/old.env"
     assert where["properties"]["presentAtHead"] is False
     assert where["properties"]["commit"] == gone["properties"]["commit"]
-    assert "no longer in the repository at HEAD" in gone["message"]["text"]
+    removed = gone["properties"]["removedIn"]
+    assert gone["properties"]["atHead"] is False and len(removed) == 40
+    assert f"Removed in {removed[:12]}, still in history: rotate it" in gone["message"]["text"]
     assert gone["properties"]["commit"][:12] in gone["message"]["text"]
     assert kept["locations"][0]["properties"]["presentAtHead"] is True
-    assert "no longer" not in kept["message"]["text"]
+    assert kept["properties"]["atHead"] is True and "Still at HEAD" in kept["message"]["text"]
 
 
 def test_microsoft_sarif_multitool_finds_no_error_with_githubs_rules(history_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from rich.table import Table
 from keysentry.detect.findings import Finding, Location
 from keysentry.detect.scanner import ScanReport
 from keysentry.escaping import terminal as t
+from keysentry.report.sarif import history_status
 from keysentry.respond.outcome import outcome_of
 
 if TYPE_CHECKING:  # the store and AWS libraries load only for commands that use them
@@ -65,6 +66,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "session_token_sha256": f.token_fingerprint or None,
         "suppressed": f.suppressed,
         "live": f.live,
+        "at_head": f.at_head,
+        "removed_in": f.removed_in,
         "locations": [location_dict(loc) for loc in f.locations],
     }
 
@@ -123,6 +126,9 @@ def print_finding(console: Console, f: Finding, note: str = "") -> None:
         console.print(f"  secret: {REDACTED} (sha256 {f.secret_fingerprint[:16]}…)")
     for loc in f.locations:
         console.print(f"  at {describe_location(loc)}")
+    if f.at_head is not None:
+        style = "dim" if f.at_head else "yellow"
+        console.print(f"  [{style}]{t(history_status(f))}[/]")
 
 
 def print_report(
@@ -132,7 +138,8 @@ def print_report(
     below: list[Finding] | None = None,
     show_below: bool = False,
 ) -> None:
-    """``below``: findings under ``--min-confidence``: counted, and listed with ``show_below`` (-v)."""
+    """``below``: findings under ``--min-confidence``: counted, and listed with ``show_below`` (-v), as
+    are the files passed over (too large, binary, …); what could not be read is always listed."""
     below = below or []
     for f in report.findings:
         print_finding(console, f)
@@ -143,9 +150,9 @@ def print_report(
         places = ", ".join(f"{t(loc.provenance.path)}:{loc.line}" for loc in f.locations)
         console.print(f"[dim]ignored {t(f.key_id)}: {t(f.suppressed)} ({places})[/]")
     for s in report.skipped:
-        if s.damaged:
+        if s.damaged:  # always listed: it makes the scan incomplete
             console.print(f"[yellow]could not read {t(s.provenance.describe())}: {t(s.reason)}[/]")
-        else:
+        elif show_below:
             console.print(f"[dim]skipped {t(s.provenance.describe())}: {t(s.reason)}[/]")
     found = len(report.findings)
     verdict = f"[bold red]{found} credential finding(s)[/]" if found else "[green]no credentials found[/]"
@@ -155,9 +162,11 @@ def print_report(
     if below:
         shown = "listed above" if show_below else "-v to list them"
         known += f", {len(below)} below --min-confidence ({shown})"
+    passed_over = len(report.skipped) - len(report.damaged)
+    skipped = f"{passed_over} skipped" + (" (-v to list them)" if passed_over and not show_below else "")
     console.print(
         f"{verdict}; scanned {report.blobs_scanned} blob(s), {report.bytes_scanned:,} bytes; "
-        f"{len(report.suppressed)} example(s) ignored, {len(report.skipped)} skipped{known}"
+        f"{len(report.suppressed)} example(s) ignored, {skipped}{known}"
     )
     if report.incomplete:
         console.print(f"[bold yellow]{incomplete_line(report)}[/]")

@@ -160,7 +160,12 @@ def scan(
     ] = None,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", "-v", help="Text output: also list the findings below --min-confidence."),
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Text output: also list the findings below --min-confidence and the files skipped "
+            "(too large, binary, …).",
+        ),
     ] = False,
     exclude: Annotated[
         list[str] | None,

@@ -91,6 +91,10 @@ class Finding:
     confidence: str = "medium"  # see Match.confidence: the highest of its matches
     confidence_reason: str | None = None
     locations: list[Location] = field(default_factory=list)
+    # In a repository's history: whether the secret is still in a file at HEAD (or in the work tree),
+    # and if not, the commit that took it out (None: on another branch, or not known).
+    at_head: bool | None = None
+    removed_in: str | None = None
 
     @property
     def has_secret(self) -> bool:

@@ -286,14 +286,24 @@ def _message(finding: Finding, loc: Location) -> str:
     if loc.decoding:
         text += f" Found after {loc.decoding} decoding."
     p = loc.provenance
-    if p.commit and p.at_head is False:
-        text += (
-            f" Added in commit {p.commit[:12]}; {p.path} is no longer in the repository at HEAD, but the "
-            "commit still holds it."
-        )
-    elif p.commit:
+    if p.commit:
         text += f" Added in commit {p.commit[:12]}."
+    if finding.at_head is not None:
+        text += f" {history_status(finding)}."
     return text
+
+
+def history_status(finding: Finding) -> str:
+    """Whether the secret is still at HEAD, or was removed later and where: the same words in every
+    output (text, JSON Lines, SARIF)."""
+    if finding.at_head:
+        return "Still at HEAD"
+    where = (
+        f"removed in {finding.removed_in[:12]}"
+        if finding.removed_in
+        else "not at HEAD (another branch or ref)"
+    )
+    return f"{where[:1].upper()}{where[1:]}, still in history: rotate it, rewriting history does not help"
 
 
 def _location(loc: Location, base: str | None = None) -> dict[str, Any]:
@@ -346,6 +356,8 @@ def _result_properties(finding: Finding, loc: Location) -> dict[str, Any]:
         "commit": p.commit,
         "author": p.author,
         "committedAt": iso8601(p.committed_at),
+        "atHead": finding.at_head,
+        "removedIn": finding.removed_in,
         # A file:// URL only repeats the path, with this machine's directories in front.
         "url": p.url if p.url and not p.url.startswith("file:") else None,
     }

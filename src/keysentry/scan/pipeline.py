@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from keysentry.content import Blob, Provenance, Skipped
@@ -28,6 +29,7 @@ from keysentry.sources.git import (
     BlobReader,
     GitBlobRef,
     attribute,
+    blobs_at,
     introducing_commits,
     is_bare_repository,
     is_git_repository,
@@ -35,8 +37,8 @@ from keysentry.sources.git import (
     iter_blob_refs,
     iter_staged,
     mirror,
-    paths_at,
     read_blobs,
+    removal_commit,
     repository_name,
     scanned_repository,
     uncommitted_paths,
@@ -291,26 +293,40 @@ def _place_git_objects(findings: Iterable[Finding], skipped: list[Skipped], repo
 
 
 def _mark_head(findings: Iterable[Finding], repos: dict[str, Path], heads: dict[str, str | None]) -> None:
-    """Say of each location in a repository's history whether its file is still there at HEAD (the
-    commit ``heads`` names, by repository): a finding in a deleted file must not read as if the file
-    were in the checkout."""
+    """Say of each finding in a repository's history whether its secret is still at HEAD (the commit
+    ``heads`` names, by repository) and, if not, which commit took it out: a secret removed later is
+    still in the history, and must not read as if it were gone, nor as if it were still in the file.
+
+    A location is at HEAD when HEAD's tree has the same blob at the same path; a finding is when any of
+    its locations is (or it was seen in the work tree)."""
     findings = list(findings)
     wanted: dict[str, set[str]] = {}
     for loc in (loc for f in findings for loc in f.locations):
         p = loc.provenance
         if p.kind == "git" and p.commit and p.path and heads.get(p.repository or ""):
             wanted.setdefault(p.repository or "", set()).add(p.path)
-    present = {name: paths_at(repos[name], heads[name] or "", paths) for name, paths in wanted.items()}
+    at_head = {name: blobs_at(repos[name], heads[name] or "", paths) for name, paths in wanted.items()}
 
     def mark(loc: Location) -> Location:
         p = loc.provenance
-        at_head = present.get(p.repository or "") if p.kind == "git" and p.commit else None
-        if at_head is None or not p.path:
+        tree = at_head.get(p.repository or "") if p.kind == "git" and p.commit else None
+        if tree is None or not p.path:
             return loc
-        return replace(loc, provenance=replace(p, at_head=p.path in at_head))
+        return replace(loc, provenance=replace(p, at_head=tree.get(p.path) == p.blob))
 
     for finding in findings:
         finding.locations = [mark(loc) for loc in finding.locations]
+        in_history = [loc.provenance for loc in finding.locations if loc.provenance.at_head is not None]
+        if not in_history:
+            continue
+        in_tree = any(loc.provenance.kind == "file" for loc in finding.locations)
+        finding.at_head = in_tree or any(p.at_head for p in in_history)
+        if not finding.at_head:
+            last = max(in_history, key=lambda p: p.committed_at or datetime.min.replace(tzinfo=UTC))
+            name = last.repository or ""
+            blobs = {p.blob for p in in_history if p.path == last.path and p.blob}
+            assert last.commit and last.path
+            finding.removed_in = removal_commit(repos[name], last.commit, heads[name] or "", last.path, blobs)
 
 
 def _sort_key(loc: Location) -> tuple[str, str, str, int, int]:

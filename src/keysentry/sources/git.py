@@ -146,15 +146,33 @@ def objects_size(repo: Path) -> int:
     return total
 
 
-def paths_at(repo: Path, revision: str, paths: set[str]) -> set[str]:
-    """Which of ``paths`` exist in the tree of commit ``revision`` (HEAD, in practice)."""
-    present: set[str] = set()
+def blobs_at(repo: Path, revision: str, paths: set[str]) -> dict[str, str]:
+    """The blob each of ``paths`` has in the tree of commit ``revision`` (those it has at all)."""
+    found: dict[str, str] = {}
     ordered = sorted(paths)
     for start in range(0, len(ordered), 500):  # keep each command line short
         chunk = ordered[start : start + 500]
-        done = _git(repo, "ls-tree", "-r", "-z", "--name-only", revision, "--", *chunk)
-        present.update(_decode_path(p) for p in done.stdout.split(b"\0") if p)
-    return present
+        done = _git(repo, "ls-tree", "-r", "-z", revision, "--", *chunk)
+        for entry in done.stdout.split(b"\0"):
+            meta, _, path = entry.partition(b"\t")
+            fields = meta.split()
+            if len(fields) == 3 and fields[1] == b"blob":
+                found[_decode_path(path)] = fields[2].decode()
+    return found
+
+
+def removal_commit(repo: Path, since: str, head: str, path: str, blobs: set[str]) -> str | None:
+    """The first commit after ``since`` on the way to ``head`` whose version of ``path`` is none of
+    ``blobs`` (the file's versions that hold the secret): where the secret left the file.  None when
+    ``since`` is not an ancestor of ``head`` (the secret is on another branch or ref) or nothing
+    removed it."""
+    listed = _git(repo, "log", "--format=%H", "--reverse", "--ancestry-path", f"{since}..{head}", "--", path)
+    if listed.returncode != 0:
+        return None
+    for commit in listed.stdout.decode().split():
+        if blobs_at(repo, commit, {path}).get(path) not in blobs:
+            return commit
+    return None
 
 
 @contextmanager
