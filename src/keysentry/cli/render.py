@@ -87,6 +87,8 @@ def describe_location(loc: Location) -> str:
         text += f"  [dim](commit {t(p.commit[:12])} by {t(p.author)} on {when(p.committed_at)})[/]"
     elif p.kind == "git" and p.blob:
         text += f"  [dim](git object {t(p.blob[:12])}, not reachable from a commit's diff)[/]"
+    if p.kind == "stdin" and p.at_head is False:
+        text += "  [dim](a line the patch removes)[/]"
     if loc.decoding:
         text += f"  [dim]decoded: {t(loc.decoding)}[/]"
     return text

@@ -222,7 +222,7 @@ class Target:
 
     def items(self, options: ScanOptions) -> Iterator[Item]:
         if self.kind == "stdin":
-            yield read_stdin(options.max_file_size)
+            yield from read_stdin(options.max_file_size)
         elif self.kind == "remote":
             assert self.repo is not None
             yield from iter_blob_refs(self.repo, options.max_file_size, options.git_revisions, options.shard)
@@ -316,7 +316,11 @@ def _mark_head(findings: Iterable[Finding], repos: dict[str, Path], heads: dict[
 
     for finding in findings:
         finding.locations = [mark(loc) for loc in finding.locations]
-        in_history = [loc.provenance for loc in finding.locations if loc.provenance.at_head is not None]
+        in_history = [
+            loc.provenance
+            for loc in finding.locations
+            if loc.provenance.kind == "git" and loc.provenance.at_head is not None
+        ]
         if not in_history:
             continue
         in_tree = any(loc.provenance.kind == "file" for loc in finding.locations)

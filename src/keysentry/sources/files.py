@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from keysentry.content import Blob, Provenance, Skipped, looks_utf16
 from keysentry.errors import SourceError
+from keysentry.sources.patch import looks_like_patch, split_patch
 
 DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
@@ -176,9 +177,15 @@ def iter_path(root: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[Blo
         yield item if isinstance(item, Skipped) else read_file(Path(item.path), item.display, max_size)
 
 
-def read_stdin(max_size: int = DEFAULT_MAX_FILE_SIZE) -> Blob | Skipped:
+def read_stdin(max_size: int = DEFAULT_MAX_FILE_SIZE) -> Iterator[Blob | Skipped]:
+    """Standard input: a patch (``git diff``, ``git show``) as its files at their line numbers
+    (:mod:`keysentry.sources.patch`), anything else as one blob."""
     provenance = Provenance(kind="stdin", path="-")
     data = sys.stdin.buffer.read(max_size + 1)
     if len(data) > max_size:
-        return Skipped(provenance, f"standard input is larger than the {max_size:,}-byte limit")
-    return Blob(data, provenance)
+        yield Skipped(provenance, f"standard input is larger than the {max_size:,}-byte limit")
+        return
+    if looks_like_patch(data):
+        yield from split_patch(data, provenance)
+        return
+    yield Blob(data, provenance)
