@@ -77,6 +77,7 @@ def test_jsonl_output_is_one_object_per_finding(leak) -> None:
             "line": 2,
             "column": 18,
             "repository": None,
+            "origin": None,
             "commit": None,
             "author": None,
             "committed_at": None,

@@ -21,6 +21,9 @@ class Provenance:
     blob: str | None = None  # git object ID, for content read from a repository
     # For a place in git history: whether the file is still there at HEAD (None: not asked, not git).
     at_head: bool | None = None
+    origin: str | None = (
+        None  # a local clone's origin URL (credentials removed); ``repository`` is the folder
+    )
 
     def describe(self) -> str:
         """One line a person can read: ``repo@abc1234:path`` or the path."""
@@ -54,12 +57,13 @@ class ScannedRepository:
     ``versionControlProvenance``)."""
 
     name: str  # as locations name it (Provenance.repository)
-    uri: str  # an absolute URI: its origin (credentials removed) or a file: URI of its folder
+    uri: str  # an absolute URI: its origin (credentials removed) or a file: URI of its folder (SARIF)
     revision: str | None  # the commit HEAD names, None in an empty repository
     branch: str | None = None  # HEAD's branch, None when detached
     root: str | None = (
         None  # a local repository's folder as a file: URI ending in "/" (not a temporary mirror)
     )
+    origin: str | None = None  # a local clone's origin URL, credentials removed
 
 
 def looks_utf16(head: bytes) -> str | None:

@@ -43,6 +43,7 @@ def location_dict(loc: Location) -> dict[str, Any]:
         "line": loc.line,
         "column": loc.column,
         "repository": p.repository,
+        "origin": p.origin,
         "commit": p.commit,
         "author": p.author,
         "committed_at": p.committed_at.isoformat() if p.committed_at else None,

@@ -107,6 +107,8 @@ def context(facts: ExposureFacts, now: datetime) -> dict[str, Any]:
             "url": facts.exposed_url,
             "link": http_url(facts.exposed_url),  # only http(s) URLs become links
             "repository": source.get("repository"),
+            "origin": source.get("origin"),
+            "origin_link": http_url(source.get("origin")),  # a link only when it is a web URL
             "commit": source.get("commit"),
             "path": source.get("path"),
             "line": source.get("line"),

@@ -353,6 +353,7 @@ def _result_properties(finding: Finding, loc: Location) -> dict[str, Any]:
         "accountId": finding.account_id,
         "decoding": loc.decoding,
         "repository": p.repository,
+        "origin": p.origin,
         "commit": p.commit,
         "author": p.author,
         "committedAt": iso8601(p.committed_at),

@@ -21,6 +21,7 @@ class SightingView:
     line: int | None
     author: str | None
     committed_at: datetime | None
+    origin: str | None = None  # a local clone's origin URL
 
     def where(self) -> str:
         place = self.path or self.url or self.source_kind
@@ -32,6 +33,7 @@ class SightingView:
         return {
             "kind": self.source_kind,
             "repository": self.repository,
+            "origin": self.origin,
             "url": self.url,
             "commit": self.commit,
             "path": self.path,
@@ -107,7 +109,15 @@ class ExposureView:
             key_status=e.key_status,
             sightings=tuple(
                 SightingView(
-                    s.source_kind, s.repository, s.url, s.commit, s.path, s.line, s.author, s.committed_at
+                    s.source_kind,
+                    s.repository,
+                    s.url,
+                    s.commit,
+                    s.path,
+                    s.line,
+                    s.author,
+                    s.committed_at,
+                    getattr(s, "origin", None),
                 )
                 for s in (e.sightings if with_sightings else ())
             ),

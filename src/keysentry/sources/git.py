@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -97,10 +97,36 @@ def without_credentials_in(text: str) -> str:
     return _URL_IN_TEXT.sub(lambda m: without_credentials(m.group(0)), text)
 
 
+MIRROR_SOURCE = "keysentry.source"  # set in a mirror keysentry made: the URL (or path) it mirrors
+
+
+def mark_mirror(mirror_dir: Path, source: str) -> None:
+    """Record in a mirror what it mirrors (credentials removed): its repository's name in reports."""
+    _git(mirror_dir, "config", MIRROR_SOURCE, without_credentials(source))
+
+
+def _names(repo: Path) -> tuple[str | None, str | None]:
+    """(what a keysentry mirror mirrors, the origin URL), credentials removed, from one git call."""
+    done = _git(repo, "config", "--get-regexp", r"^(keysentry\.source|remote\.origin\.url)$")
+    found = dict(
+        line.split(" ", 1) for line in done.stdout.decode(errors="replace").splitlines() if " " in line
+    )
+    source, origin = found.get(MIRROR_SOURCE), found.get("remote.origin.url")
+    return source, without_credentials(origin.strip()) if origin else None
+
+
 def repository_name(repo: Path) -> str:
-    """The origin URL (without credentials) if there is one, else the absolute path."""
-    origin = _git(repo, "config", "--get", "remote.origin.url").stdout.decode(errors="replace").strip()
-    return without_credentials(origin) if origin else str(repo.resolve())
+    """The repository as the user named it: the URL a mirror of ours was cloned from, else the folder
+    scanned (absolute).  A local clone's origin is :func:`repository_origin`, apart."""
+    source, _ = _names(repo)
+    return source or str(repo.resolve())
+
+
+def repository_origin(repo: Path) -> str | None:
+    """A local repository's origin URL (credentials removed); None for a mirror of ours (its name is
+    already the URL) and for a repository without one."""
+    source, origin = _names(repo)
+    return None if source else origin
 
 
 def repository_uri(name: str) -> str:
@@ -119,10 +145,11 @@ def scanned_repository(repo: Path, local: bool = True) -> ScannedRepository:
     and (``local``: not a temporary mirror) the folder its paths are relative to."""
     head = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", "--")
     branch = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
-    name = repository_name(repo)
+    name, origin = repository_name(repo), repository_origin(repo)
     return ScannedRepository(
         name=name,
-        uri=repository_uri(name),
+        uri=repository_uri(origin or name),
+        origin=origin,
         revision=head.stdout.decode().strip() or None if head.returncode == 0 else None,
         branch=branch.stdout.decode(errors="replace").strip() or None if branch.returncode == 0 else None,
         root=repo.resolve().as_uri().rstrip("/") + "/" if local else None,
@@ -184,6 +211,7 @@ def mirror(url: str) -> Iterator[Path]:
         if done.returncode != 0:
             message = without_credentials_in(done.stderr.decode(errors="replace").strip())
             raise SourceError(f"cannot clone {without_credentials(url)}: {message or 'git clone failed'}")
+        mark_mirror(folder / "repo.git", url)
         yield folder / "repo.git"
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -313,7 +341,7 @@ def iter_blob_refs(
     could not finish (a broken commit or tree) is reported as such."""
     if not is_git_repository(repo):
         raise SourceError(f"{repo}: not a git repository")
-    name = repository_name(repo)
+    name, origin = repository_name(repo), repository_origin(repo)
     where = str(repo.resolve())
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the walk
     # --missing=print: an object that is not there is listed ("?<oid>") and the walk goes on past it.
@@ -336,7 +364,7 @@ def iter_blob_refs(
                 if not in_shard(oid_text, shard):
                     continue
                 yield Skipped(
-                    Provenance(kind="git", repository=name, blob=oid_text),
+                    Provenance(kind="git", repository=name, origin=origin, blob=oid_text),
                     f"object {oid_text} is missing or corrupt",
                     damaged=True,
                 )
@@ -349,7 +377,7 @@ def iter_blob_refs(
             size_text, _, path = rest.partition(b" ")
             size = int(size_text)
             provenance = Provenance(
-                kind="git", path=_decode_path(path) or None, repository=name, blob=oid.decode()
+                kind="git", path=_decode_path(path) or None, repository=name, origin=origin, blob=oid.decode()
             )
             if size > max_size:
                 yield Skipped(provenance, f"larger than the {max_size:,}-byte limit ({size:,} bytes)")
@@ -436,15 +464,13 @@ def attribute(provenance: Provenance, version: FileVersion | None) -> Provenance
     """A git blob's provenance with the commit that introduced it."""
     if version is None:
         return provenance
-    return Provenance(
+    return replace(
+        provenance,
         kind="git",
         path=version.path,
-        repository=provenance.repository,
         commit=version.commit.sha,
         author=version.commit.author,
         committed_at=version.commit.authored_at,
-        url=provenance.url,
-        blob=provenance.blob,
     )
 
 

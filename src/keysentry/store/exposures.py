@@ -189,6 +189,7 @@ def _record_sightings(
                 "location_key": location_key(location),
                 "source_kind": p.kind,
                 "repository": p.repository,
+                "origin": p.origin,
                 "url": p.url,
                 "commit": p.commit,
                 "path": p.path,

@@ -93,7 +93,8 @@ class Sighting(Base):
     # SHA-256 over the fields that say where: the same place seen twice is one sighting.
     location_key: Mapped[str] = mapped_column(String(64))
     source_kind: Mapped[str] = mapped_column(String(32))
-    repository: Mapped[str | None] = mapped_column(Text)
+    repository: Mapped[str | None] = mapped_column(Text)  # what was scanned: a folder, or a clone URL
+    origin: Mapped[str | None] = mapped_column(Text)  # a local clone's origin URL
     url: Mapped[str | None] = mapped_column(Text)
     commit: Mapped[str | None] = mapped_column(String(64))
     path: Mapped[str | None] = mapped_column(Text)

@@ -12,7 +12,7 @@ from typing import Any
 
 from keysentry.errors import SourceError
 from keysentry.scan.pipeline import ScanOptions, scan_targets
-from keysentry.sources.git import without_credentials, without_credentials_in
+from keysentry.sources.git import mark_mirror, without_credentials, without_credentials_in
 from keysentry.sources.git_command import run_git
 from keysentry.watch.base import WatchPoll
 
@@ -61,6 +61,7 @@ class RepositoryWatch:
         else:
             old = set(state["tips"]) if state and "tips" in state else self._tips()
             _git("fetch", "--prune", "--quiet", "--", "origin", git_dir=self.mirror)
+        mark_mirror(self.mirror, self.source)  # reports name the source (older mirrors lack the mark)
         old = self._existing(old) if old else old
         tips = self._tips()
         new = tips - old

@@ -96,6 +96,7 @@ def _sighting(s: Sighting) -> dict[str, Any]:
     return {
         "source": s.source_kind,
         "repository": s.repository,
+        "origin": s.origin,
         "url": s.url,
         "commit": s.commit,
         "path": s.path,

@@ -52,7 +52,8 @@ class ExposurePage(_Answer):
 
 class SightingOut(_Answer):
     source: str
-    repository: str | None
+    repository: str | None = Field(description="What was scanned: a folder, or the clone URL given.")
+    origin: str | None = Field(description="A local clone's origin URL (credentials removed).")
     url: str | None
     commit: str | None
     path: str | None

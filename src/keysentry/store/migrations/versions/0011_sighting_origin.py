@@ -1,0 +1,27 @@
+"""A sighting's origin: the repository a report names is what was scanned (a folder, or the URL given);
+a local clone's origin URL is kept beside it.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("sightings") as batch:
+        batch.add_column(sa.Column("origin", sa.Text, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("sightings") as batch:
+        batch.drop_column("origin")
