@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 from pathlib import Path
@@ -37,6 +38,47 @@ def test_help_lists_the_commands_and_teaches_by_example() -> None:
     for command in ("scan", "respond", "emulator", "demo", "exposures"):
         text = run(command, "--help").stdout
         assert "Example" in text and f"keysentry {command}" in text, command
+
+
+def every_command() -> list[list[str]]:
+    """Every command and group of the CLI, as typed (walked from the app itself)."""
+    import typer.main
+
+    from keysentry.cli.app import app
+
+    found: list[list[str]] = []
+
+    def walk(command, path: list[str]) -> None:  # type: ignore[no-untyped-def]
+        found.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def test_every_help_fits_80_columns_cuts_nothing_and_has_examples() -> None:
+    commands = every_command()
+    assert ["tokens", "create"] in commands and ["db", "upgrade"] in commands and len(commands) > 20
+    for path in commands:
+        done = subprocess.run(
+            [KEYSENTRY, *path, "--help"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "80"},
+            check=False,
+        )
+        assert done.returncode == 0, path
+        lines = done.stdout.splitlines()
+        where = " ".join(path) or "keysentry"
+        assert max(len(line) for line in lines) <= 80, (where, max(lines, key=len))
+        assert not any(line.rstrip().endswith("…") for line in lines), where  # nothing cut
+        for typer_type in ("<bool>", "<str>", "<list[", "<int>"):
+            assert typer_type not in done.stdout, (where, typer_type)
+        assert "Example" in done.stdout or where == "keysentry", where
+        assert "keysentry " in done.stdout.split("Example", 1)[-1], where
+    root = run("--help").stdout
+    assert "keysentry demo" in root and "keysentry COMMAND --help" in root
 
 
 def test_scan_exits_1_when_it_finds_a_credential_and_never_prints_the_secret(leak) -> None:

@@ -17,14 +17,20 @@ from keysentry.cli import tokens as tokens_cli
 from keysentry.cli import watch as watch_cli
 from keysentry.cli import worker as worker_cli
 from keysentry.cli.common import EXIT_CLEAN, EXIT_FOUND, exits_cleanly, out, settings_from
+from keysentry.cli.help_text import name_values, plain_help
 
 app = typer.Typer(
     name="keysentry",
     help=(
         "Find exposed cloud credentials, contain them within seconds without breaking production, "
         "and tell the owner exactly what happened.\n\n"
-        "Start with:  keysentry demo       (the whole loop on a local AWS emulator)\n\n"
-        "Then:        keysentry scan PATH  (find)  ·  keysentry respond PATH  (find, contain, announce)"
+        "Start with:\n\n"
+        "  keysentry demo              # the whole loop, on a local AWS emulator\n\n"
+        "Then:\n\n"
+        "  keysentry scan PATH         # find\n\n"
+        "  keysentry respond PATH      # find, contain, announce\n\n"
+        "  keysentry serve             # the service, its API and dashboard\n\n"
+        "  keysentry COMMAND --help    # each command, with examples"
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -40,7 +46,10 @@ app.add_typer(config_cli.app, name="config")
 app.command()(watch_cli.watch)
 app.command()(worker_cli.worker)
 
-db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The store's schema (Alembic migrations).\n\nExample:\n\n  keysentry db upgrade",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 
 
@@ -98,7 +107,7 @@ def db_upgrade(database_url: Annotated[str | None, typer.Option(help="SQLAlchemy
 
     Example:
 
-      KEYSENTRY_DATABASE_URL=postgresql+psycopg://keysentry@db/keysentry keysentry db upgrade
+      keysentry db upgrade --database-url postgresql+psycopg://keysentry@db/ks
     """
     run_db_upgrade(database_url)
 
@@ -112,8 +121,16 @@ def run_db_upgrade(database_url: str | None) -> None:
     store.dispose()
 
 
+plain_help(app)  # click's plain --help: fits 80 columns, cuts nothing, examples as written
+
+
 def main() -> None:
     """The console entry point.  Whatever escapes a command's own handling still exits 2 (an error),
     never 1: a CI job reads 1 as "credentials found"."""
-    main_guarded = exits_cleanly(app)
-    main_guarded()
+    exits_cleanly(_run)()
+
+
+def _run() -> None:
+    command = typer.main.get_command(app)
+    name_values(command)
+    command()

@@ -15,7 +15,11 @@ from keysentry.cli.common import EXIT_CLEAN, exits_cleanly, out
 from keysentry.config.durations import format_duration
 from keysentry.escaping import map_strings, terminal
 
-app = typer.Typer(help="The configuration: keysentry.toml and KEYSENTRY_* variables.", no_args_is_help=True)
+app = typer.Typer(
+    help="The configuration: keysentry.toml and KEYSENTRY_* variables.\n\n"
+    "Example:\n\n  keysentry config check --file keysentry.toml",
+    no_args_is_help=True,
+)
 
 # A URL's password (postgresql://user:pw@host, https://user:token@host): shown as ***.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/:@\s]*:)(?P<password>[^@\s/]+)(?=@)")

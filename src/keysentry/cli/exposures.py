@@ -35,7 +35,7 @@ def exposures(
 
       keysentry exposures --state failed --state unowned
 
-      keysentry exposures show AKIA…            # one exposure, by key ID or number
+      keysentry exposures show 12      # one exposure, by number or key ID
     """
     if ctx.invoked_subcommand is None:
         list_command(state or [], as_json, database_url)

@@ -242,21 +242,23 @@ def scan(
 
     Examples:
 
-      keysentry scan .                           # a folder; a git repo's whole history too
+      keysentry scan .                           # a folder; a repo's history
 
-      keysentry scan https://github.com/org/repo.git   # a bare mirror in a temp folder
+      keysentry scan https://github.com/org/repo.git   # cloned to a temp folder
 
       keysentry scan dist/pkg-1.0.tar.gz -j 2    # archives, two processes
 
       keysentry scan . -f sarif -o keysentry.sarif     # for GitHub code scanning
 
-      keysentry scan . -f jsonl > known.jsonl; keysentry scan . --baseline known.jsonl
+      keysentry scan . -f jsonl > known.jsonl    # today's findings, then later:
+
+      keysentry scan . --baseline known.jsonl    # only what is new
 
       git diff | keysentry scan -                # standard input
 
       keysentry scan --staged                    # what the next commit would add
 
-      keysentry scan . --min-confidence low      # failed checksums and malformed keys too
+      keysentry scan . --min-confidence low      # failed checksums too
 
       keysentry scan . -x 'tests/fixtures/' -x '*.min.js'   # not there (counted)
 
@@ -477,7 +479,7 @@ def respond(
 
       keysentry respond leaked-repo/
 
-      keysentry respond                      # retry whatever failed or was interrupted
+      keysentry respond                      # retry what failed or was cut off
 
       KEYSENTRY_AWS_ENDPOINT_URL=http://127.0.0.1:5000 keysentry respond repo/
     """

@@ -47,12 +47,12 @@ def serve(
 
     Examples:
 
-      keysentry serve                                 # SQLite in .keysentry/, port 8080
+      keysentry serve                    # SQLite in .keysentry/, port 8080
 
-      keysentry serve --host 0.0.0.0 --database-url postgresql+psycopg://keysentry@db/keysentry
+      keysentry serve --host 0.0.0.0 --database-url postgresql+psycopg://db/ks
 
-      keysentry serve --executor celery --database-url postgresql+psycopg://keysentry@db/keysentry
-                                                      # replicas and `keysentry worker`s share the work
+      # replicas and `keysentry worker`s share the work:
+      keysentry serve --executor celery --database-url postgresql+psycopg://db/ks
     """
     run_serve(host, port, database_url, aws_endpoint_url, log_format, executor, broker_url)
 

@@ -8,7 +8,14 @@ import typer
 
 from keysentry.cli.common import exits_cleanly, out, settings_from
 
-app = typer.Typer(help="API tokens for `keysentry serve` (viewer, responder, admin).", no_args_is_help=True)
+app = typer.Typer(
+    help="API tokens for `keysentry serve` (viewer, responder, admin).\n\n"
+    "Examples:\n\n"
+    "  keysentry tokens create ci-pipeline --role responder\n\n"
+    "  keysentry tokens list\n\n"
+    "  keysentry tokens revoke ci-pipeline",
+    no_args_is_help=True,
+)
 DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL of the store.")]
 
 
@@ -42,7 +49,12 @@ def run_create(name: str, role: str, database_url: str | None) -> None:
 
 @app.command("list")
 def list_(database_url: DatabaseUrl = None) -> None:
-    """List tokens (names, roles, when created or revoked; never the tokens)."""
+    """List tokens (names, roles, when created or revoked; never the tokens).
+
+    Example:
+
+      keysentry tokens list --database-url postgresql+psycopg://db/ks
+    """
     run_list(database_url)
 
 
@@ -62,7 +74,12 @@ def run_list(database_url: str | None) -> None:
 def revoke(
     name: Annotated[str, typer.Argument(help="The token's name.")], database_url: DatabaseUrl = None
 ) -> None:
-    """Revoke every token of that name."""
+    """Revoke every token of that name.
+
+    Example:
+
+      keysentry tokens revoke ci-pipeline
+    """
     run_revoke(name, database_url)
 
 

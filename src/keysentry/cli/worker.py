@@ -53,11 +53,11 @@ def worker(
 
     Examples:
 
-      keysentry worker --database-url postgresql+psycopg://keysentry@db/keysentry
+      keysentry worker --database-url postgresql+psycopg://keysentry@db/ks
 
-      keysentry worker --queues scan                       # scanning: one process per CPU
+      keysentry worker --queues scan          # scanning: one process per CPU
 
-      keysentry worker --broker-url amqp://guest:guest@127.0.0.1:5672//   # RabbitMQ
+      keysentry worker --broker-url amqp://guest:guest@rabbit:5672//   # RabbitMQ
     """
     run_worker(queues, concurrency, pool, broker_url, database_url, aws_endpoint_url)
 
