@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 
 from helpers import KEYSENTRY
+from keysentry.emulator.receivers import free_port
 
 
 def client(service: str, endpoint: str):
@@ -32,8 +33,18 @@ def port_open(port: int) -> bool:
 
 def test_emulator_command_seeds_the_demo_organization_and_stops_cleanly(tmp_path: Path) -> None:
     manifest = tmp_path / "seed.json"
+    trail_port = free_port()
     proc = subprocess.Popen(
-        [KEYSENTRY, "emulator", "--seed", "demo", "--manifest", str(manifest)],
+        [
+            KEYSENTRY,
+            "emulator",
+            "--seed",
+            "demo",
+            "--manifest",
+            str(manifest),
+            "--cloudtrail-port",
+            str(trail_port),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -49,6 +60,10 @@ def test_emulator_command_seeds_the_demo_organization_and_stops_cleanly(tmp_path
         endpoint = re.search(r"listening on (http://127\.0\.0\.1:(\d+))", text)
         assert endpoint, text
         port = int(endpoint.group(2))
+        # The CloudTrail event history is on the port asked for, and the printed settings point there.
+        assert f"CloudTrail event history (LookupEvents) on http://127.0.0.1:{trail_port}" in text
+        assert f'"cloudtrail": "http://127.0.0.1:{trail_port}"' in text
+        assert port_open(trail_port)
         seed = json.loads(manifest.read_text())
         assert manifest.stat().st_mode & 0o777 == 0o600
         for user in seed["users"]:

@@ -21,6 +21,13 @@ class Seed(StrEnum):
 
 def emulator(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    cloudtrail_port: Annotated[
+        int,
+        typer.Option(
+            help="Port on 127.0.0.1 of the CloudTrail event history the emulator keeps beside it "
+            "(LookupEvents); 0 picks a free one."
+        ),
+    ] = 0,
     seed: Annotated[
         Seed,
         typer.Option(
@@ -48,15 +55,22 @@ def emulator(
 
       keysentry emulator                           # empty, on a free port
 
-      keysentry emulator --port 5000 --seed demo --manifest demo.json
+      keysentry emulator --port 5000 --cloudtrail-port 5001 --seed demo
 
       keysentry emulator --seed demo --enforce-iam # policies evaluated, like AWS
     """
-    run_emulator(port, seed, manifest, enforce_iam, log)
+    run_emulator(port, seed, manifest, enforce_iam, log, cloudtrail_port)
 
 
 @exits_cleanly
-def run_emulator(port: int, seed: Seed, manifest: Path | None, enforce_iam: bool, log: Path | None) -> None:
+def run_emulator(
+    port: int,
+    seed: Seed,
+    manifest: Path | None,
+    enforce_iam: bool,
+    log: Path | None,
+    cloudtrail_port: int = 0,
+) -> None:
     from keysentry.authority.clients import AwsClients
     from keysentry.emulator.seed import seed_demo
     from keysentry.emulator.server import Emulator
@@ -64,8 +78,9 @@ def run_emulator(port: int, seed: Seed, manifest: Path | None, enforce_iam: bool
     settings_from()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Emulator(port=port, log_path=log, exit_with_parent=False) as emu:
+    with Emulator(port=port, log_path=log, exit_with_parent=False, cloudtrail_port=cloudtrail_port) as emu:
         out.print(f"AWS emulator listening on {emu.endpoint}")
+        out.print(f"CloudTrail event history (LookupEvents) on {emu.service_endpoints.get('cloudtrail')}")
         if seed is Seed.demo:
             settings = settings_from(aws_endpoint_url=emu.endpoint)
             seeded = seed_demo(AwsClients(settings), emu.endpoint, settings.event_source)

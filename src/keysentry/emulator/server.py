@@ -28,8 +28,15 @@ class Emulator:
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
-    def __init__(self, port: int = 0, log_path: Path | None = None, exit_with_parent: bool = True) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        log_path: Path | None = None,
+        exit_with_parent: bool = True,
+        cloudtrail_port: int = 0,
+    ) -> None:
         self.requested_port = port
+        self.cloudtrail_port = cloudtrail_port
         self.log_path = log_path
         self.exit_with_parent = exit_with_parent
         self.port: int | None = None
@@ -63,7 +70,7 @@ class Emulator:
             stderr=self._log if self._log else subprocess.DEVNULL,
         )
         self.port = self._wait_ready()
-        self.cloudtrail = CloudTrailHistory()
+        self.cloudtrail = CloudTrailHistory(self.cloudtrail_port)
         return self
 
     @property
