@@ -32,6 +32,8 @@ class Exposure(Base):
         UniqueConstraint("credential_type", "key_id", "secret_fingerprint", name="uq_exposure_credential"),
         Index("ix_exposures_state", "state"),
         Index("ix_exposures_account", "account_id"),
+        Index("ix_exposures_detected", "detected_at"),
+        Index("ix_exposures_severity", "severity"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

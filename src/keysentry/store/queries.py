@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, case, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from keysentry.store.db import Store
@@ -24,12 +24,42 @@ class ExposureFilter:
     source: str | None = None  # seen in this kind of source
     since: datetime | None = None  # detected at or after
     until: datetime | None = None  # detected before
+    severity: str | None = None
+    search: str | None = None  # a key ID (or its start), or text in a sighting's repository or path
+    not_in: tuple[str, ...] = ()  # leave these states out (the dashboard's "open": not the closed ones)
 
 
-def _filtered(f: ExposureFilter) -> Select[Exposure]:
-    stmt = select(Exposure).options(selectinload(Exposure.sightings))
+SORTS = {  # the dashboard's orders: name -> (column, descending)
+    "newest": ("id", True),
+    "oldest": ("id", False),
+    "detected": ("detected_at", True),
+    "severity": ("severity_rank", True),
+}
+
+
+def _filtered(f: ExposureFilter, load_sightings: bool = True) -> Select[Exposure]:
+    stmt = select(Exposure)
+    if load_sightings:
+        stmt = stmt.options(selectinload(Exposure.sightings))
     if f.state:
         stmt = stmt.where(Exposure.state.in_(f.state))
+    if f.not_in:
+        stmt = stmt.where(Exposure.state.not_in(f.not_in))
+    if f.severity:
+        stmt = stmt.where(Exposure.severity == f.severity)
+    if f.search:
+        term = f.search.strip()
+        stmt = stmt.where(
+            or_(
+                Exposure.key_id.startswith(term, autoescape=True),
+                Exposure.sightings.any(
+                    or_(
+                        Sighting.repository.contains(term, autoescape=True),
+                        Sighting.path.contains(term, autoescape=True),
+                    )
+                ),
+            )
+        )
     if f.account:
         stmt = stmt.where(Exposure.account_id == f.account)
     if f.credential_type:
@@ -49,6 +79,56 @@ def page_exposures(session: Session, f: ExposureFilter, limit: int, before: int 
     if before is not None:
         stmt = stmt.where(Exposure.id < before)
     return list(session.scalars(stmt))
+
+
+def count_exposures(session: Session, f: ExposureFilter) -> int:
+    return int(session.scalar(select(func.count()).select_from(_filtered(f, False).subquery())) or 0)
+
+
+_SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Exposure.severity, else_=2)
+
+
+def sorted_exposures(
+    session: Session, f: ExposureFilter, sort: str, limit: int, offset: int
+) -> list[Exposure]:
+    """A page of the exposures that match, in the order ``sort`` names (see ``SORTS``)."""
+    column, descending = SORTS.get(sort, SORTS["newest"])
+    key = _SEVERITY_RANK if column == "severity_rank" else getattr(Exposure, column)
+    order = [key.desc() if descending else key.asc(), Exposure.id.desc()]
+    return list(session.scalars(_filtered(f).order_by(*order).limit(limit).offset(offset)))
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What the latency figures need of one exposure (read without its rows' other columns)."""
+
+    detected_at: datetime
+    first_seen_at: datetime | None
+    contained_at: datetime | None
+    notified_at: datetime | None
+    source: str | None
+
+
+def timings(session: Session, f: ExposureFilter) -> list[Timing]:
+    """For the figures over many exposures: their times and first source, in one light query."""
+    first_source = (
+        select(Sighting.source_kind)
+        .where(Sighting.exposure_id == Exposure.id)
+        .order_by(Sighting.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    ids = _filtered(f, False).with_only_columns(Exposure.id).subquery()
+    rows = session.execute(
+        select(
+            Exposure.detected_at,
+            Exposure.first_seen_at,
+            Exposure.contained_at,
+            Exposure.notified_at,
+            first_source,
+        ).where(Exposure.id.in_(select(ids.c.id)))
+    )
+    return [Timing(*row) for row in rows]
 
 
 def each_exposure(session: Session, f: ExposureFilter = ExposureFilter()) -> Iterator[Exposure]:

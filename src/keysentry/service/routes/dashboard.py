@@ -13,12 +13,13 @@ cookie set by the action, never in the URL, so a crafted link cannot make the da
 
 No ``from __future__ import annotations``: FastAPI reads these annotations at run time."""
 
+import json
 import statistics
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -34,12 +35,21 @@ from keysentry.notify.message import context as message_context
 from keysentry.respond.announcement import facts_of
 from keysentry.respond.outcome import outcome_of
 from keysentry.respond.responder import Responder
-from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS
+from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS, State
 from keysentry.respond.view import ExposureView
-from keysentry.service.routes.exposures import detail
+from keysentry.service.routes.exposures import csv_of, detail, summary
 from keysentry.store.db import Session, Store
 from keysentry.store.models import Exposure
-from keysentry.store.queries import each_exposure, exposure_by_id
+from keysentry.store.queries import (
+    SORTS,
+    ExposureFilter,
+    Timing,
+    count_exposures,
+    each_exposure,
+    exposure_by_id,
+    sorted_exposures,
+    timings,
+)
 from keysentry.store.tokens import Caller, check_token
 
 COOKIE = "keysentry_token"
@@ -61,37 +71,90 @@ def _median(values: list[timedelta]) -> str:
     return _seconds(timedelta(seconds=statistics.median(v.total_seconds() for v in values)))
 
 
-def figures(exposures: list[Exposure]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def figures(rows: list[Timing]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per source and per day: how many, and how fast they were contained and announced."""
-    by_source: dict[str, list[Exposure]] = defaultdict(list)
-    by_day: dict[str, list[Exposure]] = defaultdict(list)
-    for e in exposures:
-        source = e.sightings[0].source_kind if e.sightings else "unknown"
-        by_source[source].append(e)
+    by_source: dict[str, list[Timing]] = defaultdict(list)
+    by_day: dict[str, list[Timing]] = defaultdict(list)
+    for e in rows:
+        by_source[e.source or "unknown"].append(e)
         by_day[e.detected_at.strftime("%Y-%m-%d")].append(e)
     per_source = [
         {
             "source": source,
-            "count": len(rows),
-            "contained": sum(1 for e in rows if e.contained_at),
+            "count": len(group),
+            "contained": sum(1 for e in group if e.contained_at),
             "leak_to_contained": _median(
-                [e.contained_at - e.first_seen_at for e in rows if e.contained_at and e.first_seen_at]
+                [e.contained_at - e.first_seen_at for e in group if e.contained_at and e.first_seen_at]
             ),
-            "detect_to_contained": _median([e.contained_at - e.detected_at for e in rows if e.contained_at]),
-            "detect_to_notified": _median([e.notified_at - e.detected_at for e in rows if e.notified_at]),
+            "detect_to_contained": _median([e.contained_at - e.detected_at for e in group if e.contained_at]),
+            "detect_to_notified": _median([e.notified_at - e.detected_at for e in group if e.notified_at]),
         }
-        for source, rows in sorted(by_source.items())
+        for source, group in sorted(by_source.items())
     ]
     per_day = [
         {
             "day": day,
-            "detected": len(rows),
-            "contained": sum(1 for e in rows if e.contained_at),
-            "median": _median([e.contained_at - e.detected_at for e in rows if e.contained_at]),
+            "detected": len(group),
+            "contained": sum(1 for e in group if e.contained_at),
+            "median": _median([e.contained_at - e.detected_at for e in group if e.contained_at]),
         }
-        for day, rows in sorted(by_day.items(), reverse=True)[:30]
+        for day, group in sorted(by_day.items(), reverse=True)[:30]
     ]
     return per_source, per_day
+
+
+PAGE_SIZE = 50
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+def listing_filter(request: Request) -> tuple[ExposureFilter, dict[str, Any]]:
+    """The list's filters from the query string (a plain GET form): the filter, and the values to show
+    back in the form.  What does not parse is ignored, never an error page."""
+    q = request.query_params
+    chosen: dict[str, Any] = {
+        "show": q.get("show") if q.get("show") in ("open", "all") else "open",
+        "state": q.get("state") or "",
+        "severity": q.get("severity") if q.get("severity") in SEVERITIES else "",
+        "credential_type": (q.get("credential_type") or "")[:64],
+        "source": (q.get("source") or "")[:32],
+        "account": (q.get("account") or "")[:12],
+        "q": (q.get("q") or "").strip()[:200],
+        "since": _day(q.get("since")),
+        "until": _day(q.get("until")),
+        "sort": q.get("sort") if q.get("sort") in SORTS else "newest",
+    }
+    since = datetime.fromisoformat(chosen["since"]).replace(tzinfo=UTC) if chosen["since"] else None
+    until = (
+        datetime.fromisoformat(chosen["until"]).replace(tzinfo=UTC) + timedelta(days=1)
+        if chosen["until"]
+        else None
+    )
+    f = ExposureFilter(
+        state=[chosen["state"]] if chosen["state"] else None,
+        account=chosen["account"] or None,
+        credential_type=chosen["credential_type"] or None,
+        source=chosen["source"] or None,
+        since=since,
+        until=until,
+        severity=chosen["severity"] or None,
+        search=chosen["q"] or None,
+        not_in=tuple(CLOSED_VIEW) if chosen["show"] == "open" and not chosen["state"] else (),
+    )
+    return f, chosen
+
+
+def _day(value: str | None) -> str:
+    """``YYYY-MM-DD`` if ``value`` is one, else ""."""
+    try:
+        return date.fromisoformat(value or "").isoformat()
+    except ValueError:
+        return ""
+
+
+def query_string(chosen: dict[str, Any], **changes: Any) -> str:
+    """The list's query string with these values changed (empty values left out)."""
+    values = {**chosen, **changes}
+    return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
 
 class Pages:
@@ -169,17 +232,65 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
     store = responder.store
 
     @router.get("/", response_class=HTMLResponse)
-    def index(request: Request, account: str | None = None) -> Response:
+    def index(request: Request) -> Response:
         caller = pages.caller_of(request)
         if caller is None:
             return pages.to_login()
+        f, chosen = listing_filter(request)
+        try:
+            page = max(1, int(request.query_params.get("page") or 1))
+        except ValueError:
+            page = 1
         with store.session() as session:
-            shown = [e for e in each_exposure(session) if not account or e.account_id == account]
-            open_ = sorted((e for e in shown if e.state not in CLOSED_VIEW), key=lambda e: -e.id)
-            per_source, per_day = figures(shown)
-            rows = [_row(e) for e in open_]
+            total = count_exposures(session, f)
+            shown = sorted_exposures(session, f, chosen["sort"], PAGE_SIZE, (page - 1) * PAGE_SIZE)
+            rows = [_row(e) for e in shown]
+            per_source, per_day = figures(timings(session, f))
+        last = max(1, -(-total // PAGE_SIZE))
         return pages.page(
-            request, "index.html", caller, open=rows, figures=per_source, per_day=per_day, account=account
+            request,
+            "index.html",
+            caller,
+            rows=rows,
+            total=total,
+            page=page,
+            last_page=last,
+            chosen=chosen,
+            prev_query=query_string(chosen, page=page - 1) if page > 1 else None,
+            next_query=query_string(chosen, page=page + 1) if page < last else None,
+            export_query=query_string(chosen),
+            sort_query={name: query_string(chosen, sort=name) for name in SORTS},
+            states=[s.value for s in State],
+            severities=SEVERITIES,
+            figures=per_source,
+            per_day=per_day,
+        )
+
+    @router.get("/exposures.csv")
+    def export_csv(request: Request) -> Response:
+        return _export(request, "csv")
+
+    @router.get("/exposures.json")
+    def export_json(request: Request) -> Response:
+        return _export(request, "json")
+
+    def _export(request: Request, fmt: str) -> Response:
+        """The filtered list, every page of it, for a spreadsheet or a script (the API's columns)."""
+        if pages.caller_of(request) is None:
+            return pages.to_login()
+        f, _ = listing_filter(request)
+        with store.session() as session:
+            records = [summary(e) for e in each_exposure(session, f)]
+        if fmt == "json":
+            return Response(
+                json.dumps(records, indent=1),
+                media_type="application/json",
+                headers={"Content-Disposition": 'attachment; filename="exposures.json"'},
+            )
+        return Response(
+            csv_of(records),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="exposures.csv"'},
         )
 
     @router.get("/exposures/{exposure_id}", response_class=HTMLResponse)
@@ -188,11 +299,12 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
         if caller is None:
             return pages.to_login()
         with store.session() as session:
-            e = exposure_by_id(session, exposure_id)
+            # (a number past what the store holds is no exposure either, not a database error)
+            e = exposure_by_id(session, exposure_id) if 0 < exposure_id < 2**63 else None
             if e is None:
-                return pages.page(
-                    request, "login.html", caller, flash=f"No exposure {exposure_id}.", flash_error=True
-                )
+                answer = pages.page(request, "missing.html", caller, exposure_id=exposure_id)
+                answer.status_code = 404
+                return answer
             values = _exposure_values(session, e, responder.context.settings)
             return pages.page(request, "exposure.html", caller, **values)
 
@@ -227,7 +339,9 @@ def _row(e: Exposure) -> dict[str, Any]:
         "account_name": e.account_name,
         "principal_arn": e.principal_arn,
         "principal_type": e.principal_type,
+        "severity": e.severity,
         "source": e.sightings[0].source_kind if e.sightings else None,
+        "detected_at": _when(e.detected_at),
         "first_seen_at": _when(e.first_seen_at),
         "contained_at": _when(e.contained_at),
         "notified_at": _when(e.notified_at),

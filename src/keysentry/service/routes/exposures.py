@@ -7,6 +7,7 @@ No ``from __future__ import annotations``: FastAPI reads these annotations at ru
 import base64
 import csv
 import io
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -90,6 +91,16 @@ def summary(e: Exposure) -> dict[str, Any]:
         "notified_at": _iso(e.notified_at),
         "secret_sha256": e.secret_fingerprint or None,
     }
+
+
+def csv_of(records: Iterable[dict[str, Any]]) -> str:
+    """Exposure summaries as CSV (``CSV_COLUMNS``); no cell can start a spreadsheet formula."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: spreadsheet_cell(v) for k, v in record.items()})
+    return buffer.getvalue()
 
 
 def _sighting(s: Sighting) -> dict[str, Any]:
@@ -183,14 +194,10 @@ def exposures_router(responder: Responder) -> APIRouter:
 
     @router.get(".csv", summary="Every exposure that matches the filters, as CSV")
     def export_csv(_caller: Viewer, chosen: Annotated[ExposureFilter, Depends(filters)]) -> Response:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
         with store.session() as session:
-            for e in each_exposure(session, chosen):
-                writer.writerow({k: spreadsheet_cell(v) for k, v in summary(e).items()})
+            text = csv_of(summary(e) for e in each_exposure(session, chosen))
         return Response(
-            buffer.getvalue(),
+            text,
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="exposures.csv"'},
         )
