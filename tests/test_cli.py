@@ -175,7 +175,7 @@ def test_scan_respond_then_respond_again_from_the_command_line(
     [row] = [json.loads(line) for line in listing.stdout.splitlines()]
     assert (row["key_id"], row["state"], row["principal_arn"]) == (user.access_key_id, "notified", user.arn)
     shown = cli("exposures", "show", user.access_key_id)
-    assert "AWSCompromisedKeyQuarantineV3" in shown.stdout and "notify.sent" in shown.stdout
+    assert "AWSCompromisedKeyQuarantineV3" in shown.stdout and "sent to eventbridge" in shown.stdout
     for done in (first, again, listing, shown):
         assert user.secret_access_key not in done.stdout + done.stderr
     assert len(event_sink.events()) == 1

@@ -110,7 +110,7 @@ def test_an_operator_follows_a_partner_report_to_release_in_the_browser(
         page.get_by_role("button", name="Release quarantine").click()
         expect(page.locator("#containment")).to_contain_text("released at")
         expect(page.locator("#containment")).to_contain_text("dashboard:dana")
-        expect(page.locator("#timeline")).to_contain_text("release.succeeded")
+        expect(page.locator("#timeline")).to_contain_text("quarantine released")
         expect(page.get_by_role("button", name="Release quarantine")).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / "4-released.png"), full_page=True)
         browser.close()

@@ -201,3 +201,38 @@ def test_the_list_fits_a_narrow_terminal_and_never_shortens_a_key(answered) -> N
         for key in (contained.access_key_id, gone.access_key_id):
             assert any(key in line for line in lines), listed.stdout
         assert "…" not in listed.stdout
+
+
+def test_the_timeline_reads_as_sentences(answered) -> None:  # type: ignore[no-untyped-def]
+    from keysentry.respond.timeline_text import sentence
+
+    assert (
+        sentence(
+            "attribute.succeeded",
+            {"account": "123456789012", "account_name": "prod", "how": "sts:GetAccessKeyInfo"},
+        )
+        == "attributed to account 123456789012 (prod) via sts:GetAccessKeyInfo"
+    )
+    assert sentence(
+        "contain.succeeded", {"applied": True, "policy_name": V3, "target": "arn:aws:iam::1:user/deploy-bot"}
+    ) == (f"quarantine {V3} attached to arn:aws:iam::1:user/deploy-bot")
+    assert sentence("close", {"reason": "rotated", "was": "acknowledged"}, "dashboard:ana") == (
+        "close (was acknowledged): rotated — by dashboard:ana"
+    )
+    settings, contained, _ = answered
+    store = open_store(settings.resolved_database_url())
+    token = create_token(store, "viewer-person", "viewer")
+    store.dispose()
+    with TestClient(create_app(settings, background=False)) as client:
+        client.post("/login", data={"token": token})
+        listed = client.get("/", params={"q": contained.access_key_id}).text
+        number = re.search(r'<a href="/exposures/(\d+)">', listed).group(1)  # type: ignore[union-attr]
+        page = client.get(f"/exposures/{number}").text
+    timeline = re.search(r'<ol id="timeline".*?</ol>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert f"quarantine {V3} attached to arn:aws:iam::" in timeline
+    assert "attributed to account" in timeline and "<details><summary>details</summary>" in timeline
+    assert "\\u003c" not in timeline and '{"' not in timeline
+    assert re.search(
+        r'<time datetime="\d{4}-\d\d-\d\dT[^"]+" title="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time>',
+        timeline,
+    )

@@ -19,6 +19,7 @@ from keysentry.detect.scanner import ScanReport
 from keysentry.escaping import terminal as t
 from keysentry.report.sarif import history_status
 from keysentry.respond.outcome import outcome_of
+from keysentry.respond.timeline_text import sentence
 
 if TYPE_CHECKING:  # the store and AWS libraries load only for commands that use them
     from keysentry.respond.responder import StepResult
@@ -314,5 +315,4 @@ def print_exposure(console: Console, e: Exposure) -> None:
         console.print(f"  activity      {t(latest['events'])} CloudTrail event(s); flagged: {t(flagged)}")
     console.print("  timeline")
     for event in e.timeline:
-        detail = ", ".join(f"{k}={v}" for k, v in event.detail.items() if v not in (None, "", {}))
-        console.print(f"    {when(event.at)}  {t(event.kind):<22} {t(detail)}")
+        console.print(f"    {when(event.at)}  {t(sentence(event.kind, event.detail, event.actor))}")

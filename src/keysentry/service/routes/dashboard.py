@@ -36,6 +36,7 @@ from keysentry.respond.announcement import facts_of
 from keysentry.respond.outcome import outcome_of
 from keysentry.respond.responder import Responder
 from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS, State
+from keysentry.respond.timeline_text import sentence
 from keysentry.respond.view import ExposureView
 from keysentry.service.routes.exposures import csv_of, detail, summary
 from keysentry.store.db import Session, Store
@@ -365,7 +366,27 @@ def _exposure_values(session: Session, e: Exposure, settings: Settings) -> dict[
         "containment_text": _containment_text(m, e),
         "actions": allowed,
         "deliveries": described["deliveries"],
+        "timeline": [
+            {
+                "iso": t.at.isoformat(),
+                "when": _when(t.at),
+                "sentence": sentence(t.kind, t.detail, t.actor),
+                # folded beneath: each value as text (no JSON, nothing escaped twice)
+                "details": [
+                    (k, _plain(v)) for k, v in (t.detail or {}).items() if v not in (None, "", [], {})
+                ],
+            }
+            for t in e.timeline
+        ],
     }
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    return str(value)
 
 
 def _when(t: datetime | None) -> str | None:
