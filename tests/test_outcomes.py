@@ -236,3 +236,35 @@ def test_the_timeline_reads_as_sentences(answered) -> None:  # type: ignore[no-u
         r'<time datetime="\d{4}-\d\d-\d\dT[^"]+" title="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time>',
         timeline,
     )
+
+
+def test_the_list_draws_latency_and_sources_as_svg_on_the_server(answered) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = answered
+    store = open_store(settings.resolved_database_url())
+    token = create_token(store, "viewer-person", "viewer")
+    store.dispose()
+    with TestClient(create_app(settings, background=False)) as client:
+        client.post("/login", data={"token": token})
+        index = client.get("/", params={"show": "all"}).text
+    latency = re.search(r'<figure class="card" id="latency-chart">(.*?)</figure>', index, re.S).group(1)  # type: ignore[union-attr]
+    assert latency.startswith('<svg class="chart" role="img" aria-label="Median time to containment')
+    # One exposure was contained: one point on the detected → contained line, with its value on hover.
+    assert latency.count('<circle class="dot detected"') == 1
+    assert re.search(r"<title>\d{4}-\d\d-\d\d: detected → contained \d+ s</title>", latency)
+    sources = re.search(r'<figure class="card" id="sources-chart">(.*?)</figure>', index, re.S).group(1)  # type: ignore[union-attr]
+    assert (
+        '<text class="axis" x="150" y="42" text-anchor="end">file</text>' in sources
+        and ">2</text>" in sources
+    )
+    assert "<script" not in index
+
+
+def test_chart_labels_are_escaped() -> None:
+    from keysentry.service.chart import DayLatency, latency_chart, sources_chart
+
+    hostile = '<script>alert(1)</script>"'
+    assert "<script>" not in sources_chart([(hostile, 3)]) and "&lt;script&gt;" in sources_chart(
+        [(hostile, 3)]
+    )
+    drawn = latency_chart([DayLatency("2026-12-01", 4.0, None), DayLatency("2026-12-02", 9.0, 3600.0)])
+    assert drawn.count("<circle") == 3 and "2026-12-02: leaked → contained 60 min" in drawn
