@@ -85,3 +85,17 @@ def test_text_that_is_not_a_patch_is_scanned_as_it_is() -> None:
     kid, secret = pair(4)
     findings, _ = scan_stdin(f"\n\nid={kid}\nsecret={secret}\n")
     assert places(findings[0]) == {("-", 3)}
+
+
+def test_text_around_the_hunks_is_scanned_too(tmp_path: Path) -> None:
+    """A commit message in `git show` output is not a file, but it is what standard input brought."""
+    repo = tmp_path / "app"
+    commit_file(repo, "a.txt", "one\n")
+    kid, secret = pair(5)
+    (repo / "a.txt").write_text("one\ntwo\n")
+    git(repo, "commit", "-qam", f"rotate: old key {kid} secret {secret}")
+    shown = git(repo, "show")
+    findings, _ = scan_stdin(shown)
+    assert [f["key_id"] for f in findings] == [kid]
+    line = next(n for n, text in enumerate(shown.splitlines(), start=1) if kid in text)
+    assert places(findings[0]) == {("-", line)}

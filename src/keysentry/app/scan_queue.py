@@ -31,6 +31,7 @@ from keysentry.sources.git import (
     is_remote,
     objects_size,
     without_credentials,
+    without_credentials_in,
 )
 from keysentry.store.db import Store
 from keysentry.store.scan_jobs import (
@@ -181,9 +182,9 @@ def run_job(job_id: int, responder: Responder, settings: Settings, owner: str) -
                 problem=problem,
             )
         except SourceError as exc:  # not a repository, a clone that failed: the job cannot succeed
-            result = JobResult(FAILED, problem=without_credentials(str(exc)))
+            result = JobResult(FAILED, problem=without_credentials_in(str(exc)))
         except Exception as exc:  # the store, or the machine, failed us: tried again, a few times
-            problem = f"{type(exc).__name__}: {without_credentials(str(exc))}"
+            problem = f"{type(exc).__name__}: {without_credentials_in(str(exc))}"
             if job.attempts < MAX_ATTEMPTS:
                 log.exception("scan job %s failed (attempt %d); it is enqueued again", job_id, job.attempts)
                 release_job(store, job_id, owner)

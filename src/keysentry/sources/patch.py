@@ -6,7 +6,8 @@ A file's new version becomes one blob: its added and context lines, each on the 
 file (the lines the patch does not show are left empty, so the numbers hold).  Its removed lines become
 a second blob at their old line numbers, with ``at_head=False`` ("removed by the patch"): a patch
 that is published publishes what it removes too.  ``git show`` and ``git log -p`` headers give each
-file its commit and author.  Hunks are read by their counts (``@@ -a,b +c,d @@``), so a content
+file its commit and author; the text around the hunks (a commit message) is scanned at its line in
+the patch.  Hunks are read by their counts (``@@ -a,b +c,d @@``), so a content
 line that looks like a header (``--- x`` removed, ``+++ y`` added) is content.
 """
 
@@ -64,7 +65,12 @@ def split_patch(data: bytes, source: Provenance) -> Iterator[Blob]:
     files: list[tuple[_File, str | None, str | None]] = []
     current: _File | None = None
     old_line = new_line = old_left = new_left = 0
-    for line in data.split(b"\n"):
+    # Everything outside the hunks (a commit message, a mail's text, headers): scanned too, at its line
+    # in the patch, so that nothing standard input brought goes unread.
+    around: dict[int, bytes] = {}
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if old_left <= 0 and new_left <= 0:
+            around[number] = line
         if old_left > 0 or new_left > 0:  # inside a hunk: counted content
             assert current is not None
             marker, text = line[:1], line[1:]
@@ -114,4 +120,7 @@ def split_patch(data: bytes, source: Provenance) -> Iterator[Blob]:
                 return
             where = Provenance(kind="stdin", path=path, commit=sha, author=who, at_head=gone)
             blobs.append(Blob(lines, where))
+    outside = _lines(around) if any(around.values()) else None
+    if outside is not None:
+        blobs.append(Blob(outside, source))
     yield from blobs

@@ -68,14 +68,13 @@ def _seconds(td: timedelta | None) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
 
 
-def _median(values: list[timedelta]) -> str:
-    if not values:
-        return "-"
-    return _seconds(timedelta(seconds=statistics.median(v.total_seconds() for v in values)))
-
-
 def _median_seconds(values: list[timedelta]) -> float | None:
     return statistics.median(v.total_seconds() for v in values) if values else None
+
+
+def _median(values: list[timedelta]) -> str:
+    seconds = _median_seconds(values)
+    return "-" if seconds is None else _seconds(timedelta(seconds=seconds))
 
 
 def charts(rows: list[Timing]) -> dict[str, Markup]:
