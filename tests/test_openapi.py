@@ -87,3 +87,28 @@ def test_the_report_body_describes_each_format_we_read(spec: dict[str, Any]) -> 
     jsonschema.validate(accepted, {**answer, "components": spec["components"]})
     secret = spec["components"]["schemas"]["KeysentryReport"]["properties"]["secret"]
     assert secret.get("writeOnly") is True and secret.get("format") == "password"
+
+
+def test_the_api_docs_work_offline_from_the_package_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """/docs is Swagger UI from files shipped with the package: nothing from a CDN, no inline script,
+    and the page's policy allows this origin only."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from keysentry.config.settings import Settings
+    from keysentry.service.app import create_app
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'k.db'}")
+    with TestClient(create_app(settings, background=False)) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        assert "cdn." not in page.text and "http" not in page.text.replace('lang="en"', "")
+        assert not re.search(r"<script>(?!</script>)", page.text)  # every script has a src
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "cdn" not in policy and "http" not in policy
+        for src in re.findall(r'(?:src|href)="(/[^"]+)"', page.text):
+            asset = client.get(src)
+            assert asset.status_code == 200 and len(asset.content) > 50, src
+        assert "SwaggerUIBundle" in client.get("/docs-assets/swagger-ui-bundle.js").text
+        assert client.get("/redoc").status_code == 404

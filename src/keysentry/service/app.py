@@ -12,6 +12,7 @@ from keysentry.app.wiring import build_service
 from keysentry.config.settings import Settings
 from keysentry.respond.responder import Responder
 from keysentry.service.api_docs import install_openapi
+from keysentry.service.docs_page import install_docs
 from keysentry.service.headers import security_headers
 from keysentry.service.routes.dashboard import STATIC, dashboard_router
 from keysentry.service.routes.exposures import exposures_router
@@ -45,8 +46,11 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
         version=__version__,
         description="Finds exposed cloud credentials, contains them, and tells the owner.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served from the package's own files (docs_page.py), no CDN
+        redoc_url=None,
     )
     install_openapi(app)
+    install_docs(app)
     app.state.responder = responder
     app.state.worker = worker
     app.state.watchers = watchers

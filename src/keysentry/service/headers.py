@@ -2,8 +2,8 @@
 framed by nobody and leak no URL to the sites they link to.
 
 The policy allows exactly what the pages use: the one style sheet at ``/static/``, forms posting to
-this origin.  FastAPI's interactive API docs (``/docs``, ``/redoc``) load their scripts and styles from
-a CDN and run inline script, so they get their own, looser policy and nothing else does."""
+this origin.  The API's interactive docs (``/docs``, Swagger UI from the package's own files) run
+scripts from this origin, so they get their own policy and nothing else does."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ DASHBOARD_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = ("/docs",)
+# Swagger UI, from this origin only: no inline script; its React components set style attributes,
+# hence 'unsafe-inline' for styles (attributes cannot carry a hash).
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 COMMON = {
