@@ -38,6 +38,7 @@ def hostile_facts(url: str = URL, **changes: Any) -> ExposureFacts:
     source = {
         "kind": "git",
         "repository": REPOSITORY,
+        "origin": HTTP_URL,  # a local clone's origin: a link only when it is a web URL, and then inert
         "url": url,
         "commit": COMMIT,
         "path": PATH,

@@ -53,7 +53,8 @@ def _email(url: str) -> dict[str, str]:
 @pytest.mark.parametrize("url", [URL, HTTP_URL], ids=["javascript-url", "http-url"])
 def test_the_html_email_keeps_every_hostile_value_as_text(url: str) -> None:
     html = _email(url)["html"]
-    allowed = OURS | ({escaping.http_url(url)} if escaping.http_url(url) else set())
+    # The exposed URL and the clone's origin (hostile_facts: HTTP_URL) are links only as web URLs.
+    allowed = OURS | {link for link in (escaping.http_url(url), escaping.http_url(HTTP_URL)) if link}
     tree = assert_inert_html(html, allowed)
     text = "".join(tree.itertext())
     # The values are all there, as text a person reads (control characters shown as escapes).
@@ -100,7 +101,8 @@ def test_the_markdown_case_renders_every_value_as_text_in_its_own_cell(url: str)
     case = CaseChannel(None).render(hostile_facts(url), NOW)["markdown"]  # type: ignore[arg-type]
     md = MarkdownIt("commonmark").enable("table").enable("strikethrough")
     html = md.render(case)
-    allowed = OURS | ({escaping.http_url(url)} if escaping.http_url(url) else set())
+    # The exposed URL and the clone's origin (hostile_facts: HTTP_URL) are links only as web URLs.
+    allowed = OURS | {link for link in (escaping.http_url(url), escaping.http_url(HTTP_URL)) if link}
     tree = assert_inert_html(html, allowed)
     assert _inline_tokens(case, "html_inline") == [], "raw HTML reached the Markdown"
     assert _inline_tokens(case, "image") == [], "an image was built from a value"
@@ -235,7 +237,13 @@ def test_exposures_show_prints_a_hostile_sighting_inert(settings, tmp_path: Path
 
     kid, _ = planted_pair(32)
     where = Provenance(
-        kind="report", path=PATH, repository=REPOSITORY, commit="c0ffee" + COMMIT, author=AUTHOR, url=HTTP_URL
+        kind="report",
+        path=PATH,
+        repository=REPOSITORY,
+        commit="c0ffee" + COMMIT,
+        author=AUTHOR,
+        url=HTTP_URL,
+        origin=URL,
     )
     finding = Finding("aws-access-key", "aws_access_key", kid, "ab" * 32, "123456789012")
     finding.locations.append(Location(where, 3, 1))
@@ -250,3 +258,18 @@ def test_exposures_show_prints_a_hostile_sighting_inert(settings, tmp_path: Path
         assert "[/]" in done.stdout or args == ("exposures",)  # markup printed as text, not obeyed
     shown = _cli("exposures", "show", kid, env=env).stdout
     assert escaping.printable(AUTHOR) in shown and escaping.printable(REPOSITORY) in shown
+    # The dashboard's list and page (outcome, origin, timeline sentences) keep every value inert.
+    from fastapi.testclient import TestClient
+
+    from keysentry.service.app import create_app
+    from keysentry.store import open_store
+    from keysentry.store.tokens import create_token
+
+    store = open_store(settings.resolved_database_url())
+    token = create_token(store, "viewer-person", "viewer")
+    store.dispose()
+    with TestClient(create_app(settings, background=False)) as client:
+        client.post("/login", data={"token": token})
+        for page in (client.get("/", params={"show": "all"}).text, client.get("/exposures/1").text):
+            ours = {html.unescape(h) for h in re.findall(r'href="(/[^"]*)"', page)}  # the dashboard's own
+            assert_inert_html(page, ours | {HTTP_URL})  # the javascript: origin never becomes a link
