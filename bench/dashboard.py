@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -29,6 +30,7 @@ from keysentry.detect.findings import Finding, Location  # noqa: E402
 from keysentry.service.app import create_app  # noqa: E402
 from keysentry.store import open_store  # noqa: E402
 from keysentry.store.exposures import record_finding  # noqa: E402
+from keysentry.store.models import Exposure  # noqa: E402
 from keysentry.store.tokens import create_token  # noqa: E402
 
 
@@ -45,6 +47,19 @@ def fill(url: str, rows: int) -> str:
                     severity=("critical", "high", "medium", "low")[n % 4], locations=[Location(where, 1, 1)],
                 ),
             )
+    # Outcomes and assignees spread as in a working store: a quarter each contained, not contained
+    # (unowned), pending and not acted on (examples); one in ten assigned to one of five people.
+    with store.session() as session:
+        for e in session.scalars(select(Exposure)):
+            kind = e.id % 4
+            e.state = ("notified", "notified", "new", "example")[kind]
+            e.containment = (
+                {"applied": True, "policy_name": "AWSCompromisedKeyQuarantineV3", "target": "arn"},
+                {"applied": False, "why": "unowned", "reason": "IAM does not know this key"},
+                None,
+                None,
+            )[kind]
+            e.assignee = f"person{(e.id // 10) % 5}" if e.id % 10 == 0 else None
     token = create_token(store, "bench", "viewer")
     store.dispose()
     return token
@@ -68,6 +83,8 @@ def main() -> int:
                 "first page (open, newest)": ("/", {}),
                 "search by path": ("/", {"q": "svc7/config"}),
                 "severity filter, sorted by severity": ("/", {"severity": "high", "sort": "severity"}),
+                "outcome filter (not contained)": ("/", {"outcome": "not contained", "show": "all"}),
+                "assignee filter": ("/", {"assignee": "person3", "show": "all"}),
                 "page 100": ("/", {"page": 100, "show": "all"}),
                 "CSV export, all": ("/exposures.csv", {"show": "all"}),
             }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -176,7 +177,8 @@ def test_an_exposure_whose_every_field_is_hostile_runs_no_script_and_breaks_no_a
 
     answer = httpx.get(f"{base}/exposures/{exposure.id}", cookies={"keysentry_token": token})
     csp = answer.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self';" in csp and "unsafe" not in csp  # the one script file of ours, no inline one
     assert answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["referrer-policy"] == "same-origin"
@@ -198,7 +200,8 @@ def test_an_exposure_whose_every_field_is_hostile_runs_no_script_and_breaks_no_a
             page.goto(base + path)
             page.wait_for_load_state("networkidle")
             assert page.evaluate("typeof window.pwned") == "undefined"
-            assert page.evaluate("document.scripts.length") == 0
+            scripts = page.evaluate("[...document.scripts].map(s => [s.getAttribute('src'), s.text])")
+            assert scripts == [["/static/local-time.js", ""]]  # ours, from a file; nothing inline
             assert page.evaluate("document.images.length") == 0
             handlers = page.evaluate(
                 "[...document.querySelectorAll('*')].flatMap(e => [...e.attributes]"
@@ -221,3 +224,132 @@ def test_an_exposure_whose_every_field_is_hostile_runs_no_script_and_breaks_no_a
         browser.close()
     assert dialogs == [], dialogs
     assert problems == [], problems  # no script error, and no Content-Security-Policy violation
+
+
+def _axe_findings(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """axe-core's serious and critical violations on the page, one line each (rule: where)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _fits(page, width: int) -> None:  # type: ignore[no-untyped-def]
+    """No page scrolls sideways: wide tables scroll inside their own box."""
+    wide = page.evaluate(
+        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > "
+        f"{width} + 1 && !e.closest('.scroll')).slice(0, 5).map(e => e.tagName + '.' + e.className + "
+        "' ' + Math.round(e.getBoundingClientRect().right))"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, (page.url, wide)
+
+
+def test_a_team_triages_in_the_browser_at_desktop_and_phone_width_accessibly(
+    service, partner_settings: Settings, signing_key, new_user
+) -> None:  # type: ignore[no-untyped-def]
+    """Filter the list by outcome, open an exposure, assign it, comment, close it as revoked and reopen
+    it, at 1280 px; then the same pages at 390 px.  Times show in the reader's zone (New York here)
+    with UTC on hover; axe-core finds no serious or critical violation on the login page, the list and
+    an exposure page at either width.  Screenshots in test-artifacts/browser/."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, responder = service
+    users = [new_user("workloads-prod"), new_user("workloads-dev")]
+    for user in users:
+        body = partner_body(user)
+        assert (
+            httpx.post(base + PARTNER_PATH, content=body, headers=signed(signing_key, body)).status_code
+            == 200
+        )
+    assert wait_for(lambda: all(exposure_of(responder, u.access_key_id).state == "notified" for u in users))
+    first = exposure_of(responder, users[0].access_key_id)
+    store = open_store(partner_settings.resolved_database_url())
+    token = create_token(store, "dana", "responder")
+    store.dispose()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    accessibility: dict[str, list[str]] = {}
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        desk = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="America/New_York")
+        page = desk.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto(base + "/login")
+        accessibility["login 1280"] = _axe_findings(page)
+        page.screenshot(path=str(ARTIFACTS / "triage-1-login-1280.png"))
+        page.get_by_label("API token").fill(token)
+        page.get_by_role("button", name="Log in").click()
+
+        page.get_by_label("Outcome").select_option("contained")
+        page.get_by_role("button", name="Filter").click()
+        expect(page).to_have_url(re.compile(r"outcome=contained"))
+        table = page.locator("#open-exposures")
+        for user in users:
+            expect(table).to_contain_text(user.access_key_id)
+        # The reader's local time, UTC on hover: the script of ours ran under the page's policy.
+        detected = table.locator("time").first
+        expect(detected).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (EST|EDT|GMT-[45])$"))
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", detected.get_attribute("title") or "")
+        accessibility["list 1280"] = _axe_findings(page)
+        page.screenshot(path=str(ARTIFACTS / "triage-2-list-1280.png"), full_page=True)
+        page.locator("#latency-chart").screenshot(path=str(ARTIFACTS / "triage-3-chart.png"))
+
+        page.get_by_role("link", name=first.key_id).click()
+        expect(page.locator("#assignee")).to_have_text("nobody")
+        page.get_by_role("button", name="Assign to me").click()
+        expect(page.locator("#assignee")).to_have_text("dana")
+        expect(page.get_by_role("status")).to_contain_text("assigned to dana")
+        page.get_by_label("comment", exact=True).fill("asked the deploy-bot team to rotate")
+        page.get_by_role("button", name="Comment").click()
+        page.get_by_label("resolution").select_option("revoked")
+        page.get_by_label("comment for Close").fill("key deleted in IAM")
+        page.get_by_role("button", name="Close", exact=True).click()
+        expect(page.locator("#state")).to_have_text("closed")
+        expect(page.locator("#resolution")).to_have_text("revoked")
+        timeline = page.locator("#timeline")
+        expect(timeline).to_contain_text("assigned to dana — by dashboard:dana")
+        expect(timeline).to_contain_text("comment: asked the deploy-bot team to rotate — by dashboard:dana")
+        expect(timeline).to_contain_text("closed as revoked (was notified): key deleted in IAM")
+        accessibility["exposure 1280"] = _axe_findings(page)
+        page.screenshot(path=str(ARTIFACTS / "triage-4-exposure-closed-1280.png"), full_page=True)
+
+        page.get_by_label("reason for Reopen").fill("seen in a new fork")
+        page.get_by_role("button", name="Reopen").click()
+        expect(page.locator("#timeline")).to_contain_text("reopened")
+        expect(page.locator("#resolution")).to_have_count(0)
+        expect(page.locator("#assignee")).to_have_text("dana")  # who has it stays
+        page.goto(base + "/?show=all&assignee=dana")
+        expect(page.locator("#open-exposures tbody tr")).to_have_count(1)
+        _fits(page, 1280)
+
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
+        )
+        small = phone.new_page()
+        small.goto(base + "/login")
+        _fits(small, 390)
+        accessibility["login 390"] = _axe_findings(small)
+        small.get_by_label("API token").fill(token)
+        small.get_by_role("button", name="Log in").click()
+        expect(small.locator("#open-exposures")).to_contain_text(users[1].access_key_id)
+        _fits(small, 390)
+        accessibility["list 390"] = _axe_findings(small)
+        small.screenshot(path=str(ARTIFACTS / "triage-5-list-390.png"), full_page=True)
+        small.goto(f"{base}/exposures/{first.id}")
+        expect(small.locator("#outcome")).to_be_visible()
+        _fits(small, 390)
+        accessibility["exposure 390"] = _axe_findings(small)
+        small.screenshot(path=str(ARTIFACTS / "triage-6-exposure-390.png"), full_page=True)
+        small.goto(f"{base}/exposures/999999")
+        expect(small.get_by_role("heading", name=re.compile("No exposure"))).to_be_visible()
+        expect(small.get_by_label("API token")).to_have_count(0)  # logged in: no login form
+        _fits(small, 390)
+        small.screenshot(path=str(ARTIFACTS / "triage-7-missing-390.png"), full_page=True)
+        browser.close()
+    assert {page: found for page, found in accessibility.items() if found} == {}
+    assert problems == [], problems

@@ -158,7 +158,7 @@ def test_slack_tokens_are_attributed_and_revoke_themselves_and_a_dry_run_only_te
     dry.store.dispose()
 
     wet = build_responder(with_issuers(settings, stand_in))
-    wet.act(e.id, "close", "tests")
+    wet.act(e.id, "close", "tests", resolution="wont_fix")
     wet.act(e.id, "reopen", "tests", "revoke it for real")
     wet.advance_all(wet.record_report(found_in(f"SLACK_BOT_TOKEN={live}\nOTHER={unknown}\n")))
     e = exposure_of(wet, e.key_id)
@@ -183,7 +183,7 @@ def test_gitlab_tokens_are_revoked_with_an_admin_token_and_only_announced_withou
     e = exposure_of(responder, f"glpat-…{fingerprint(token)[:8]}")
     assert e.state == "notified" and "no GitLab administrator token" in e.containment["reason"]
     assert stand_in.times_revoked(token) == 0
-    responder.act(e.id, "close", "tests")
+    responder.act(e.id, "close", "tests", resolution="wont_fix")
     responder.act(e.id, "reopen", "tests", "an admin token is configured now")
     responder.store.dispose()
 

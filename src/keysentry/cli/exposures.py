@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ from keysentry.cli.common import exits_cleanly, out, settings_from
 from keysentry.cli.render import print_exposure, print_exposures
 from keysentry.errors import KeysentryError
 from keysentry.escaping import terminal
-from keysentry.respond.states import OPERATOR_ACTIONS
+from keysentry.respond.states import OPERATOR_ACTIONS, RESOLUTIONS, OperatorAction
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -24,6 +25,27 @@ def exposures(
     state: Annotated[
         list[str] | None, typer.Option("--state", "-s", help="Only these states (repeatable).")
     ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            metavar="OUTCOME",
+            help="Only this outcome: contained, revoked, released, 'not contained', 'not acted on', pending.",
+        ),
+    ] = None,
+    assignee: Annotated[
+        str | None,
+        typer.Option(metavar="PERSON", help="Only those assigned to PERSON ('none': to nobody)."),
+    ] = None,
+    severity: Annotated[
+        str | None, typer.Option(metavar="LEVEL", help="Only this severity: critical, high, medium, low.")
+    ] = None,
+    account: Annotated[str | None, typer.Option(metavar="ID", help="Only this AWS account.")] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search", "-q", metavar="TEXT", help="A key ID (or its start), or text in a repository or path."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of a table.")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -35,21 +57,48 @@ def exposures(
 
       keysentry exposures --state failed --state unowned
 
+      keysentry exposures --outcome "not contained" --assignee none
+
+      keysentry exposures -q AKIAIOSFODNN7 --json
+
       keysentry exposures show 12      # one exposure, by number or key ID
     """
     if ctx.invoked_subcommand is None:
-        list_command(state or [], as_json, database_url)
+        chosen = Listing(state or [], outcome, assignee, severity, account, search)
+        list_command(chosen, as_json, database_url)
+
+
+@dataclass(frozen=True)
+class Listing:
+    states: list[str]
+    outcome: str | None = None
+    assignee: str | None = None
+    severity: str | None = None
+    account: str | None = None
+    search: str | None = None
 
 
 @exits_cleanly
-def list_command(states: list[str], as_json: bool, database_url: str | None) -> None:
+def list_command(chosen: Listing, as_json: bool, database_url: str | None) -> None:
     from keysentry.app.wiring import build_store
-    from keysentry.respond.outcome import outcome_of
-    from keysentry.store.exposures import list_exposures
+    from keysentry.respond.outcome import WORDS, outcome_is, outcome_of
+    from keysentry.store.queries import ExposureFilter, each_exposure
 
+    if chosen.outcome is not None and chosen.outcome not in WORDS:
+        raise KeysentryError(f"no outcome {chosen.outcome!r}; one of: {', '.join(WORDS)}")
+    if chosen.severity is not None and chosen.severity not in ("critical", "high", "medium", "low"):
+        raise KeysentryError(f"no severity {chosen.severity!r}; one of: critical, high, medium, low")
+    f = ExposureFilter(
+        state=chosen.states or None,
+        account=chosen.account,
+        severity=chosen.severity,
+        search=chosen.search,
+        assignee=chosen.assignee,
+        where=(outcome_is(chosen.outcome),) if chosen.outcome else (),
+    )
     store = build_store(settings_from(database_url=database_url))
     with store.session() as session:
-        rows = list_exposures(session, states)
+        rows = list(each_exposure(session, f))
         if as_json:
             for e in rows:
                 out.out(
@@ -60,6 +109,9 @@ def list_command(states: list[str], as_json: bool, database_url: str | None) -> 
                             **outcome_of(e.state, e.containment, e.state_reason).as_dict(),
                             "state": e.state,
                             "reason": e.state_reason,
+                            "assignee": e.assignee,
+                            "resolution": e.resolution,
+                            "severity": e.severity,
                             "account_id": e.account_id,
                             "principal_arn": e.principal_arn,
                             "detected_at": e.detected_at.isoformat(),
@@ -110,6 +162,17 @@ Reason = Annotated[str | None, typer.Option("--reason", "-r", help="Why (recorde
 Endpoint = Annotated[str | None, typer.Option(help="Send AWS calls here (the local emulator).")]
 
 
+Resolution = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        metavar="RESOLUTION",
+        help="Why: " + ", ".join(r.replace("_", "-") for r in RESOLUTIONS) + ".",
+    ),
+]
+Assignee = Annotated[str, typer.Option("--to", metavar="PERSON", help="A name or an address; '' unassigns.")]
+
+
 def _act(
     ident: str,
     action: str,
@@ -117,6 +180,7 @@ def _act(
     reason: str | None,
     database_url: str | None,
     endpoint: str | None = None,
+    **decision: str | None,
 ) -> None:
     import getpass
 
@@ -131,25 +195,59 @@ def _act(
             raise KeysentryError(f"no exposure {ident!r} in {responder.store.url}")
         exposure_id, key_id = exposure.id, exposure.key_id
     who = actor or f"cli:{getpass.getuser()}"
-    state = responder.act(exposure_id, action, who, reason)
-    out.print(f"exposure #{exposure_id} {terminal(key_id)}: {action} by {terminal(who)} → {state}")
+    state = responder.act(exposure_id, action, who, reason, **decision)
+    done = action
+    if action == "assign":
+        done = f"assigned to {terminal(decision['assignee'])}" if decision.get("assignee") else "unassigned"
+    elif decision.get("resolution"):
+        done = f"{action} as {decision['resolution']}"
+    out.print(f"exposure #{exposure_id} {terminal(key_id)}: {done} by {terminal(who)} → {state}")
     responder.store.dispose()
 
 
-def _register(name: str, action: str, summary: str, example: str) -> None:
-    @exits_cleanly
-    def command(
-        ident: Annotated[str, typer.Argument(help="Exposure number or access key ID.")],
-        reason: Reason = None,
-        actor: Actor = None,
-        database_url: DatabaseUrl = None,
-        aws_endpoint_url: Endpoint = None,
-    ) -> None:
-        _act(ident, action, actor, reason, database_url, aws_endpoint_url)
+Ident = Annotated[str, typer.Argument(help="Exposure number or access key ID.")]
 
-    command.__doc__ = f"{summary}\n\nExample:\n\n  {example}"
-    app.command(name)(command)
+
+def _register(a: OperatorAction) -> None:
+    if a.needs == "resolution":
+
+        @exits_cleanly
+        def command(
+            ident: Ident,
+            resolution: Resolution,
+            reason: Reason = None,
+            actor: Actor = None,
+            database_url: DatabaseUrl = None,
+        ) -> None:
+            _act(ident, a.name, actor, reason, database_url, resolution=resolution)
+
+    elif a.needs == "assignee":
+
+        @exits_cleanly
+        def command(  # type: ignore[misc]
+            ident: Ident,
+            assignee: Assignee,
+            reason: Reason = None,
+            actor: Actor = None,
+            database_url: DatabaseUrl = None,
+        ) -> None:
+            _act(ident, a.name, actor, reason, database_url, assignee=assignee)
+
+    else:
+
+        @exits_cleanly
+        def command(  # type: ignore[misc]
+            ident: Ident,
+            reason: Reason = None,
+            actor: Actor = None,
+            database_url: DatabaseUrl = None,
+            aws_endpoint_url: Endpoint = None,
+        ) -> None:
+            _act(ident, a.name, actor, reason, database_url, aws_endpoint_url)
+
+    command.__doc__ = f"{a.summary}\n\nExample:\n\n  {a.example}"
+    app.command(a.command)(command)
 
 
 for _action in OPERATOR_ACTIONS.values():  # one command per operator action, from the one table
-    _register(_action.command, _action.name, _action.summary, _action.example)
+    _register(_action)

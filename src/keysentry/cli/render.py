@@ -19,6 +19,7 @@ from keysentry.detect.scanner import ScanReport
 from keysentry.escaping import terminal as t
 from keysentry.report.sarif import history_status
 from keysentry.respond.outcome import outcome_of
+from keysentry.respond.states import RESOLUTIONS
 from keysentry.respond.timeline_text import sentence
 
 if TYPE_CHECKING:  # the store and AWS libraries load only for commands that use them
@@ -229,8 +230,9 @@ def print_exposures(console: Console, exposures: list[Exposure]) -> None:
             o = outcome_of(e.state, e.containment, e.state_reason)
             console.print(f"#{e.id} {t(e.key_id)}", highlight=False, soft_wrap=False)
             console.print(f"  {outcome_text(e)}: {t(o.reason)}", highlight=False, soft_wrap=False)
+            assigned = f" · {t(e.assignee)}" if e.assignee else ""
             console.print(
-                f"  {e.state} · {t(_account(e))} · detected {when(e.detected_at)}",
+                f"  {e.state}{assigned} · {t(_account(e))} · detected {when(e.detected_at)}",
                 highlight=False,
                 soft_wrap=False,
             )
@@ -245,7 +247,7 @@ def print_exposures(console: Console, exposures: list[Exposure]) -> None:
     table.add_column("state", no_wrap=True)
     table.add_column("account", overflow="fold")
     if wide:
-        for col in ("principal", "seen at", "detected", "contained", "notified"):
+        for col in ("assignee", "principal", "seen at", "detected", "contained", "notified"):
             table.add_column(col, overflow="fold")
     else:
         table.add_column("detected", no_wrap=True)
@@ -255,7 +257,14 @@ def print_exposures(console: Console, exposures: list[Exposure]) -> None:
             first = e.sightings[0] if e.sightings else None
             where = f"{first.path}:{first.line}" if first else "-"
             principal = e.principal_name or e.principal_type or "-"
-            cells += [t(principal), t(where), when(e.detected_at), when(e.contained_at), when(e.notified_at)]
+            cells += [
+                t(e.assignee or "-"),
+                t(principal),
+                t(where),
+                when(e.detected_at),
+                when(e.contained_at),
+                when(e.notified_at),
+            ]
         else:
             cells.append(e.detected_at.strftime("%Y-%m-%d %H:%M"))
         table.add_row(*cells)  # cells are parsed as markup too
@@ -271,6 +280,9 @@ def print_exposure(console: Console, e: Exposure) -> None:
     console.print(f"[bold]Exposure #{e.id}[/]  {t(e.key_id)}")
     console.print(f"  outcome       {outcome_text(e)}: {t(o.reason)}")
     console.print(f"  state         {e.state}" + (f" ({t(e.state_reason)})" if e.state_reason else ""))
+    if e.resolution:
+        console.print(f"  resolution    {t(RESOLUTIONS.get(e.resolution, e.resolution))}")
+    console.print(f"  assigned to   {t(e.assignee or 'nobody')}")
     console.print(f"  secret        {REDACTED} (sha256 {e.secret_fingerprint[:16]}…)")
     console.print(
         f"  account       {t(e.account_id or '-')}" + (f" ({t(e.account_name)})" if e.account_name else "")
@@ -297,11 +309,13 @@ def print_exposure(console: Console, e: Exposure) -> None:
         console.print(
             f"  containment   sessions of {t(c['target'])} issued before {t(c['issued_before'])} revoked"
         )
-    elif c.get("applied"):
+    elif c.get("applied") and c.get("policy_arn"):
         console.print(
             f"  containment   {t(c['policy_arn'])} ({t(c.get('policy_kind'))}, denies "
             f"{t(c.get('denied_actions'))} actions) on {t(c['target'])}"
         )
+    elif c.get("applied"):  # revoked by its issuer
+        console.print(f"  containment   {t(o.reason)}")
     elif c:
         console.print(f"  containment   none: {t(c.get('reason'))}")
     if c.get("released_at"):

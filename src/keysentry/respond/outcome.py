@@ -28,6 +28,7 @@ TONES = {
     NOT_ACTED_ON: "quiet",
     PENDING: "pending",
 }
+WORDS = tuple(TONES)
 # Settled at detection, before any call: nothing was contained because nothing needed to be.
 _NOT_ACTED_ON = {
     State.EXAMPLE: "a documentation example or placeholder",
@@ -70,10 +71,22 @@ def outcome_of(state: str, containment: Mapping[str, Any] | None, state_reason: 
         return _outcome(CONTAINED, f"{c.get('policy_name')} attached to {c.get('target')}")
     if state in (State.NEW, State.ATTRIBUTED):
         return _outcome(PENDING, "being answered" if state == State.ATTRIBUTED else "not answered yet")
-    if state in _NOT_ACTED_ON and not c:
+    if state in _NOT_ACTED_ON and c.get("applied") is None:  # no decision on containment recorded
         detail = _NOT_ACTED_ON[State(state)]
         if state_reason and state != State.UNCONFIRMED:
             detail = f"{detail} ({state_reason})"
         return _outcome(NOT_ACTED_ON, detail)
     reason = c.get("reason") or state_reason or "no containment was applied"
     return _outcome(NOT_CONTAINED, str(reason))
+
+
+def outcome_is(word: str) -> Any:
+    """The exposures whose outcome is ``word``, as a condition for the store's queries
+    (``ExposureFilter.where``): the rules of :func:`outcome_of`, written in SQL by the store, so that the
+    dashboard, the API and the CLI filter by outcome in the database.  ``tests/test_outcomes.py`` checks
+    that both say the same of every case.  An unknown word matches nothing."""
+    from keysentry.store.queries import outcome_condition  # (SQLAlchemy: not for what only renders)
+
+    return outcome_condition(
+        word, pending=(State.NEW, State.ATTRIBUTED), before_any_call=tuple(_NOT_ACTED_ON)
+    )

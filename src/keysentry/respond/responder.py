@@ -179,10 +179,18 @@ class Responder:
         return results
 
     # --- operators -------------------------------------------------------------------------
-    def act(self, exposure_id: int, action: str, actor: str, reason: str | None = None) -> str:
-        """An operator's decision (acknowledge, remediate, close, false_positive, reopen, release); the
-        exposure's state after it."""
-        return self.operator.act(exposure_id, action, actor, reason)
+    def act(
+        self,
+        exposure_id: int,
+        action: str,
+        actor: str,
+        reason: str | None = None,
+        resolution: str | None = None,
+        assignee: str | None = None,
+    ) -> str:
+        """An operator's decision (acknowledge, remediate, close with a resolution, false_positive,
+        reopen, release, assign, comment); the exposure's state after it."""
+        return self.operator.act(exposure_id, action, actor, reason, resolution, assignee)
 
     def release(self, exposure_id: int, actor: str, reason: str | None) -> str:
         """Take the quarantine off (an operator's decision, recorded with who and why)."""

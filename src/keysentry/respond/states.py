@@ -15,8 +15,9 @@ Automatic steps run in order until an exposure reaches a state without one:
 Entering one of ``ANNOUNCED_FROM`` queues the announcement in the outbox, in the same transaction;
 the dispatcher moves the exposure to ``notified`` when the first message of it is delivered.
 
-Operators move an exposure on from there (``OPERATOR_ACTIONS``): acknowledge, remediate, close,
-mark false positive, reopen.  ``failed`` is a side exit: the exposure keeps ``resume_state`` and the
+Operators move an exposure on from there (``OPERATOR_ACTIONS``): acknowledge, remediate, close with a
+resolution (``RESOLUTIONS``), mark false positive, reopen; and assign it or comment on it, which leave
+the state as it is.  ``failed`` is a side exit: the exposure keeps ``resume_state`` and the
 next run retries that step.  A credential seen again after it was remediated or closed is reopened.
 """
 
@@ -107,6 +108,19 @@ class OperatorAction:
     allowed_from: frozenset[State]
     to_state: State | None  # None: the state stays as it is (release changes the containment)
     needs_reason: bool = False
+    # What else the decision takes: "resolution" (close: one of RESOLUTIONS), "assignee" (assign).
+    needs: str | None = None
+
+
+# Why an exposure was closed, as GitHub's secret scanning alerts say it (the API's value: its words).
+RESOLUTIONS = {
+    "revoked": "revoked",
+    "rotated": "rotated",
+    "false_positive": "false positive",
+    "used_in_tests": "used in tests",
+    "wont_fix": "won't fix",
+}
+ANY_STATE = frozenset(State)
 
 
 _ACTIONS = (
@@ -125,7 +139,7 @@ _ACTIONS = (
         "Release quarantine",
         "Take the quarantine off the owner (a reason is required; recorded).",
         'keysentry exposures release 12 -r "key deactivated, workloads moved"',
-        frozenset(State),  # wherever a quarantine is in place (the containment says)
+        ANY_STATE,  # wherever a quarantine is in place (the containment says)
         None,
         needs_reason=True,
     ),
@@ -152,21 +166,32 @@ _ACTIONS = (
         "close",
         "close",
         "Close",
-        "Close an exposure once it is remediated (or not ours, or an example).",
-        "keysentry exposures close 12",
-        frozenset(
-            {
-                State.REMEDIATED,
-                State.NOT_OURS,
-                EXAMPLE,
-                CANARY,
-                State.UNCONFIRMED,
-                State.FALSE_POSITIVE,
-                NOTIFIED,
-                State.ACKNOWLEDGED,
-            }
-        ),
-        State.CLOSED,
+        "Close an exposure, saying why: revoked, rotated, false-positive, used-in-tests or wont-fix "
+        "(a comment is optional).",
+        'keysentry exposures close 12 --as rotated -r "new key deployed"',
+        (OPEN - {NEW, State.ATTRIBUTED}) | {State.REMEDIATED, EXAMPLE, CANARY, State.FALSE_POSITIVE},
+        State.CLOSED,  # as false_positive: State.FALSE_POSITIVE (see Operator.act)
+        needs="resolution",
+    ),
+    OperatorAction(
+        "assign",
+        "assign",
+        "Assign",
+        "Assign an exposure to a person (recorded on the timeline; --to '' unassigns).",
+        "keysentry exposures assign 12 --to ana@example.com",
+        ANY_STATE,
+        None,
+        needs="assignee",
+    ),
+    OperatorAction(
+        "comment",
+        "comment",
+        "Comment",
+        "Add a comment to an exposure's timeline (the state stays as it is).",
+        'keysentry exposures comment 12 -r "asked the deploy-bot team to rotate"',
+        ANY_STATE,
+        None,
+        needs_reason=True,
     ),
     OperatorAction(
         "reopen",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from keysentry.respond.states import RESOLUTIONS
+
 Detail = Mapping[str, Any]
 
 
@@ -43,6 +45,20 @@ def _investigated(d: Detail) -> str:
     return text + (f"; flagged: {', '.join(map(str, flagged))}" if flagged else "; nothing flagged")
 
 
+def _was(d: Detail) -> str:
+    return f" (was {str(d['was']).replace('_', ' ')})" if d.get("was") else ""
+
+
+def _because(d: Detail) -> str:
+    return f": {d['reason']}" if d.get("reason") else ""
+
+
+def _closed(d: Detail) -> str:
+    resolution = d.get("resolution")
+    said = f" as {RESOLUTIONS.get(str(resolution), resolution)}" if resolution else ""
+    return f"closed{said}{_was(d)}{_because(d)}"
+
+
 SENTENCES: dict[str, Callable[[Detail], str]] = {
     "detected": lambda d: (
         f"detected ({d.get('rule')})" + (f", {d['suppressed']}" if d.get("suppressed") else "")
@@ -64,6 +80,11 @@ SENTENCES: dict[str, Callable[[Detail], str]] = {
     "investigate.succeeded": _investigated,
     "release.started": lambda d: f"release of the quarantine asked: {d.get('reason')}",
     "release.succeeded": lambda d: "quarantine released",
+    "assign": lambda d: f"assigned to {d.get('assignee')}" + (f" (was {d['was']})" if d.get("was") else ""),
+    "unassign": lambda d: "unassigned" + (f" (was {d['was']})" if d.get("was") else ""),
+    "comment": lambda d: f"comment: {d.get('reason')}",
+    "close": _closed,
+    "false_positive": lambda d: f"marked a false positive{_was(d)}{_because(d)}",
 }
 
 
@@ -80,7 +101,6 @@ def sentence(kind: str, detail: Detail | None, actor: str = "keysentry") -> str:
         text = f"{kind.removesuffix('.succeeded')} done"
     elif kind.endswith(".started"):
         text = f"{kind.removesuffix('.started')} started"
-    else:  # an operator's action (acknowledge, close, reopen, false_positive …)
-        was = f" (was {d['was']})" if d.get("was") else ""
-        text = f"{kind.replace('_', ' ')}{was}" + (f": {d['reason']}" if d.get("reason") else "")
+    else:  # an operator's action (acknowledge, remediate, reopen …)
+        text = f"{kind.replace('_', ' ')}{_was(d)}{_because(d)}"
     return text if actor == "keysentry" else f"{text} — by {actor}"

@@ -1,8 +1,9 @@
-"""Headers on every answer: the dashboard's pages may run no script, load nothing from elsewhere, be
-framed by nobody and leak no URL to the sites they link to.
+"""Headers on every answer: the dashboard's pages may run no inline script, load nothing from
+elsewhere, be framed by nobody and leak no URL to the sites they link to.
 
-The policy allows exactly what the pages use: the one style sheet at ``/static/``, forms posting to
-this origin.  The API's interactive docs (``/docs``, Swagger UI from the package's own files) run
+The policy allows exactly what the pages use: the one style sheet and the one script at ``/static/``
+(``local-time.js``, which shows times in the reader's time zone; the pages work without it), forms
+posting to this origin.  The API's interactive docs (``/docs``, Swagger UI from the package's own files) run
 scripts from this origin, so they get their own policy and nothing else does."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 DASHBOARD_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 DOCS_PATHS = ("/docs",)

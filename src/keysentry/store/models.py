@@ -34,6 +34,7 @@ class Exposure(Base):
         Index("ix_exposures_account", "account_id"),
         Index("ix_exposures_detected", "detected_at"),
         Index("ix_exposures_severity", "severity"),
+        Index("ix_exposures_assignee", "assignee"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -66,6 +67,9 @@ class Exposure(Base):
     next_due_step: Mapped[str | None] = mapped_column(String(32))
     investigation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
+    # Triage: who has it, and why it was closed (revoked, rotated, false_positive, used_in_tests, wont_fix).
+    assignee: Mapped[str | None] = mapped_column(String(128))
+    resolution: Mapped[str | None] = mapped_column(String(32))
 
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

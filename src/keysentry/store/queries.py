@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, not_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from keysentry.store.db import Store
@@ -27,6 +27,12 @@ class ExposureFilter:
     severity: str | None = None
     search: str | None = None  # a key ID (or its start), or text in a sighting's repository or path
     not_in: tuple[str, ...] = ()  # leave these states out (the dashboard's "open": not the closed ones)
+    assignee: str | None = None  # assigned to this person; "none": to nobody
+    # Conditions the caller built over the exposure's columns (the outcome's: respond.outcome.outcome_is).
+    where: tuple[Any, ...] = ()
+
+
+UNASSIGNED = "none"  # as GitHub's API writes "no assignee"
 
 
 SORTS = {  # the dashboard's orders: name -> (column, descending)
@@ -35,6 +41,31 @@ SORTS = {  # the dashboard's orders: name -> (column, descending)
     "detected": ("detected_at", True),
     "severity": ("severity_rank", True),
 }
+
+
+def outcome_condition(
+    word: str, pending: tuple[str, ...], before_any_call: tuple[str, ...]
+) -> ColumnElement[bool]:
+    """The exposures whose outcome (``keysentry.respond.outcome``) is ``word``, read from the
+    containment the response recorded and the state: released, revoked or contained when the
+    containment says applied; else pending in the ``pending`` states, not acted on in the
+    ``before_any_call`` states without a decision on containment, not contained otherwise."""
+    applied = Exposure.containment["applied"].as_boolean()
+    on = and_(applied.is_not(None), applied)
+    released = Exposure.containment["released_at"].as_string().is_not(None)
+    kind = Exposure.containment["kind"].as_string()
+    revoked = and_(kind.is_not(None), kind == "revoked")
+    waiting = Exposure.state.in_(pending)
+    untouched = and_(Exposure.state.in_(before_any_call), applied.is_(None))
+    conditions: dict[str, ColumnElement[bool]] = {
+        "released": and_(on, released),
+        "revoked": and_(on, not_(released), revoked),
+        "contained": and_(on, not_(released), not_(revoked)),
+        "pending": and_(not_(on), waiting),
+        "not acted on": and_(not_(on), not_(waiting), untouched),
+        "not contained": and_(not_(on), not_(waiting), not_(untouched)),
+    }
+    return conditions.get(word, false())
 
 
 def _filtered(f: ExposureFilter, load_sightings: bool = True) -> Select[Exposure]:
@@ -66,6 +97,12 @@ def _filtered(f: ExposureFilter, load_sightings: bool = True) -> Select[Exposure
         stmt = stmt.where(Exposure.credential_type == f.credential_type)
     if f.source:
         stmt = stmt.where(Exposure.sightings.any(Sighting.source_kind == f.source))
+    if f.assignee:
+        stmt = stmt.where(
+            Exposure.assignee.is_(None) if f.assignee == UNASSIGNED else Exposure.assignee == f.assignee
+        )
+    for condition in f.where:
+        stmt = stmt.where(condition)
     if f.since:
         stmt = stmt.where(Exposure.detected_at >= f.since)
     if f.until:
@@ -129,6 +166,12 @@ def timings(session: Session, f: ExposureFilter) -> list[Timing]:
         ).where(Exposure.id.in_(select(ids.c.id)))
     )
     return [Timing(*row) for row in rows]
+
+
+def assignees(session: Session) -> list[str]:
+    """Everyone an exposure is assigned to now, by name (the dashboard's filter offers them)."""
+    query = select(Exposure.assignee).where(Exposure.assignee.is_not(None)).distinct()
+    return sorted(str(a) for a in session.scalars(query))
 
 
 def each_exposure(session: Session, f: ExposureFilter = ExposureFilter()) -> Iterator[Exposure]:

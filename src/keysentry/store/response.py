@@ -33,6 +33,7 @@ _FORGOTTEN_ON_REOPEN = {
     "notified_at": None,
     "next_due_at": None,
     "next_due_step": None,
+    "resolution": None,  # (who it is assigned to stays)
 }
 
 

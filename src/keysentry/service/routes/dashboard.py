@@ -34,9 +34,9 @@ from keysentry.errors import KeysentryError
 from keysentry.escaping import template_environment
 from keysentry.notify.message import context as message_context
 from keysentry.respond.announcement import facts_of
-from keysentry.respond.outcome import outcome_of
+from keysentry.respond.outcome import WORDS, outcome_is, outcome_of
 from keysentry.respond.responder import Responder
-from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS, State
+from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS, RESOLUTIONS, State
 from keysentry.respond.timeline_text import sentence
 from keysentry.respond.view import ExposureView
 from keysentry.service.chart import DayLatency, latency_chart, sources_chart
@@ -45,8 +45,10 @@ from keysentry.store.db import Session, Store
 from keysentry.store.models import Exposure
 from keysentry.store.queries import (
     SORTS,
+    UNASSIGNED,
     ExposureFilter,
     Timing,
+    assignees,
     count_exposures,
     each_exposure,
     exposure_by_id,
@@ -142,6 +144,8 @@ def listing_filter(request: Request) -> tuple[ExposureFilter, dict[str, Any]]:
     chosen: dict[str, Any] = {
         "show": q.get("show") if q.get("show") in ("open", "all") else "open",
         "state": q.get("state") or "",
+        "outcome": q.get("outcome") if q.get("outcome") in WORDS else "",
+        "assignee": (q.get("assignee") or "").strip()[:128],
         "severity": q.get("severity") if q.get("severity") in SEVERITIES else "",
         "credential_type": (q.get("credential_type") or "")[:64],
         "source": (q.get("source") or "")[:32],
@@ -166,6 +170,8 @@ def listing_filter(request: Request) -> tuple[ExposureFilter, dict[str, Any]]:
         until=until,
         severity=chosen["severity"] or None,
         search=chosen["q"] or None,
+        assignee=chosen["assignee"] or None,
+        where=(outcome_is(chosen["outcome"]),) if chosen["outcome"] else (),
         not_in=tuple(CLOSED_VIEW) if chosen["show"] == "open" and not chosen["state"] else (),
     )
     return f, chosen
@@ -191,6 +197,7 @@ class Pages:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.templates = Jinja2Templates(env=template_environment(FileSystemLoader(TEMPLATES), "html"))
+        self.templates.env.filters["utc"] = utc_text
 
     def caller_of(self, request: Request) -> Caller | None:
         return check_token(self.store, request.cookies.get(COOKIE))
@@ -275,6 +282,7 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
             rows = [_row(e) for e in shown]
             timed = timings(session, f)
             per_source, per_day = figures(timed)
+            people = assignees(session)
         last = max(1, -(-total // PAGE_SIZE))
         return pages.page(
             request,
@@ -290,6 +298,9 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
             export_query=query_string(chosen),
             sort_query={name: query_string(chosen, sort=name) for name in SORTS},
             states=[s.value for s in State],
+            outcomes=WORDS,
+            assignees=people,
+            unassigned=UNASSIGNED,
             severities=SEVERITIES,
             figures=per_source,
             per_day=per_day,
@@ -339,7 +350,14 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
             return pages.page(request, "exposure.html", caller, **values)
 
     @router.post("/exposures/{exposure_id}/{action}")
-    async def act(request: Request, exposure_id: int, action: str, reason: str = Form("")) -> Response:
+    async def act(
+        request: Request,
+        exposure_id: int,
+        action: str,
+        reason: str = Form(""),
+        resolution: str = Form(""),
+        assignee: str = Form(""),
+    ) -> Response:
         caller = await run_in_threadpool(pages.caller_of, request)
         if caller is None:
             return pages.to_login()
@@ -350,10 +368,20 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
             return pages.back_to(where, "This needs the responder role.", error=True)
         try:
             state = await run_in_threadpool(
-                responder.act, exposure_id, action, f"dashboard:{caller.name}", reason.strip() or None
+                responder.act,
+                exposure_id,
+                action,
+                f"dashboard:{caller.name}",
+                reason.strip() or None,
+                resolution or None,
+                assignee,
             )
         except KeysentryError as exc:
             return pages.back_to(where, str(exc), error=True)
+        if action == "assign":
+            return pages.back_to(
+                where, f"assigned to {assignee.strip()}" if assignee.strip() else "unassigned"
+            )
         return pages.back_to(where, f"{action}: now {state}")
 
 
@@ -365,16 +393,14 @@ def _row(e: Exposure) -> dict[str, Any]:
         "key_id": e.key_id,
         "outcome": outcome,
         "state": e.state,
+        "assignee": e.assignee,
         "account_id": e.account_id,
         "account_name": e.account_name,
         "principal_arn": e.principal_arn,
         "principal_type": e.principal_type,
         "severity": e.severity,
         "source": e.sightings[0].source_kind if e.sightings else None,
-        "detected_at": _when(e.detected_at),
-        "first_seen_at": _when(e.first_seen_at),
-        "contained_at": _when(e.contained_at),
-        "notified_at": _when(e.notified_at),
+        "detected_at": e.detected_at.isoformat(),
     }
 
 
@@ -383,22 +409,22 @@ def _exposure_values(session: Session, e: Exposure, settings: Settings) -> dict[
     described = detail(session, e)
     m = message_context(facts_of(ExposureView.of(e), settings), e.notified_at or utcnow())
     allowed = [
-        {"name": a.name, "label": a.label, "needs_reason": a.needs_reason}
+        {"name": a.name, "label": a.label, "needs_reason": a.needs_reason, "needs": a.needs}
         for a in OPERATOR_ACTIONS.values()
         if (_releasable(e) if a.name == "release" else e.state in a.allowed_from)
     ]
     return {
         "e": described | {"id": e.id, "state": e.state},
+        "resolutions": RESOLUTIONS,
+        "resolution": RESOLUTIONS.get(e.resolution or "", e.resolution),
         "outcome": outcome_of(e.state, e.containment, e.state_reason),
         "m": m,
-        "notified": _when(e.notified_at) or "not yet",
         "containment_text": _containment_text(m, e),
         "actions": allowed,
         "deliveries": described["deliveries"],
         "timeline": [
             {
-                "iso": t.at.isoformat(),
-                "when": _when(t.at),
+                "at": t.at.isoformat(),
                 "sentence": sentence(t.kind, t.detail, t.actor),
                 # folded beneath: each value as text (no JSON, nothing escaped twice)
                 "details": [
@@ -410,16 +436,21 @@ def _exposure_values(session: Session, e: Exposure, settings: Settings) -> dict[
     }
 
 
+def utc_text(iso: str) -> str:
+    """An ISO 8601 time as the dashboard writes every time: ``2026-12-07 04:12:33 UTC``."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    return (t.astimezone(UTC) if t.tzinfo else t).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _plain(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_plain(v) for v in value)
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
     return str(value)
-
-
-def _when(t: datetime | None) -> str | None:
-    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else None
 
 
 def _releasable(e: Exposure) -> bool:

@@ -9,7 +9,7 @@ import csv
 import io
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from keysentry.errors import KeysentryError
 from keysentry.escaping import spreadsheet_cell
-from keysentry.respond.outcome import outcome_of
+from keysentry.respond.outcome import WORDS, outcome_is, outcome_of
 from keysentry.respond.responder import Responder
-from keysentry.respond.states import OPERATOR_ACTIONS, operator_action
+from keysentry.respond.states import OPERATOR_ACTIONS, RESOLUTIONS, operator_action
 from keysentry.service.auth import UNAUTHORIZED, require
 from keysentry.service.routes.models import ActionDone, BulkDone, ExposureDetail, ExposurePage
 from keysentry.store.db import Session
@@ -36,14 +36,27 @@ from keysentry.store.tokens import Caller
 
 MAX_PAGE = 500
 CSV_COLUMNS = (
-    "id", "key_id", "credential_type", "outcome", "outcome_reason", "state", "account_id", "account_name",
-    "principal_arn", "first_seen_at", "detected_at", "contained_at", "notified_at", "source", "url",
+    "id", "key_id", "credential_type", "outcome", "outcome_reason", "state", "severity", "assignee",
+    "resolution", "account_id", "account_name", "principal_arn", "first_seen_at", "detected_at",
+    "contained_at", "notified_at", "source", "url",
 )  # fmt: skip
+Outcome = Literal[WORDS]  # type: ignore[valid-type]
+Resolution = Literal[tuple(RESOLUTIONS)]  # type: ignore[valid-type]
 
 
 class Action(BaseModel):
     reason: str | None = Field(
-        default=None, description="Why (required for false_positive, reopen, release)."
+        default=None,
+        max_length=2000,
+        description="Why, or the comment (required for comment, false_positive, reopen, release).",
+    )
+    resolution: Resolution | None = Field(  # type: ignore[valid-type]
+        default=None, description="close: why it is closed (required)."
+    )
+    assignee: str | None = Field(
+        default=None,
+        max_length=128,
+        description="assign: the person (a name or an address); null or empty unassigns.",
     )
 
 
@@ -77,6 +90,8 @@ def summary(e: Exposure) -> dict[str, Any]:
         **outcome_of(e.state, e.containment, e.state_reason).as_dict(),
         "state": e.state,
         "state_reason": e.state_reason,
+        "assignee": e.assignee,
+        "resolution": e.resolution,
         "severity": e.severity,
         "confidence": e.confidence,
         "account_id": e.account_id,
@@ -165,8 +180,31 @@ def filters(
     ] = None,
     since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Detected before (ISO 8601).")] = None,
+    outcome: Annotated[
+        Outcome | None,
+        Query(description="Only those with this outcome (contained, not contained …)."),
+    ] = None,
+    severity: Annotated[Literal["critical", "high", "medium", "low"] | None, Query()] = None,
+    assignee: Annotated[
+        str | None, Query(max_length=128, description='Assigned to this person; "none": to nobody.')
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="A key ID (or its start), or text in a repository or path."),
+    ] = None,
 ) -> ExposureFilter:
-    return ExposureFilter(state, account, credential_type, source, since, until)
+    return ExposureFilter(
+        state=state,
+        account=account,
+        credential_type=credential_type,
+        source=source,
+        since=since,
+        until=until,
+        severity=severity,
+        search=q or None,
+        assignee=assignee or None,
+        where=(outcome_is(outcome),) if outcome else (),
+    )
 
 
 ACTIONS_SUMMARY = " or ".join(", ".join(OPERATOR_ACTIONS).rsplit(", ", 1))
@@ -225,9 +263,7 @@ def exposures_router(responder: Responder) -> APIRouter:
         for exposure_id in body.ids:
             try:
                 results.append(
-                    await run_in_threadpool(
-                        _act, responder, exposure_id, _action(action), caller, body.reason
-                    )
+                    await run_in_threadpool(_act, responder, exposure_id, _action(action), caller, body)
                 )
             except HTTPException as exc:
                 results.append({"id": exposure_id, "error": exc.detail, "status": exc.status_code})
@@ -239,20 +275,25 @@ def exposures_router(responder: Responder) -> APIRouter:
         response_model=ActionDone,
     )
     async def one(exposure_id: int, action: str, body: Action, caller: Acting) -> dict[str, Any]:
-        return await run_in_threadpool(_act, responder, exposure_id, _action(action), caller, body.reason)
+        return await run_in_threadpool(_act, responder, exposure_id, _action(action), caller, body)
 
     return router
 
 
-def _act(
-    responder: Responder, exposure_id: int, action: str, caller: Caller, reason: str | None
-) -> dict[str, Any]:
+def _act(responder: Responder, exposure_id: int, action: str, caller: Caller, body: Action) -> dict[str, Any]:
     """An operator action by an API caller; its failure as the HTTP status it means."""
     try:
-        state = responder.act(exposure_id, action, actor=f"api:{caller.name}", reason=reason)
+        state = responder.act(
+            exposure_id,
+            action,
+            actor=f"api:{caller.name}",
+            reason=body.reason,
+            resolution=body.resolution,
+            assignee=body.assignee,
+        )
     except KeysentryError as exc:
         code = 404 if str(exc).startswith("no exposure") else 409
-        if "needs a reason" in str(exc) or "unknown action" in str(exc):
+        if any(w in str(exc) for w in ("needs a", "unknown action", "an assignee is")):
             code = 400
         raise HTTPException(code, str(exc)) from None
     return {"id": exposure_id, "state": state}

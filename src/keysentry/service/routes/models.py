@@ -27,6 +27,10 @@ class ExposureSummary(_Answer):
     contained: bool = Field(description="Whether the credential is contained or revoked now.")
     state: str = Field(description="Where the exposure stands in its handling (notified, acknowledged …).")
     state_reason: str | None
+    assignee: str | None = Field(description="Who it is assigned to (null: nobody).")
+    resolution: str | None = Field(
+        description="Why it was closed: revoked, rotated, false_positive, used_in_tests, wont_fix."
+    )
     severity: str | None
     confidence: str | None = Field(
         description="How sure detection was that it is a real credential: high (a checksum or structure "
