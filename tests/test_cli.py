@@ -196,3 +196,24 @@ def test_scan_respond_then_respond_again_from_the_command_line(
     for done in (first, again, listing, shown):
         assert user.secret_access_key not in done.stdout + done.stderr
     assert len(event_sink.events()) == 1
+
+
+def test_tokens_list_fits_80_columns_aligned_and_shows_names_as_text(tmp_path: Path) -> None:
+    from helpers import run_keysentry
+
+    env = {"KEYSENTRY_DATABASE_URL": f"sqlite:///{tmp_path}/k.db"}
+    for name in ("ci-bot", "[bold]x[/]", "alice-the-security-lead@example.com"):
+        assert run_keysentry("tokens", "create", name, "--role", "viewer", env=env).returncode == 0
+    assert run_keysentry("tokens", "revoke", "ci-bot", env=env).returncode == 0
+
+    table = run_keysentry("tokens", "list", env={**env, "COLUMNS": "100"}).stdout.splitlines()
+    assert table[0].split() == ["name", "role", "created", "(UTC)", "revoked"]
+    assert len({line.index("viewer") for line in table[1:]}) == 1  # one column, whatever the name
+    assert any(line.startswith("[bold]x[/] ") for line in table)  # the name as given, not markup
+    assert table[1].startswith("ci-bot ") and table[1].split()[-2].startswith("20")  # its revocation
+
+    for columns in ("80", "60"):
+        narrow = run_keysentry("tokens", "list", env={**env, "COLUMNS": columns}).stdout.splitlines()
+        assert all(len(line) <= int(columns) for line in narrow), narrow
+        assert "alice-the-security-lead@example.com" in narrow  # never shortened
+        assert any("revoked 20" in line for line in narrow)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from keysentry.cli.common import exits_cleanly, out, settings_from
+from keysentry.escaping import printable
 
 app = typer.Typer(
     help="API tokens for `keysentry serve` (viewer, responder, admin).\n\n"
@@ -64,10 +65,26 @@ def run_list(database_url: str | None) -> None:
     from keysentry.store.tokens import list_tokens
 
     store = build_store(settings_from(database_url=database_url))
-    for t in list_tokens(store):
-        revoked = f"  revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else ""
-        out.print(f"{t.name:<24} {t.role:<10} created {t.created_at:%Y-%m-%d %H:%M}{revoked}")
+    tokens = list_tokens(store)
     store.dispose()
+    if not tokens:
+        out.print("no tokens")
+        return
+    names = [printable(t.name) for t in tokens]
+    wide = max(4, *map(len, names))
+    # name, role, created, revoked: one line each when they fit, else a block per token
+    if wide + 2 + 9 + 2 + 16 + 2 + 16 <= out.width:
+        out.print(f"{'name':<{wide}}  {'role':<9}  {'created (UTC)':<16}  revoked", markup=False)
+        for name, t in zip(names, tokens, strict=True):
+            revoked = f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "-"
+            line = f"{name:<{wide}}  {t.role:<9}  {t.created_at:%Y-%m-%d %H:%M}  {revoked}"
+            out.print(line, markup=False, soft_wrap=False, overflow="ignore", crop=False)
+        return
+    for name, t in zip(names, tokens, strict=True):
+        out.print(name, markup=False)
+        out.print(f"  {t.role}, created {t.created_at:%Y-%m-%d %H:%M} UTC", markup=False)
+        if t.revoked_at:
+            out.print(f"  revoked {t.revoked_at:%Y-%m-%d %H:%M} UTC", markup=False)
 
 
 @app.command("revoke")
