@@ -28,6 +28,10 @@ from keysentry.service.app import PARTNER_PATH, create_app
 from keysentry.store import open_store
 from keysentry.store.tokens import create_token
 
+# The pages read the store through the same queries on both databases (those run on PostgreSQL too in
+# tests/test_dashboard_list.py, test_outcomes.py and test_triage.py): the browser runs on SQLite.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts" / "browser"
 V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"

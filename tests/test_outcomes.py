@@ -287,7 +287,7 @@ def test_the_list_draws_latency_and_sources_as_svg_on_the_server(answered) -> No
     assert latency.startswith('<svg class="chart" role="img" aria-label="Median time to containment')
     # One exposure was contained: one point on the detected → contained line, with its value on hover.
     assert latency.count('<circle class="dot detected"') == 1
-    assert re.search(r"<title>\d{4}-\d\d-\d\d: detected → contained \d+ s</title>", latency)
+    assert re.search(r"<title>\d{4}-\d\d-\d\d: detected → contained [\d.]+ s</title>", latency)
     sources = re.search(r'<figure class="card" id="sources-chart">(.*?)</figure>', index, re.S).group(1)  # type: ignore[union-attr]
     assert (
         '<text class="axis" x="150" y="42" text-anchor="end">file</text>' in sources
@@ -305,3 +305,13 @@ def test_chart_labels_are_escaped() -> None:
     )
     drawn = latency_chart([DayLatency("2026-12-01", 4.0, None), DayLatency("2026-12-02", 9.0, 3600.0)])
     assert drawn.count("<circle") == 3 and "2026-12-02: leaked → contained 60 min" in drawn
+
+
+def test_a_sub_second_chart_says_how_much_below_a_second_and_shows_both_dots() -> None:
+    from keysentry.service.chart import DayLatency, latency_chart
+
+    drawn = latency_chart([DayLatency("2026-12-07", 0.4, 0.4)])
+    labels = re.findall(r'text-anchor="end">([^<]+)</text>', drawn)
+    assert labels == ["0 s", "0.12 s", "0.25 s", "0.38 s", "0.5 s"]  # not five times "0 s"
+    leaked, detected = re.findall(r'<circle class="dot (\w+)" cx="[\d.]+" cy="[\d.]+" r="([\d.]+)"', drawn)
+    assert leaked == ("leaked", "4.5") and detected == ("detected", "3")  # the smaller drawn on top

@@ -119,6 +119,10 @@ def test_assign_comment_close_with_a_resolution_and_reopen_through_the_api(triag
         assert "assignee,resolution" in header and ",revoked," in row
 
 
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the API's test has both
+
+
+@SQLITE_ONLY
 def test_the_cli_assigns_closes_with_a_resolution_and_filters_at_80_columns(triaged) -> None:  # type: ignore[no-untyped-def]
     settings, ids = triaged
     (one, other) = ids
@@ -152,6 +156,7 @@ def test_the_cli_assigns_closes_with_a_resolution_and_filters_at_80_columns(tria
     assert "closed as won't fix (was notified): sandbox — by cli:" in timeline
 
 
+@SQLITE_ONLY
 def test_the_dashboard_filters_by_assignee_and_outcome_and_escapes_the_assignee(triaged) -> None:  # type: ignore[no-untyped-def]
     settings, ids = triaged
     (one, other) = ids.values()

@@ -32,6 +32,8 @@ def _nice_ceiling(value: float) -> float:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:  # sub-second containment is the usual case: say how much below a second
+        return f"{seconds:.2f}".rstrip("0").rstrip(".") + " s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -68,7 +70,8 @@ def latency_chart(days: Sequence[DayLatency]) -> str:
         parts.append(
             f'<text class="axis" x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{_duration(v)}</text>'
         )
-    for series, cls in (("detect_to_contained", "detected"), ("leak_to_contained", "leaked")):
+    # leaked first and larger, so that a day whose two medians are equal shows both dots
+    for series, cls, r in (("leak_to_contained", "leaked", 4.5), ("detect_to_contained", "detected", 3)):
         points = [(x(i), y(getattr(d, series))) for i, d in enumerate(days) if getattr(d, series) is not None]
         if len(points) > 1:
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
@@ -76,7 +79,7 @@ def latency_chart(days: Sequence[DayLatency]) -> str:
         for (px, py), d in zip(points, [d for d in days if getattr(d, series) is not None], strict=True):
             value = _duration(getattr(d, series))
             parts.append(
-                f'<circle class="dot {cls}" cx="{px:.1f}" cy="{py:.1f}" r="3">'
+                f'<circle class="dot {cls}" cx="{px:.1f}" cy="{py:.1f}" r="{r}">'
                 f"<title>{escape(d.day)}: {cls} → contained {value}</title></circle>"
             )
     shown = {0, len(days) - 1, *range(0, len(days), max(1, len(days) // 6))}
