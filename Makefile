@@ -41,8 +41,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two processes (pytest-xdist), each test file in one of them: the suite waits on subprocesses,
+# emulators and databases as much as it computes.  One process: `.venv/bin/pytest`.
 unit: $(STAMP) tools
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 test: lint typecheck unit
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import KEYSENTRY, exposure_of, github_token, gitlab_token, slack_bot_token
+from helpers import KEYSENTRY, exposure_of, github_token, gitlab_token, run_keysentry, slack_bot_token
 from keysentry.app.wiring import build_responder
 from keysentry.authority.github import GitHubRevocation
 from keysentry.config.settings import Settings
@@ -81,6 +81,14 @@ def test_github_tokens_are_revoked_in_one_batch_once_and_announced(
         assert event["detail"]["issuer"] == "GitHub" and "revoke" in event["detail"]["description"]
         case = next(m.payload for m in messages if m.channel == "case")
         assert case["title"].endswith(": revoked") and "CloudTrail" not in case["markdown"]
+    shown = run_keysentry(
+        "exposures",
+        "show",
+        exposure_of(responder, f"{tokens[0][:4]}…{fingerprint(tokens[0])[:8]}").key_id,
+        env={"KEYSENTRY_DATABASE_URL": settings.resolved_database_url(), "COLUMNS": "100"},
+    )  # (it once looked for a quarantine policy's ARN in a revoked token's containment)
+    assert shown.returncode == 0, shown.stderr
+    assert "containment   revoked by GitHub (POST /credentials/revoke)" in shown.stdout
     # Seen again: the same exposures, nothing sent again.
     responder.advance_all(responder.record_report(found_in(text, "another/place.env")))
     assert stand_in.github_requests == [3]
