@@ -41,6 +41,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Schemathesis over every operation with a random seed and more cases than CI's fixed-seed run; the
+# seed is printed, to replay a failure: KEYSENTRY_FUZZ_SEED=<seed> make fuzz.
+fuzz: $(STAMP)
+	KEYSENTRY_FUZZ_SEED=$${KEYSENTRY_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	KEYSENTRY_FUZZ_EXAMPLES=$${KEYSENTRY_FUZZ_EXAMPLES:-200} \
+	$(BIN)/pytest -p no:xdist tests/test_fuzz_api.py -k schemathesis -rA
+
 # Two processes (pytest-xdist), each test file in one of them: the suite waits on subprocesses,
 # emulators and databases as much as it computes.  One process: `.venv/bin/pytest`.
 unit: $(STAMP) tools

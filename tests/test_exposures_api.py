@@ -67,7 +67,7 @@ def test_pages_and_filters(api, world) -> None:  # type: ignore[no-untyped-def]
     assert len(notified["items"]) == 3
     none = client.get("/v1/exposures", params={"state": "closed"}, headers=headers["viewer"]).json()
     assert none == {"items": [], "next_cursor": None}
-    assert client.get("/v1/exposures", params={"cursor": "!!"}, headers=headers["viewer"]).status_code == 400
+    assert client.get("/v1/exposures", params={"cursor": "!!"}, headers=headers["viewer"]).status_code == 422
 
 
 def test_detail_shows_sightings_timeline_and_every_delivery(api, world) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +102,11 @@ def test_actions_are_audited_need_the_responder_role_and_release_takes_the_quara
     done = client.post(f"/v1/exposures/{e.id}/ack", json={}, headers=headers["responder"])
     assert done.status_code == 200 and done.json()["state"] == "acknowledged"
     missing = client.post(f"/v1/exposures/{e.id}/false-positive", json={}, headers=headers["responder"])
-    assert missing.status_code == 400  # a reason is required
+    assert missing.status_code == 422 and "reason" in missing.text  # a reason is required (its schema)
+    blank = client.post(
+        f"/v1/exposures/{e.id}/false-positive", json={"reason": "  "}, headers=headers["responder"]
+    )
+    assert blank.status_code == 422
     wrong = client.post(f"/v1/exposures/{e.id}/acknowledge", json={}, headers=headers["responder"])
     assert wrong.status_code == 409  # already acknowledged
     released = client.post(

@@ -200,9 +200,26 @@ def quarantines(clients: AwsClients, user: SeededUser) -> list[str]:
 def test_an_unreadable_report_is_refused_and_nothing_is_recorded(
     client: TestClient, tokens: dict[str, str], api_settings: Settings
 ) -> None:
-    for body in (b"\xff\xfe", b"not json at all", b"[]", b"[1, 2]", b'{"some": "thing"}'):
+    refused = {
+        b"\xff\xfe": "not UTF-8",
+        b"not json at all": "neither JSON nor JSON Lines",
+        b"  \n": "the body is empty",
+        b"[1, 2]": "every item must be a JSON object",
+        b'{"some": "thing"}': "an item is neither trufflehog",
+        b'[{"RuleID": "aws", "StartLine": "12"}]': "a gitleaks item's StartLine must be a whole number",
+        b'{"key_id": "AKIA", "line": 0}': "line must be from 1 to 2147483647",
+        b'{"key_id": 12}': "a manual item's key_id must be a string",
+        b'{"text": "x", "committed_at": "yesterday"}': "committed_at must be an ISO 8601 time",
+        b'{"runs": null}': "runs must not be null",
+        b'{"runs": [1]}': "a SARIF run must be a JSON object",
+    }
+    for body, why in refused.items():
         answer = client.post("/v1/reports", content=body, headers=bearer(tokens["responder"]))
-        assert answer.status_code == 400 and answer.json()["error"], body
+        assert answer.status_code == 400 and why in answer.json()["error"], (body, answer.text)
+    # A scan that found nothing is a report of nothing (gitleaks writes []): accepted, nothing recorded.
+    for body in (b"[]", b'{"version": "2.1.0", "runs": [{"results": []}]}'):
+        answer = client.post("/v1/reports", content=body, headers=bearer(tokens["responder"]))
+        assert answer.status_code == 202 and answer.json()["accepted"] == 0, answer.text
     store = open_store(api_settings.resolved_database_url())
     with store.session() as s:
         assert (s.query(Report).count(), s.query(Exposure).count()) == (0, 0)

@@ -30,6 +30,7 @@ from keysentry.config.issuers import IssuerSettings
 from keysentry.config.notify import NotifySettings
 from keysentry.config.response import ResponsePolicy
 from keysentry.config.scan import ScanSettings
+from keysentry.config.service import ServiceSettings
 from keysentry.config.watch import WatchSettings
 from keysentry.errors import ConfigError
 from keysentry.escaping import http_url
@@ -162,6 +163,11 @@ class Settings(BaseSettings):
         "unset, they are fetched from github_partner_keys_url.",
     )
     github_partner_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    service: ServiceSettings = Field(
+        default_factory=ServiceSettings,
+        description="Limits at the door of keysentry serve: a report rate per token, how long a body may "
+        "take to arrive, the largest report ([service]).",
+    )
     executor: ExecutorSettings = Field(
         default_factory=ExecutorSettings,
         description="Where background work runs: inline threads (default) or Celery workers ([executor]).",

@@ -28,6 +28,7 @@ from typing import Any
 from keysentry.clock import parse_timestamp
 from keysentry.content import Provenance
 from keysentry.errors import KeysentryError
+from keysentry.intake.bounded_json import TooDeep, check_depth, without_nul
 
 MAX_ITEMS = 10_000
 REDACTED = "REDACTED"  # what gitleaks and betterleaks write for a value with --redact
@@ -77,8 +78,12 @@ def _when(value: Any) -> datetime | None:
     return parse_timestamp(value, naive_is_utc=False)  # a scanner's time without a zone is unknown
 
 
+MAX_LINE = 2**31 - 1  # no file has more lines (nor a line more columns); the store holds 32 bits
+
+
 def _line(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return value if whole and 0 < value <= MAX_LINE else None
 
 
 def _segment(text: Any, line: Any = None, column: Any = None) -> Segment | None:
@@ -227,19 +232,71 @@ def _manual(item: dict[str, Any]) -> Reported:
 
 
 def _kind(item: dict[str, Any]) -> str:
-    if "SourceMetadata" in item or "DetectorName" in item:
+    if "DetectorName" in item:
         return "trufflehog"
-    if "RuleID" in item and ("Secret" in item or "Match" in item):
+    if "RuleID" in item:
         return "gitleaks"
     if "rule_id" in item and "match" in item:
         return "betterleaks"
     if "key_id" in item or "secret" in item or "text" in item:
         return "manual"
     raise UnreadableReport(
-        "an item is neither trufflehog (SourceMetadata, DetectorName), gitleaks (RuleID, Secret), "
-        "betterleaks 2 (rule_id, match), SARIF (runs[].results[]) nor a keysentry report "
-        "(key_id, secret)"
+        "an item is neither trufflehog (DetectorName), gitleaks (RuleID), betterleaks 2 (rule_id, "
+        "match), SARIF (runs[].results[]) nor a keysentry report (key_id, secret or text)"
     )
+
+
+# The fields each format's items may carry, by the JSON type they must have when present (null is
+# always allowed): a value of another type is refused with the field's name, before anything is read.
+_TEXT, _NUMBER, _OBJECT, _LIST = (str,), (int,), (dict,), (list,)
+FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "manual": {
+        **dict.fromkeys(
+            ("key_id", "secret", "text", "url", "repository", "commit", "path", "author", "committed_at"),
+            _TEXT,
+        ),
+        "line": _NUMBER,
+    },
+    "gitleaks": {
+        **dict.fromkeys(
+            ("RuleID", "Secret", "Match", "File", "Commit", "Author", "Email", "Date", "Link"), _TEXT
+        ),
+        **dict.fromkeys(("StartLine", "StartColumn"), _NUMBER),
+    },
+    "trufflehog": {**dict.fromkeys(("DetectorName", "Raw", "RawV2"), _TEXT), "SourceMetadata": _OBJECT},
+    "betterleaks report": {"schema_version": _TEXT, "findings": _LIST, "scan": _OBJECT},
+    "sarif": {"version": _TEXT, "runs": _LIST},
+    "betterleaks line": {"schema_version": _TEXT, "finding": _OBJECT, "scan": _OBJECT},
+}
+_NAMES = {str: "a string", int: "a whole number", dict: "an object", list: "an array"}
+# Fields that are never null when present (what tells the format is always present).
+NOT_NULL = {
+    "trufflehog": ("DetectorName",),
+    "gitleaks": ("RuleID",),
+    "sarif": ("runs",),
+    "betterleaks report": ("schema_version", "findings"),
+    "betterleaks line": ("schema_version", "finding", "scan"),
+}
+
+
+def _typed(item: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``item`` if every field it has of ``kind``'s is of its type (and a line is at least 1)."""
+    for name in NOT_NULL.get(kind, ()):
+        if name in item and item[name] is None:
+            raise UnreadableReport(f"a {kind} item's {name} must not be null")
+    for name, types in FIELD_TYPES[kind].items():
+        value = item.get(name)
+        if value is None:
+            continue
+        if types is _NUMBER and isinstance(value, float) and value.is_integer():
+            value = item[name] = int(value)  # 12.0 is a whole number in JSON
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise UnreadableReport(f"a {kind} item's {name} must be {_NAMES[types[0]]}")
+        if isinstance(value, int) and not 1 <= value <= MAX_LINE:
+            raise UnreadableReport(f"a {kind} item's {name} must be from 1 to {MAX_LINE}")
+    if kind == "manual" and isinstance(item.get("committed_at"), str) and _when(item["committed_at"]) is None:
+        raise UnreadableReport("a manual item's committed_at must be an ISO 8601 time with its time zone")
+    return item
 
 
 READERS = {"trufflehog": _trufflehog, "gitleaks": _gitleaks, "betterleaks": _betterleaks, "manual": _manual}
@@ -248,36 +305,56 @@ READERS = {"trufflehog": _trufflehog, "gitleaks": _gitleaks, "betterleaks": _bet
 def _parse(text: str) -> list[Any]:
     """The JSON values of a body: one document, or one per line (JSON Lines)."""
     try:
-        return [json.loads(text)]
+        check_depth(text)
+    except TooDeep as exc:
+        raise UnreadableReport(str(exc)) from None
+    try:
+        return [without_nul(json.loads(text))]
     except json.JSONDecodeError:
         try:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
+            return [without_nul(json.loads(line)) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError as exc:
             raise UnreadableReport(f"neither JSON nor JSON Lines: {exc}") from None
 
 
 def _items(documents: list[Any]) -> Iterator[Reported]:
+    """The items of each document: a list of items (gitleaks), or one (a line of JSON Lines, a
+    keysentry report, SARIF, betterleaks 2's report)."""
     for document in documents:
-        if isinstance(document, list):
-            yield from _items(document)
-        elif not isinstance(document, dict):
-            raise UnreadableReport("every item must be a JSON object")
-        elif isinstance(document.get("runs"), list):  # SARIF
-            for run in map(_obj, document["runs"]):
-                tool = str(_obj(_obj(run.get("tool")).get("driver")).get("name") or "sarif").lower()
-                results = run.get("results")
-                for result in results if isinstance(results, list) else []:
-                    if not isinstance(result, dict):
-                        raise UnreadableReport("a SARIF result must be a JSON object")
-                    yield _sarif(result, tool)
-        elif "schema_version" in document and isinstance(document.get("findings"), list):  # betterleaks
-            yield from _items(document["findings"])
-        elif "schema_version" in document and isinstance(document.get("finding"), dict):  # its JSONL
-            yield _betterleaks(document["finding"])
-        elif "schema_version" in document and "scan" in document and len(document) == 2:
-            continue  # betterleaks' closing summary line: no finding in it
-        else:
-            yield READERS[_kind(document)](document)
+        for item in document if isinstance(document, list) else [document]:
+            yield from _item(item)
+
+
+def _item(document: Any) -> Iterator[Reported]:
+    if not isinstance(document, dict):
+        raise UnreadableReport("every item must be a JSON object")
+    if "runs" in document:  # SARIF
+        for run in _typed(document, "sarif")["runs"]:
+            if not isinstance(run, dict):
+                raise UnreadableReport("a SARIF run must be a JSON object")
+            tool = str(_obj(_obj(run.get("tool")).get("driver")).get("name") or "sarif").lower()
+            results = run.get("results")
+            if results is not None and not isinstance(results, list):
+                raise UnreadableReport("a SARIF run's results must be an array")
+            for result in results or []:
+                if not isinstance(result, dict):
+                    raise UnreadableReport("a SARIF result must be a JSON object")
+                yield _sarif(result, tool)
+    elif "schema_version" in document and "findings" in document:  # betterleaks 2's report
+        for finding in _typed(document, "betterleaks report")["findings"]:
+            if not isinstance(finding, dict):
+                raise UnreadableReport("a betterleaks finding must be a JSON object")
+            yield _betterleaks(finding)
+    elif "schema_version" in document and ("finding" in document or "scan" in document):  # its JSONL
+        line = _typed(document, "betterleaks line")
+        if isinstance(line.get("finding"), dict):
+            yield _betterleaks(line["finding"])
+        elif not isinstance(line.get("scan"), dict):
+            raise UnreadableReport("a betterleaks line holds a finding or the closing summary (scan)")
+        # (the closing summary line: no finding in it)
+    else:
+        kind = _kind(document)
+        yield READERS[kind](_typed(document, kind))
 
 
 def read_report(body: bytes) -> list[Reported]:
@@ -287,11 +364,11 @@ def read_report(body: bytes) -> list[Reported]:
         text = body.decode()
     except UnicodeDecodeError:
         raise UnreadableReport("the body is not UTF-8") from None
+    if not text.strip():
+        raise UnreadableReport("the body is empty")
     items: list[Reported] = []
     for item in _items(_parse(text)):
         items.append(item)
         if len(items) > MAX_ITEMS:
             raise UnreadableReport(f"more than {MAX_ITEMS} items in one report")
-    if not items:
-        raise UnreadableReport("the report is empty")
-    return items
+    return items  # (none: a scanner's report of a scan that found nothing, gitleaks' [])

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from keysentry.errors import KeysentryError
+from keysentry.intake import bounded_json
+from keysentry.intake.bounded_json import TooDeep
 
 KEY_ID_HEADER = "Github-Public-Key-Identifier"
 SIGNATURE_HEADER = "Github-Public-Key-Signature"
@@ -85,7 +87,9 @@ def signature_is_valid(
 def parse_batch(body: bytes) -> list[PartnerReport]:
     """The reports in a partner request body; :class:`MalformedReport` says what is wrong with it."""
     try:
-        data = json.loads(body)
+        data = bounded_json.loads(body)
+    except TooDeep as exc:
+        raise MalformedReport(str(exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedReport(f"the body is not JSON: {exc}") from None
     if not isinstance(data, list) or not data:

@@ -5,6 +5,7 @@ and leaves the state as it is."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,6 +34,11 @@ RELEASE_PERMISSIONS = (
 )
 
 
+# Who an exposure is assigned to: a name or an address, at most 128 characters, no control character
+# (the API's schema says the same with this pattern).
+ASSIGNEE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
 class ActionError(KeysentryError):
     """An operator asked for something the exposure's state does not allow."""
 
@@ -54,6 +60,8 @@ class Operator:
         """An operator's decision (any of ``OPERATOR_ACTIONS``); the exposure's state after it.
         ``reason`` is the comment; ``resolution`` says why a close (one of ``RESOLUTIONS``);
         ``assignee`` is who an exposure is assigned to ("" or None with ``assign``: nobody)."""
+        if reason is not None:  # text to store: PostgreSQL's text holds no NUL
+            reason = reason.replace("\x00", "\ufffd")
         rule = operator_action(action)
         if rule is None:
             raise ActionError(f"unknown action {action!r}; one of {sorted(OPERATOR_ACTIONS)}")
@@ -89,8 +97,8 @@ class Operator:
     def assign(self, exposure_id: int, actor: str, assignee: str | None, reason: str | None) -> str:
         """Give the exposure to ``assignee`` (None or "": to nobody); the state stays as it is."""
         who = (assignee or "").strip() or None
-        if who is not None and (len(who) > 128 or not who.isprintable()):
-            raise ActionError("an assignee is a name or an address of at most 128 printable characters")
+        if who is not None and (len(who) > 128 or not re.match(ASSIGNEE_PATTERN, who)):
+            raise ActionError("an assignee is a name or an address of at most 128 characters, none a control")
         with self.store.transaction() as db:
             row = _exposure(db, exposure_id)
             if row["assignee"] == who:

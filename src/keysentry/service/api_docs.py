@@ -10,11 +10,20 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
+from keysentry.intake.formats import MAX_LINE
+from keysentry.intake.github_partner import MAX_BATCH, MAX_TOKEN
+
 
 class KeysentryReport(BaseModel):
     """keysentry's own report: a key ID and its secret (or text holding a credential) and where it was."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        # one of them at least: a report with none of them holds nothing to scan
+        json_schema_extra={
+            "anyOf": [{"required": ["key_id"]}, {"required": ["secret"]}, {"required": ["text"]}]
+        },
+    )
     key_id: str | None = Field(default=None, description="The access key ID (AKIA…, ASIA…).")
     secret: str | None = Field(
         default=None,
@@ -26,9 +35,11 @@ class KeysentryReport(BaseModel):
     repository: str | None = None
     commit: str | None = None
     path: str | None = None
-    line: int | None = Field(default=None, ge=1)
+    line: int | None = Field(default=None, ge=1, le=MAX_LINE)
     author: str | None = None
-    committed_at: str | None = Field(default=None, description="ISO 8601, with a time zone.")
+    committed_at: str | None = Field(
+        default=None, description="ISO 8601, with a time zone.", json_schema_extra={"format": "date-time"}
+    )
 
 
 class GitleaksFinding(BaseModel):
@@ -39,8 +50,8 @@ class GitleaksFinding(BaseModel):
     Secret: str | None = None
     Match: str | None = None
     File: str | None = None
-    StartLine: int | None = None
-    StartColumn: int | None = None
+    StartLine: int | None = Field(default=None, ge=1, le=MAX_LINE)
+    StartColumn: int | None = Field(default=None, ge=1, le=MAX_LINE)
     Commit: str | None = None
     Author: str | None = None
     Email: str | None = None
@@ -60,6 +71,31 @@ class BetterleaksReport(BaseModel):
     scan: dict[str, Any] | None = None
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """(An optional field that is never null: the description shows no null default.)"""
+    schema.pop("default", None)
+
+
+class BetterleaksLine(BaseModel):
+    """One line of betterleaks 2's JSON Lines (``-o report.jsonl``): a finding, or the closing summary
+    (``{"schema_version", "scan"}``, nothing to read in it)."""
+
+    schema_version: str
+    finding: dict[str, Any] = Field(
+        default=None,  # type: ignore[arg-type]
+        description="One finding, as in the report's findings.",
+        json_schema_extra=_no_default,
+    )
+    scan: dict[str, Any] = Field(
+        default=None,  # type: ignore[arg-type]
+        description="The closing summary.",
+        json_schema_extra=_no_default,
+    )
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"anyOf": [{"required": ["finding"]}, {"required": ["scan"]}]}
+    )
+
+
 class SarifLog(BaseModel):
     """A SARIF 2.1.0 log (``gitleaks --report-format sarif``): each result's secret is in
     ``region.snippet.text``, its commit, author and date in ``partialFingerprints``."""
@@ -73,7 +109,7 @@ class TrufflehogFinding(BaseModel):
     """One line of ``trufflehog … --json`` (a JSON Lines body holds one per line)."""
 
     model_config = ConfigDict(extra="allow")
-    DetectorName: str | None = None
+    DetectorName: str
     Raw: str | None = None
     RawV2: str | None = None
     SourceMetadata: dict[str, Any] | None = None
@@ -110,8 +146,8 @@ class ReportAccepted(BaseModel):
 class PartnerToken(BaseModel):
     """One token GitHub found (GitHub's secret scanning partner program)."""
 
-    token: str
-    type: str
+    token: str = Field(min_length=1, max_length=MAX_TOKEN)
+    type: str = Field(min_length=1)
     url: str | None = None
     source: str | None = Field(default=None, description="content, commit, pull_request_title, …")
 
@@ -126,7 +162,15 @@ class ErrorBody(BaseModel):
     error: str
 
 
-DOCUMENTED = (KeysentryReport, GitleaksFinding, BetterleaksReport, SarifLog, TrufflehogFinding, PartnerToken)
+DOCUMENTED = (
+    KeysentryReport,
+    GitleaksFinding,
+    BetterleaksReport,
+    BetterleaksLine,
+    SarifLog,
+    TrufflehogFinding,
+    PartnerToken,
+)
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -145,6 +189,7 @@ REPORT_BODY: dict[str, Any] = {
                         {"type": "array", "items": _ref(KeysentryReport)},
                         {"type": "array", "items": _ref(GitleaksFinding)},
                         _ref(BetterleaksReport),
+                        _ref(BetterleaksLine),
                         _ref(SarifLog),
                         _ref(TrufflehogFinding),
                     ]
@@ -163,7 +208,11 @@ PARTNER_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "GitHub's batch of found tokens, signed over the raw body (ECDSA P-256, SHA-256).",
-        "content": {"application/json": {"schema": {"type": "array", "items": _ref(PartnerToken)}}},
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": _ref(PartnerToken), "minItems": 1, "maxItems": MAX_BATCH}
+            }
+        },
     },
     "parameters": [
         {
@@ -190,6 +239,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {
         "model": ErrorBody,
         "description": "The body is larger than the service accepts; nothing recorded.",
+    },
+    408: {
+        "model": ErrorBody,
+        "description": "The body did not arrive within [service] body_timeout; nothing recorded.",
+    },
+}
+LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorBody,
+        "description": "More reports a minute from this token than [service] report_rate allows; nothing "
+        "read.  Retry-After says in how many seconds to try again.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
     },
 }
 

@@ -5,7 +5,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from keysentry import __version__
 from keysentry.app.wiring import build_service
@@ -14,12 +16,14 @@ from keysentry.respond.responder import Responder
 from keysentry.service.api_docs import install_openapi
 from keysentry.service.docs_page import install_docs
 from keysentry.service.headers import security_headers
+from keysentry.service.limits import BodyDeadline
+from keysentry.service.permissions import needs
 from keysentry.service.routes.dashboard import STATIC, dashboard_router
 from keysentry.service.routes.exposures import exposures_router
-from keysentry.service.routes.intake import MAX_REPORT_BYTES, PARTNER_PATH, intake_router
+from keysentry.service.routes.intake import PARTNER_PATH, intake_router
 from keysentry.service.routes.ops import ops_router
 
-__all__ = ["MAX_REPORT_BYTES", "PARTNER_PATH", "create_app"]
+__all__ = ["PARTNER_PATH", "create_app"]
 
 
 def create_app(settings: Settings, responder: Responder | None = None, background: bool = True) -> FastAPI:
@@ -54,10 +58,25 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
     app.state.responder = responder
     app.state.worker = worker
     app.state.watchers = watchers
-    app.include_router(ops_router(responder.store))
-    app.include_router(intake_router(responder, parts.partner_keys))
-    app.include_router(exposures_router(responder))
-    app.include_router(dashboard_router(responder))
+    routers = (
+        ops_router(responder.store),
+        intake_router(responder, parts.partner_keys),
+        exposures_router(responder),
+        dashboard_router(responder),
+    )
+    for router in routers:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(security_headers)
+    app.add_middleware(BodyDeadline, timeout=settings.service.body_timeout.total_seconds())
+    # Every route has its row in the permissions table, or the service does not start.
+    app.state.served_routes = {
+        (method, route.path)
+        for route in [*app.routes, *(r for router in routers for r in router.routes)]
+        if isinstance(route, APIRoute | Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    for method, path in app.state.served_routes:
+        needs(method, path)
     return app

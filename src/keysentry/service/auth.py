@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from keysentry.service.permissions import needs
 from keysentry.store.db import Store
 from keysentry.store.tokens import Caller, check_token
 
@@ -40,3 +41,8 @@ def require(role: str, store: Store) -> Callable[..., object]:
         return caller
 
     return dependency
+
+
+def permitted(method: str, path: str, store: Store) -> Any:
+    """The dependency for ``method path``: the caller, with the role the permissions table names."""
+    return Depends(require(needs(method, path), store))

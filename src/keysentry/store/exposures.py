@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from keysentry.clock import utcnow
 from keysentry.detect.findings import Finding, Location
-from keysentry.store.models import Exposure, Sighting, TimelineEvent
+from keysentry.store.models import MAX_ID, Exposure, Sighting, TimelineEvent
 
 # Where statements run: an ORM session, or a plain connection on the hot paths (Store.transaction).
 Db = Session | Connection
@@ -271,7 +271,8 @@ def list_exposures(session: Session, states: Sequence[str] | None = None) -> lis
 def get_exposure(session: Session, ident: str) -> Exposure | None:
     """By numeric ID or by key ID (the newest exposure of that key)."""
     if ident.isdigit():
-        return session.get(Exposure, int(ident))
+        number = int(ident)
+        return session.get(Exposure, number) if 0 < number <= MAX_ID else None
     return session.scalars(
         select(Exposure).where(Exposure.key_id == ident).order_by(Exposure.id.desc()).limit(1)
     ).one_or_none()

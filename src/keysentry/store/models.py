@@ -21,6 +21,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from keysentry.clock import utcnow
 from keysentry.store.types import UTCDateTime
 
+# The largest row ID the tables hold: their IDs are INTEGER, 32 bits on PostgreSQL.  A larger number is
+# no row, and must not reach the database (PostgreSQL refuses it as an INTEGER, SQLite past 64 bits).
+MAX_ID = 2**31 - 1
+
 
 class Base(DeclarativeBase):
     pass

@@ -5,7 +5,7 @@ the models (read inside the caller's session) or as plain tuples."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, false, func, not_, or_
 from sqlalchemy.orm import Session, selectinload
 
 from keysentry.store.db import Store
-from keysentry.store.models import DeliveryAttempt, Exposure, OutboxMessage, Sighting, WatchCursor
+from keysentry.store.models import MAX_ID, DeliveryAttempt, Exposure, OutboxMessage, Sighting, WatchCursor
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,19 @@ def outcome_condition(
     return conditions.get(word, false())
 
 
+def _text(value: str) -> str:
+    """A filter's text as the database can compare it: PostgreSQL's text holds no NUL (none is stored
+    either, so a filter with one matches nothing, as it should)."""
+    return value.replace("\x00", "\ufffd")
+
+
 def _filtered(f: ExposureFilter, load_sightings: bool = True) -> Select[Exposure]:
+    texts: dict[str, Any] = {
+        name: _text(value)
+        for name in ("account", "credential_type", "source", "severity", "search", "assignee")
+        if isinstance(value := getattr(f, name), str)
+    }
+    f = replace(f, **texts, state=[_text(s) for s in f.state] if f.state else f.state)
     stmt = select(Exposure)
     if load_sightings:
         stmt = stmt.options(selectinload(Exposure.sightings))
@@ -180,7 +192,8 @@ def each_exposure(session: Session, f: ExposureFilter = ExposureFilter()) -> Ite
 
 
 def exposure_by_id(session: Session, exposure_id: int) -> Exposure | None:
-    return session.get(Exposure, exposure_id)
+    """None for a number no row can have (past a 64-bit integer), as for one that has no row."""
+    return session.get(Exposure, exposure_id) if 0 < exposure_id <= MAX_ID else None
 
 
 def key_ids(session: Session, exposure_ids: list[int]) -> dict[int, str]:

@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, bindparam, or_, select, update
 
 from keysentry.clock import utcnow
 from keysentry.store.exposures import APPEND_EVENT, EXPOSURES, SIGHTINGS, TIMELINE, Db, append_event
+from keysentry.store.models import MAX_ID
 
 _LOAD = select(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
 _UPDATE = update(EXPOSURES).where(EXPOSURES.c.id == bindparam("eid"))
@@ -39,6 +40,8 @@ _FORGOTTEN_ON_REOPEN = {
 
 def load_exposure(db: Db, exposure_id: int) -> dict[str, Any] | None:
     """The exposure's row, as a plain dict; None if there is none."""
+    if not 0 < exposure_id <= MAX_ID:
+        return None
     row = db.execute(_LOAD, {"eid": exposure_id}).mappings().one_or_none()
     return dict(row) if row is not None else None
 

@@ -40,9 +40,10 @@ from keysentry.respond.states import CLOSED_VIEW, OPERATOR_ACTIONS, RESOLUTIONS,
 from keysentry.respond.timeline_text import sentence
 from keysentry.respond.view import ExposureView
 from keysentry.service.chart import DayLatency, latency_chart, sources_chart
+from keysentry.service.permissions import needs
 from keysentry.service.routes.exposures import csv_of, detail, summary
 from keysentry.store.db import Session, Store
-from keysentry.store.models import Exposure
+from keysentry.store.models import MAX_ID, Exposure
 from keysentry.store.queries import (
     SORTS,
     UNASSIGNED,
@@ -202,6 +203,11 @@ class Pages:
     def caller_of(self, request: Request) -> Caller | None:
         return check_token(self.store, request.cookies.get(COOKIE))
 
+    def allowed(self, request: Request, method: str, path: str) -> Caller | None:
+        """The session's caller if its role may ``method path`` (the permissions table), else None."""
+        caller = self.caller_of(request)
+        return caller if caller is not None and caller.may(needs(method, path)) else None
+
     def page(self, request: Request, name: str, caller: Caller | None, **values: Any) -> HTMLResponse:
         notice = unquote(request.cookies.get(FLASH_COOKIE) or "") or None
         error = notice.startswith("!") if notice else False
@@ -268,7 +274,7 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
 
     @router.get("/", response_class=HTMLResponse)
     def index(request: Request) -> Response:
-        caller = pages.caller_of(request)
+        caller = pages.allowed(request, "GET", "/")
         if caller is None:
             return pages.to_login()
         f, chosen = listing_filter(request)
@@ -317,7 +323,7 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
 
     def _export(request: Request, fmt: str) -> Response:
         """The filtered list, every page of it, for a spreadsheet or a script (the API's columns)."""
-        if pages.caller_of(request) is None:
+        if pages.allowed(request, "GET", f"/exposures.{fmt}") is None:
             return pages.to_login()
         f, _ = listing_filter(request)
         with store.session() as session:
@@ -336,12 +342,12 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
 
     @router.get("/exposures/{exposure_id}", response_class=HTMLResponse)
     def exposure_page(request: Request, exposure_id: int) -> Response:
-        caller = pages.caller_of(request)
+        caller = pages.allowed(request, "GET", "/exposures/{exposure_id}")
         if caller is None:
             return pages.to_login()
         with store.session() as session:
             # (a number past what the store holds is no exposure either, not a database error)
-            e = exposure_by_id(session, exposure_id) if 0 < exposure_id < 2**63 else None
+            e = exposure_by_id(session, exposure_id) if 0 < exposure_id <= MAX_ID else None
             if e is None:
                 answer = pages.page(request, "missing.html", caller, exposure_id=exposure_id)
                 answer.status_code = 404
@@ -364,8 +370,9 @@ def _exposure_routes(router: APIRouter, pages: Pages, responder: Responder) -> N
         if not _same_origin(request):
             return Response("cross-site form posts are refused", status_code=403)
         where = f"/exposures/{exposure_id}"
-        if not caller.may("responder"):
-            return pages.back_to(where, "This needs the responder role.", error=True)
+        role = needs("POST", "/exposures/{exposure_id}/{action}")
+        if not caller.may(role):
+            return pages.back_to(where, f"This needs the {role} role.", error=True)
         try:
             state = await run_in_threadpool(
                 responder.act,

@@ -4,27 +4,29 @@ exposure's timeline with the token's name as the actor.
 
 No ``from __future__ import annotations``: FastAPI reads these annotations at run time."""
 
-import base64
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from annotated_types import Interval
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from keysentry.errors import KeysentryError
 from keysentry.escaping import spreadsheet_cell
+from keysentry.respond.operator import ASSIGNEE_PATTERN
 from keysentry.respond.outcome import WORDS, outcome_is, outcome_of
 from keysentry.respond.responder import Responder
-from keysentry.respond.states import OPERATOR_ACTIONS, RESOLUTIONS, operator_action
-from keysentry.service.auth import UNAUTHORIZED, require
-from keysentry.service.routes.models import ActionDone, BulkDone, ExposureDetail, ExposurePage
+from keysentry.respond.states import OPERATOR_ACTIONS, RESOLUTIONS, OperatorAction, State
+from keysentry.service.auth import UNAUTHORIZED, permitted
+from keysentry.service.routes.models import ActionDone, BulkDone, ErrorDetail, ExposureDetail, ExposurePage
 from keysentry.store.db import Session
-from keysentry.store.models import Exposure, Sighting
+from keysentry.store.models import MAX_ID, Exposure, Sighting
 from keysentry.store.queries import (
     ExposureFilter,
     deliveries_of,
@@ -45,23 +47,64 @@ Resolution = Literal[tuple(RESOLUTIONS)]  # type: ignore[valid-type]
 
 
 class Action(BaseModel):
-    reason: str | None = Field(
-        default=None,
-        max_length=2000,
-        description="Why, or the comment (required for comment, false_positive, reopen, release).",
-    )
-    resolution: Resolution | None = Field(  # type: ignore[valid-type]
-        default=None, description="close: why it is closed (required)."
-    )
+    """The body of an action that takes an optional comment."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=2000, description="Why, or a comment.")
+
+
+class ReasonedAction(Action):
+    """The body of an action that needs a reason (comment, false_positive, reopen, release)."""
+
+    reason: str = Field(max_length=2000, pattern=r"\S", description="Why, or the comment (required).")
+
+
+class Closing(Action):
+    """Close: why (the resolution, required) and an optional comment."""
+
+    resolution: Resolution = Field(description="Why it is closed.")  # type: ignore[valid-type]
+
+
+class Assigning(Action):
+    """Assign: to whom (null or empty: to nobody), with an optional comment."""
+
     assignee: str | None = Field(
-        default=None,
         max_length=128,
-        description="assign: the person (a name or an address); null or empty unassigns.",
+        pattern=ASSIGNEE_PATTERN,
+        description="A person's name or address; null or empty unassigns.",
     )
 
 
-class BulkAction(Action):
-    ids: list[int] = Field(min_length=1, max_length=1000)
+# The largest exposure number the API takes: the largest integer every JSON reader holds exactly.
+API_MAX_ID = 2**53 - 1
+
+
+def _whole_number(value: Any) -> Any:
+    """An exposure's number in a body: a JSON integer (12, or 12.0), never true or false."""
+    if isinstance(value, bool):
+        raise ValueError("an exposure's number, not true or false")
+    return value
+
+
+ExposureId = Annotated[int, Interval(ge=1, le=API_MAX_ID), BeforeValidator(_whole_number)]
+ExposureInPath = Annotated[int, Path(ge=1, le=API_MAX_ID, description="The exposure's number.")]
+
+
+def _body_of(action: OperatorAction) -> type[Action]:
+    if action.needs == "resolution":
+        return Closing
+    if action.needs == "assignee":
+        return Assigning
+    return ReasonedAction if action.needs_reason else Action
+
+
+def _bulk_of(body: type[Action]) -> type[Action]:
+    """The same body with the exposures' numbers (``ids``)."""
+    return create_model(
+        f"Bulk{body.__name__}",
+        __base__=body,
+        ids=(list[ExposureId], Field(min_length=1, max_length=1000, description="The exposures' numbers.")),
+    )
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -69,16 +112,13 @@ def _iso(t: datetime | None) -> str | None:
 
 
 def _cursor(exposure_id: int) -> str:
-    return base64.urlsafe_b64encode(str(exposure_id).encode()).decode()
+    """The next page starts below this exposure: its number, as text (the schema's pattern)."""
+    return str(exposure_id)
 
 
 def _after(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except ValueError:
-        raise HTTPException(400, "not a cursor this API gave out") from None
+    before = int(cursor) if cursor else None
+    return before if before is not None and before <= MAX_ID else None  # (past every ID: from the top)
 
 
 def summary(e: Exposure) -> dict[str, Any]:
@@ -171,15 +211,25 @@ def detail(session: Session, e: Exposure) -> dict[str, Any]:
     }
 
 
+def _iso_only(value: Any) -> Any:
+    """A time in a query is ISO 8601 text; pydantic alone would also take a number (Unix seconds)."""
+    if isinstance(value, str) and not re.match(r"\d{4}-\d\d-\d\d", value):
+        raise ValueError("an ISO 8601 time (2026-12-07T04:00:00Z), not a number")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
 def filters(
-    state: Annotated[list[str] | None, Query(description="Only these states (repeat it).")] = None,
+    state: Annotated[list[State] | None, Query(description="Only these states (repeat it).")] = None,
     account: Annotated[str | None, Query(description="Only this account ID.")] = None,
     credential_type: Annotated[str | None, Query(description="e.g. aws_access_key")] = None,
     source: Annotated[
         str | None, Query(description="Seen in this kind of source: git, github, report …")
     ] = None,
-    since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Detected before (ISO 8601).")] = None,
+    since: Annotated[IsoTime | None, Query(description="Detected at or after (ISO 8601).")] = None,
+    until: Annotated[IsoTime | None, Query(description="Detected before (ISO 8601).")] = None,
     outcome: Annotated[
         Outcome | None,
         Query(description="Only those with this outcome (contained, not contained …)."),
@@ -194,7 +244,7 @@ def filters(
     ] = None,
 ) -> ExposureFilter:
     return ExposureFilter(
-        state=state,
+        state=[s.value for s in state] if state else None,
         account=account,
         credential_type=credential_type,
         source=source,
@@ -207,6 +257,13 @@ def filters(
     )
 
 
+# The actions by their API names and the CLI's (ack, false-positive): anything else is no action.
+NOT_FOUND = {"model": ErrorDetail, "description": "No exposure has that number."}
+CONFLICT = {"model": ErrorDetail, "description": "The exposure's state does not allow the action."}
+BAD_BODY = {
+    "model": ErrorDetail,
+    "description": "The body is not JSON, or lacks what the action needs (a reason, a resolution).",
+}
 ACTIONS_SUMMARY = " or ".join(", ".join(OPERATOR_ACTIONS).rsplit(", ", 1))
 ACTIONS_SUMMARY += " (release takes the quarantine off)"
 
@@ -214,15 +271,16 @@ ACTIONS_SUMMARY += " (release takes the quarantine off)"
 def exposures_router(responder: Responder) -> APIRouter:
     router = APIRouter(prefix="/v1/exposures", tags=["exposures"], responses=UNAUTHORIZED)
     store = responder.store
-    Viewer = Annotated[Caller, Depends(require("viewer", store))]
-    Acting = Annotated[Caller, Depends(require("responder", store))]
 
     @router.get("", summary="List exposures, newest first, a page at a time", response_model=ExposurePage)
     def list_exposures(
-        _caller: Viewer,
+        _caller: Annotated[Caller, permitted("GET", "/v1/exposures", store)],
         chosen: Annotated[ExposureFilter, Depends(filters)],
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        cursor: Annotated[
+            str | None,
+            Query(pattern=r"^[1-9][0-9]{0,18}$", description="next_cursor of the previous page"),
+        ] = None,
     ) -> dict[str, Any]:
         with store.session() as session:
             rows = page_exposures(session, chosen, limit, before=_after(cursor))
@@ -230,8 +288,16 @@ def exposures_router(responder: Responder) -> APIRouter:
         more = len(rows) > limit
         return {"items": items, "next_cursor": _cursor(items[-1]["id"]) if more else None}
 
-    @router.get(".csv", summary="Every exposure that matches the filters, as CSV")
-    def export_csv(_caller: Viewer, chosen: Annotated[ExposureFilter, Depends(filters)]) -> Response:
+    @router.get(
+        ".csv",
+        summary="Every exposure that matches the filters, as CSV",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    )
+    def export_csv(
+        _caller: Annotated[Caller, permitted("GET", "/v1/exposures.csv", store)],
+        chosen: Annotated[ExposureFilter, Depends(filters)],
+    ) -> Response:
         with store.session() as session:
             text = csv_of(summary(e) for e in each_exposure(session, chosen))
         return Response(
@@ -244,40 +310,64 @@ def exposures_router(responder: Responder) -> APIRouter:
         "/{exposure_id}",
         summary="One exposure: sightings, timeline, investigation, deliveries",
         response_model=ExposureDetail,
+        responses={404: NOT_FOUND},
     )
-    def get_exposure(exposure_id: int, _caller: Viewer) -> dict[str, Any]:
+    def get_exposure(
+        exposure_id: ExposureInPath,
+        _caller: Annotated[Caller, permitted("GET", "/v1/exposures/{exposure_id}", store)],
+    ) -> dict[str, Any]:
         with store.session() as session:
             e = exposure_by_id(session, exposure_id)
             if e is None:
                 raise HTTPException(404, f"no exposure {exposure_id}")
             return detail(session, e)
 
-    @router.post(
-        "/bulk/{action}",
-        summary="The same action on many exposures; each answered on its own",
-        response_model=BulkDone,
-        response_model_exclude_unset=True,
-    )
-    async def many(action: str, body: BulkAction, caller: Acting) -> dict[str, Any]:
+    for action in OPERATOR_ACTIONS.values():
+        _action_routes(router, responder, action)
+    return router
+
+
+def _action_routes(router: APIRouter, responder: Responder, action: OperatorAction) -> None:
+    """``POST /v1/exposures/{id}/{action}`` and ``/bulk/{action}``, each with the body the action
+    takes, by its API name (and, not in the description, the CLI's: ``ack``, ``false-positive``)."""
+    body_model, bulk_model = _body_of(action), _bulk_of(_body_of(action))
+    store = responder.store
+    acting = Annotated[Caller, permitted("POST", f"/v1/exposures/{{exposure_id}}/{action.name}", store)]
+    acting_on_many = Annotated[Caller, permitted("POST", f"/v1/exposures/bulk/{action.name}", store)]
+
+    async def one(exposure_id: ExposureInPath, body: body_model, caller: acting) -> dict[str, Any]:  # type: ignore[valid-type]
+        return await run_in_threadpool(_act, responder, exposure_id, action.name, caller, body)
+
+    async def many(body: bulk_model, caller: acting_on_many) -> dict[str, Any]:  # type: ignore[valid-type]
         results = []
-        for exposure_id in body.ids:
+        for exposure_id in body.ids:  # type: ignore[attr-defined]
             try:
                 results.append(
-                    await run_in_threadpool(_act, responder, exposure_id, _action(action), caller, body)
+                    await run_in_threadpool(_act, responder, exposure_id, action.name, caller, body)
                 )
             except HTTPException as exc:
                 results.append({"id": exposure_id, "error": exc.detail, "status": exc.status_code})
         return {"results": results}
 
-    @router.post(
-        "/{exposure_id}/{action}",
-        summary=ACTIONS_SUMMARY,
-        response_model=ActionDone,
-    )
-    async def one(exposure_id: int, action: str, body: Action, caller: Acting) -> dict[str, Any]:
-        return await run_in_threadpool(_act, responder, exposure_id, _action(action), caller, body)
-
-    return router
+    for name in dict.fromkeys((action.name, action.command)):  # (/bulk/… first: "bulk" is no number)
+        listed = name == action.name
+        router.post(
+            f"/bulk/{name}",
+            summary=f"{action.label}, for many exposures (each answered on its own)",
+            response_model=BulkDone,
+            response_model_exclude_unset=True,
+            responses={400: BAD_BODY},
+            include_in_schema=listed,
+            name=f"{action.name}_many" + ("" if listed else "_cli"),
+        )(many)
+        router.post(
+            f"/{{exposure_id}}/{name}",
+            summary=f"{action.label}: {action.summary}",
+            response_model=ActionDone,
+            responses={400: BAD_BODY, 404: NOT_FOUND, 409: CONFLICT},
+            include_in_schema=listed,
+            name=f"{action.name}_one" + ("" if listed else "_cli"),
+        )(one)
 
 
 def _act(responder: Responder, exposure_id: int, action: str, caller: Caller, body: Action) -> dict[str, Any]:
@@ -288,8 +378,8 @@ def _act(responder: Responder, exposure_id: int, action: str, caller: Caller, bo
             action,
             actor=f"api:{caller.name}",
             reason=body.reason,
-            resolution=body.resolution,
-            assignee=body.assignee,
+            resolution=getattr(body, "resolution", None),
+            assignee=getattr(body, "assignee", None),
         )
     except KeysentryError as exc:
         code = 404 if str(exc).startswith("no exposure") else 409
@@ -297,9 +387,3 @@ def _act(responder: Responder, exposure_id: int, action: str, caller: Caller, bo
             code = 400
         raise HTTPException(code, str(exc)) from None
     return {"id": exposure_id, "state": state}
-
-
-def _action(name: str) -> str:
-    """The action's name, also from its CLI name (``ack``, ``false-positive``); unknown ones as given."""
-    found = operator_action(name)
-    return found.name if found else name

@@ -6,7 +6,7 @@ the dependencies in them are made inside :func:`intake_router`."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -23,21 +23,24 @@ from keysentry.intake.partner_keys import PartnerKeys
 from keysentry.respond.responder import Responder
 from keysentry.service.api_docs import (
     ERRORS,
+    LIMITED,
     PARTNER_BODY,
     REPORT_BODY,
     ErrorBody,
     PartnerLabel,
     ReportAccepted,
 )
-from keysentry.service.auth import UNAUTHORIZED, require
+from keysentry.service.auth import UNAUTHORIZED, permitted
+from keysentry.service.limits import TokenBuckets, retry_after
 from keysentry.store.tokens import Caller
 
 PARTNER_PATH = "/v1/partners/github/secret-scanning"
-MAX_REPORT_BYTES = 16 * 1024 * 1024
 
 
 def intake_router(responder: Responder, keys: PartnerKeys) -> APIRouter:
     router = APIRouter(tags=["intake"])
+    limits = responder.context.settings.service
+    buckets = TokenBuckets(limits.report_rate, limits.report_burst)
 
     @router.post(
         PARTNER_PATH,
@@ -74,19 +77,29 @@ def intake_router(responder: Responder, keys: PartnerKeys) -> APIRouter:
         status_code=202,
         openapi_extra=REPORT_BODY,
         response_model=ReportAccepted,
-        responses={**UNAUTHORIZED, **ERRORS},
+        responses={**UNAUTHORIZED, **ERRORS, **LIMITED},
     )
     async def report(
-        request: Request, caller: Annotated[Caller, Depends(require("responder", responder.store))]
+        request: Request, caller: Annotated[Caller, permitted("POST", "/v1/reports", responder.store)]
     ) -> JSONResponse:
         """Accepts trufflehog ``--json`` (JSON Lines), gitleaks ``--report-format json`` or ``sarif``,
         betterleaks 2 (``-o report.json`` or ``.jsonl``), or ``{"key_id", "secret", "url", "repository",
         "commit", "path", "line"}`` (one or a list).  Every
         credential found is recorded (committed) before the answer, and responded to in the background."""
-        body = await request.body()
-        if len(body) > MAX_REPORT_BYTES:
+        wait = buckets.wait(caller.name)
+        if wait:  # before a byte of the body is read
             return JSONResponse(
-                {"error": f"a report may hold {MAX_REPORT_BYTES} bytes at most"}, status_code=413
+                {
+                    "error": f"more than {limits.report_rate} reports a minute from this token; "
+                    f"try again in {retry_after(wait)} s"
+                },
+                status_code=429,
+                headers={"Retry-After": retry_after(wait)},
+            )
+        body = await request.body()
+        if len(body) > limits.max_report_bytes:
+            return JSONResponse(
+                {"error": f"a report may hold {limits.max_report_bytes} bytes at most"}, status_code=413
             )
         try:
             items = read_report(body)

@@ -122,3 +122,7 @@ class BulkItem(_Answer):
 
 class BulkDone(_Answer):
     results: list[BulkItem]
+
+
+class ErrorDetail(_Answer):
+    detail: str = Field(description="What was wrong, in words.")

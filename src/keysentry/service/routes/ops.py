@@ -17,11 +17,20 @@ def ops_router(store: Store) -> APIRouter:
     registry = CollectorRegistry()
     registry.register(StoreCollector(store))
 
-    @router.get("/metrics", summary="Prometheus metrics")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @router.get("/healthz")
+    @router.get(
+        "/healthz",
+        summary="Whether the store answers",
+        responses={503: {"description": "The store does not answer."}},
+    )
     def healthz() -> JSONResponse:
         try:
             ping(store)

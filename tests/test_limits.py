@@ -1,0 +1,124 @@
+"""Limits at the door ([service]): a token over its report rate gets 429 with Retry-After and nothing of
+its body is read or recorded, other tokens go on; a body that trickles in slower than body_timeout
+gets 408 while everyone else is answered; GitHub's partner endpoint is not rate limited."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from helpers import key_for, secret_for, signed, wait_for
+from keysentry.config.service import ServiceSettings
+from keysentry.config.settings import Settings
+from keysentry.emulator.receivers import free_port
+from keysentry.service.app import PARTNER_PATH, create_app
+from keysentry.service.limits import TokenBuckets
+from keysentry.store import open_store
+from keysentry.store.tokens import create_token
+
+# (nothing here depends on the database)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def test_a_bucket_lets_a_burst_through_then_the_rate() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(rate=6, burst=2, clock=lambda: now[0])  # one every 10 s
+    assert [buckets.wait("a"), buckets.wait("a")] == [0.0, 0.0]
+    assert buckets.wait("a") == pytest.approx(10.0)
+    assert buckets.wait("b") == 0.0  # each token its own
+    now[0] = 5.0
+    assert buckets.wait("a") == pytest.approx(5.0)
+    now[0] = 10.0
+    assert buckets.wait("a") == 0.0
+    assert TokenBuckets(rate=0, burst=1).wait("a") == 0.0  # 0: no limit
+
+
+@pytest.fixture
+def limited(partner_settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
+    settings = partner_settings.model_copy(
+        update={"service": ServiceSettings(report_rate=6, report_burst=2, body_timeout="1s")}
+    )
+    store = open_store(settings.resolved_database_url())
+    tokens = {name: create_token(store, name, "responder") for name in ("busy", "calm")}
+    store.dispose()
+    app = create_app(settings, background=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    assert wait_for(lambda: _up(base)), "the service did not start"
+    yield base, tokens
+    server.should_exit = True
+    thread.join(30)
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(base + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@SQLITE_ONLY
+def test_a_token_over_its_rate_gets_429_with_retry_after_and_nothing_is_recorded(
+    limited, signing_key
+) -> None:  # type: ignore[no-untyped-def]
+    base, tokens = limited
+    rng = random.Random(429)
+
+    def report(token: str) -> httpx.Response:
+        body = {"key_id": key_for("123456789012", rng), "secret": secret_for(rng), "path": "x.env"}
+        return httpx.post(base + "/v1/reports", json=body, headers={"Authorization": f"Bearer {token}"})
+
+    assert [report(tokens["busy"]).status_code for _ in range(2)] == [202, 202]  # the burst
+    over = report(tokens["busy"])
+    assert over.status_code == 429 and 1 <= int(over.headers["Retry-After"]) <= 10
+    assert "more than 6 reports a minute" in over.json()["error"]
+    assert report(tokens["calm"]).status_code == 202  # another token is not held back
+    listed = httpx.get(base + "/v1/exposures", headers={"Authorization": f"Bearer {tokens['calm']}"})
+    assert len(listed.json()["items"]) == 3  # the refused report recorded nothing
+    # GitHub's endpoint has no rate: it sends what it finds.
+    for _ in range(4):
+        body = json.dumps([{"token": "nothing", "type": "aws_credentials"}]).encode()
+        assert (
+            httpx.post(base + PARTNER_PATH, content=body, headers=signed(signing_key, body)).status_code
+            == 200
+        )
+
+
+@SQLITE_ONLY
+def test_a_body_slower_than_body_timeout_gets_408_while_others_are_answered(limited) -> None:  # type: ignore[no-untyped-def]
+    base, tokens = limited
+    host, port = base.removeprefix("http://").split(":")
+    slow = socket.create_connection((host, int(port)))
+    slow.sendall(
+        b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {tokens['busy']}\r\nContent-Length: 100\r\n\r\n".encode()
+        + b'{"te'
+    )
+    started = time.monotonic()
+    answers = []
+    while time.monotonic() - started < 0.8:  # others meanwhile
+        answers.append(httpx.get(base + "/healthz", timeout=2).status_code)
+    slow.settimeout(10)
+    with contextlib.suppress(OSError):
+        slow.sendall(b"x")  # a byte more, too late to matter
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        chunk = slow.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    slow.close()
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert set(answers) == {200} and len(answers) >= 5
