@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import random
 import subprocess
@@ -191,3 +192,35 @@ def gitlab_token(rng: random.Random) -> str:
     import string
 
     return "glpat-" + "".join(rng.choice(string.ascii_letters + string.digits + "_-") for _ in range(20))
+
+
+def answers(base: str) -> bool:
+    """Whether a service at ``base`` answers its health check."""
+    import httpx
+
+    try:
+        return httpx.get(base + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def served(app, log_level: str = "error"):  # type: ignore[no-untyped-def]
+    """The application served by uvicorn on a port of its own, in a thread: its base URL."""
+    import threading
+
+    import uvicorn
+
+    from keysentry.emulator.receivers import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: answers(base)), "the service did not start"
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -103,7 +103,7 @@ def test_a_report_answered_202_survives_a_sigkill_of_the_service_and_is_answered
     answered; started again, it has the report's exposure and contains and announces it, once."""
     import httpx
 
-    from helpers import meta_document, partner_body, signed, wait_for
+    from helpers import answers, meta_document, partner_body, signed, wait_for
     from keysentry.emulator.receivers import free_port
     from keysentry.service.app import PARTNER_PATH
 
@@ -133,7 +133,7 @@ def test_a_report_answered_202_survives_a_sigkill_of_the_service_and_is_answered
             [KEYSENTRY, "serve", "--port", str(port)],
             env={**env, **changes}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        assert wait_for(lambda: _answers(base)), "the service did not start"
+        assert wait_for(lambda: answers(base)), "the service did not start"
         return process
 
     # The first service cannot reach AWS: whatever it managed before the kill, the answer is the
@@ -173,12 +173,3 @@ def test_a_report_answered_202_survives_a_sigkill_of_the_service_and_is_answered
         p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user.user_name)["AttachedPolicies"]
     ]
     assert attached.count(V3) == 1
-
-
-def _answers(base: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(base + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -9,21 +9,18 @@ import hashlib
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from conftest import member_credentials
-from helpers import exposure_of, partner_body, signed, wait_for
+from helpers import exposure_of, partner_body, served, signed, wait_for
 from hostile import AUTHOR, COMMIT, PATH, REPOSITORY, URL, assert_inert_html
 from keysentry import escaping
 from keysentry.authority.clients import AwsClients
 from keysentry.config.settings import Settings
-from keysentry.emulator.receivers import free_port
 from keysentry.service.app import PARTNER_PATH, create_app
 from keysentry.store import open_store
 from keysentry.store.tokens import create_token
@@ -48,22 +45,8 @@ if shutil.which(CHROMIUM) is None:
 def service(partner_settings: Settings) -> Iterator[tuple[str, object]]:
     """The whole service (intake, worker, dispatcher, API, dashboard) on a port of its own."""
     app = create_app(partner_settings, background=True)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    assert wait_for(lambda: _up(base)), "the service did not start"
-    yield base, app.state.responder
-    server.should_exit = True
-    thread.join(30)
-
-
-def _up(base: str) -> bool:
-    try:
-        return httpx.get(base + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with served(app, log_level="warning") as base:
+        yield base, app.state.responder
 
 
 def test_an_operator_follows_a_partner_report_to_release_in_the_browser(

@@ -11,18 +11,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 
-from helpers import PARTNER_KEY_ID, signed, wait_for
+from helpers import PARTNER_KEY_ID, served, signed
 from keysentry.config.settings import Settings
-from keysentry.emulator.receivers import free_port
 from keysentry.service.app import PARTNER_PATH, create_app
 from keysentry.store import open_store
 from keysentry.store.tokens import create_token
@@ -39,23 +36,8 @@ def running(partner_settings: Settings) -> Iterator[tuple[str, str]]:
     store = open_store(partner_settings.resolved_database_url())
     token = create_token(store, "fuzzer", "admin")
     store.dispose()
-    app = create_app(partner_settings, background=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    assert wait_for(lambda: _up(base)), "the service did not start"
-    yield base, token
-    server.should_exit = True
-    thread.join(30)
-
-
-def _up(base: str) -> bool:
-    try:
-        return httpx.get(base + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with served(create_app(partner_settings, background=False)) as base:
+        yield base, token
 
 
 def test_schemathesis_finds_nothing_in_any_operation(running, signing_key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

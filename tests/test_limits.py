@@ -8,18 +8,15 @@ import contextlib
 import json
 import random
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from helpers import key_for, secret_for, signed, wait_for
+from helpers import key_for, secret_for, served, signed
 from keysentry.config.service import ServiceSettings
 from keysentry.config.settings import Settings
-from keysentry.emulator.receivers import free_port
 from keysentry.service.app import PARTNER_PATH, create_app
 from keysentry.service.limits import TokenBuckets
 from keysentry.store import open_store
@@ -50,23 +47,8 @@ def limited(partner_settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
     store = open_store(settings.resolved_database_url())
     tokens = {name: create_token(store, name, "responder") for name in ("busy", "calm")}
     store.dispose()
-    app = create_app(settings, background=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    assert wait_for(lambda: _up(base)), "the service did not start"
-    yield base, tokens
-    server.should_exit = True
-    thread.join(30)
-
-
-def _up(base: str) -> bool:
-    try:
-        return httpx.get(base + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with served(create_app(settings, background=False)) as base:
+        yield base, tokens
 
 
 @SQLITE_ONLY
