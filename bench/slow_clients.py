@@ -5,8 +5,10 @@ byte a second — half of them stuck in their headers, half in their body — an
 service drops them.  Both rounds in one run, side by side, with the ratio.
 
 ``keysentry serve`` runs as a user runs it (its own process, SQLite, the background response on, AWS
-pointed at a closed port so no call leaves the machine), with ``[service] body_timeout`` as given
-(default 5 s here, 30 s by default) and no report rate (the bench sends faster than a real scanner).
+pointed at a closed port so no call leaves the machine), with ``[service] header_timeout`` and
+``body_timeout`` as given (``--body-timeout``, default 5 s here; 10 s and 30 s by default) and no
+report rate (the bench sends faster than a real scanner).  The slow clients' line says how each of
+their connections ended: 408 (body too slow), closed (headers too slow), reset.
 
     python bench/slow_clients.py [--slow 200] [--seconds 20] [--body-timeout 5]
 """
@@ -137,7 +139,9 @@ def main() -> int:
             "KEYSENTRY_DATA_DIR": tmp,
             "KEYSENTRY_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
             "KEYSENTRY_AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-            "KEYSENTRY_SERVICE": json.dumps({"report_rate": 0, "body_timeout": f"{args.body_timeout}s"}),
+            "KEYSENTRY_SERVICE": json.dumps(
+                {"report_rate": 0, "body_timeout": f"{args.body_timeout}s", "header_timeout": f"{args.body_timeout}s"}
+            ),
         }
         token = subprocess.run(
             [KEYSENTRY, "tokens", "create", "bench", "--role", "responder"],
@@ -170,7 +174,10 @@ def main() -> int:
         finally:
             service.terminate()
             service.wait(30)
-    print(f"{args.slow} slow clients, a byte a second each; body_timeout {args.body_timeout:g} s; {args.seconds:g} s a round")
+    print(
+        f"{args.slow} slow clients, a byte a second each; header and body timeouts {args.body_timeout:g} s; "
+        f"{args.seconds:g} s a round"
+    )
     print(f"{'':<14}{'alone':>10}{'with them':>12}{'ratio':>8}")
     for name in ("healthz", "report"):
         for stat in ("p50", "p99", "max"):

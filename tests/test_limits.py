@@ -104,3 +104,46 @@ def test_a_body_slower_than_body_timeout_gets_408_while_others_are_answered(limi
     slow.close()
     assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
     assert set(answers) == {200} and len(answers) >= 5
+
+
+def test_keysentry_serve_disconnects_a_client_whose_headers_trickle_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """uvicorn alone waits for headers for ever; `keysentry serve` closes the connection after
+    [service] header_timeout, and answers a client that sends its headers in time."""
+    import os
+    import subprocess
+
+    from helpers import KEYSENTRY, answers, wait_for
+    from keysentry.emulator.receivers import free_port
+
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KEYSENTRY_")},
+        "KEYSENTRY_DATA_DIR": str(tmp_path),
+        "KEYSENTRY_DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
+        "KEYSENTRY_AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "KEYSENTRY_SERVICE": json.dumps({"header_timeout": "1s"}),
+    }
+    service = subprocess.Popen(
+        [KEYSENTRY, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: answers(base)), "the service did not start"
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHo")  # and no more
+        slow.settimeout(5)
+        started = time.monotonic()
+        assert slow.recv(1024) == b""  # closed by the service, without an answer
+        assert 0.5 < time.monotonic() - started < 4
+        slow.close()
+        # A client on time, and one that keeps its connection between requests, are answered.
+        with httpx.Client(base_url=base) as client:
+            assert client.get("/healthz").status_code == 200
+            time.sleep(0.3)
+            assert client.get("/healthz").status_code == 200
+    finally:
+        service.terminate()
+        service.wait(30)

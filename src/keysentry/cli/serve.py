@@ -98,8 +98,15 @@ def run_serve(
         f"keysentry serving on http://{host}:{port}  (store: {settings.resolved_database_url()}; "
         f"responses run {background})"
     )
+    from keysentry.service.http_protocol import with_header_timeout
+
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+        http=with_header_timeout(settings.service.header_timeout.total_seconds()),
     )
     Server(config).run()
     out.print("keysentry stopped; anything unfinished resumes at the next start")

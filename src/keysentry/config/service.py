@@ -5,6 +5,7 @@
 [service]
 report_rate = 120          # reports a minute per API token on POST /v1/reports (0: no limit)
 report_burst = 30          # reports one token may send at once before the rate applies
+header_timeout = "10s"     # a request's headers must arrive within this (else disconnected)
 body_timeout = "30s"       # a request's whole body must arrive within this (else 408)
 max_report_bytes = 16777216
 ```
@@ -12,7 +13,7 @@ max_report_bytes = 16777216
 A token over its rate gets 429 with ``Retry-After`` (seconds) and nothing is read of its body.  The
 rate is kept by each replica for itself: with N replicas behind a balancer a token may send up to N
 times it.  GitHub's partner endpoint is not rate limited (GitHub sends what it finds, batched); it
-and every other request are bounded by ``body_timeout`` and the body limits.
+and every other request are bounded by ``header_timeout``, ``body_timeout`` and the body limits.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ class ServiceSettings(StrictModel):
     report_burst: int = Field(
         default=30, ge=1, description="Reports one token may send at once before the rate applies."
     )
+    header_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="A request's headers must all arrive within this of connecting (or of the previous "
+        "response); else the connection is closed.",
+    )
     body_timeout: timedelta = Field(
         default=timedelta(seconds=30),
         description="A request's whole body must arrive within this, however slowly it trickles (else 408).",
@@ -43,7 +49,7 @@ class ServiceSettings(StrictModel):
         default=16 * 1024 * 1024, ge=1024, description="The largest report body taken (else 413)."
     )
 
-    @field_validator("body_timeout", mode="before")
+    @field_validator("header_timeout", "body_timeout", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
