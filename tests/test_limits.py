@@ -42,7 +42,11 @@ def test_a_bucket_lets_a_burst_through_then_the_rate() -> None:
 @pytest.fixture
 def limited(partner_settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
     settings = partner_settings.model_copy(
-        update={"service": ServiceSettings(report_rate=6, report_burst=2, body_timeout="1s")}
+        update={
+            "service": ServiceSettings(
+                report_rate=6, report_burst=2, body_timeout="1s", max_report_bytes=1024, max_bodies_bytes=1500
+            )
+        }
     )
     store = open_store(settings.resolved_database_url())
     tokens = {name: create_token(store, name, "responder") for name in ("busy", "calm")}
@@ -147,3 +151,47 @@ def test_keysentry_serve_disconnects_a_client_whose_headers_trickle_in(tmp_path)
     finally:
         service.terminate()
         service.wait(30)
+
+
+@SQLITE_ONLY
+def test_bodies_too_large_or_too_many_at_once_are_refused_before_they_are_read(limited) -> None:  # type: ignore[no-untyped-def]
+    """max_report_bytes (1,024 here) for any body, by its Content-Length before a byte is read or as
+    chunks arrive; max_bodies_bytes (1,500 here) for all of them at once: 503 with Retry-After."""
+    base, tokens = limited
+    host, port = base.removeprefix("http://").split(":")
+    bearer = {"Authorization": f"Bearer {tokens['busy']}", "Content-Type": "application/json"}
+
+    huge = socket.create_connection((host, int(port)))
+    huge.sendall(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n")
+    huge.settimeout(5)
+    assert huge.recv(4096).startswith(b"HTTP/1.1 413")  # answered with nothing of the body sent
+    huge.close()
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b" " * 100
+
+    chunked = httpx.post(base + "/v1/reports", content=chunks(), headers=bearer)
+    assert chunked.status_code == 413 and "1024 bytes at most" in chunked.json()["error"]
+
+    # One body of 1,000 bytes trickling in holds 1,000 of the 1,500: another of 1,000 must wait.
+    held = socket.create_connection((host, int(port)))
+    held.sendall(
+        b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {tokens['busy']}\r\nContent-Length: 1000\r\n\r\n".encode()
+        + b'{"te'
+    )
+    time.sleep(0.2)
+    body = json.dumps({"text": "x" * 970}).encode()
+    assert len(body) <= 1000
+    busy = httpx.post(
+        base + "/v1/reports", content=body, headers={**bearer, "Authorization": f"Bearer {tokens['calm']}"}
+    )
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1", busy.text
+    held.settimeout(5)
+    assert held.recv(4096).startswith(b"HTTP/1.1 408")  # the trickle ends at body_timeout...
+    held.close()
+    again = httpx.post(
+        base + "/v1/reports", content=body, headers={**bearer, "Authorization": f"Bearer {tokens['calm']}"}
+    )
+    assert again.status_code == 202, again.text  # ...and its bytes are free again

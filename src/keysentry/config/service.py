@@ -7,7 +7,8 @@ report_rate = 120          # reports a minute per API token on POST /v1/reports 
 report_burst = 30          # reports one token may send at once before the rate applies
 header_timeout = "10s"     # a request's headers must arrive within this (else disconnected)
 body_timeout = "30s"       # a request's whole body must arrive within this (else 408)
-max_report_bytes = 16777216
+max_report_bytes = 16777216   # the largest body of any request (else 413)
+max_bodies_bytes = 268435456  # the bodies of all requests at once (else 503 with Retry-After)
 ```
 
 A token over its rate gets 429 with ``Retry-After`` (seconds) and nothing is read of its body.  The
@@ -46,7 +47,16 @@ class ServiceSettings(StrictModel):
         description="A request's whole body must arrive within this, however slowly it trickles (else 408).",
     )
     max_report_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1024, description="The largest report body taken (else 413)."
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="The largest body of any request, a report's included (else 413, before it is read "
+        "when its Content-Length says so).",
+    )
+    max_bodies_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="The bodies of all requests being received or handled at once, in bytes; over it, a "
+        "new one gets 503 with Retry-After.",
     )
 
     @field_validator("header_timeout", "body_timeout", mode="before")

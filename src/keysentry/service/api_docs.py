@@ -236,13 +236,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorBody,
         "description": "The body is in none of the accepted formats; nothing recorded.",
     },
-    413: {
-        "model": ErrorBody,
-        "description": "The body is larger than the service accepts; nothing recorded.",
-    },
+}
+# What the door (service/limits.py) may answer any request with a body, before the route sees it.
+DOOR: dict[int | str, dict[str, Any]] = {
     408: {
         "model": ErrorBody,
         "description": "The body did not arrive within [service] body_timeout; nothing recorded.",
+    },
+    413: {
+        "model": ErrorBody,
+        "description": "The body is larger than [service] max_report_bytes; nothing read or recorded.",
+    },
+    503: {
+        "model": ErrorBody,
+        "description": "The bodies being received add up to [service] max_bodies_bytes; nothing read.  "
+        "Retry-After says when to try again.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
     },
 }
 LIMITED: dict[int | str, dict[str, Any]] = {

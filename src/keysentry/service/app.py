@@ -16,7 +16,7 @@ from keysentry.respond.responder import Responder
 from keysentry.service.api_docs import install_openapi
 from keysentry.service.docs_page import install_docs
 from keysentry.service.headers import security_headers
-from keysentry.service.limits import BodyDeadline
+from keysentry.service.limits import BodyLimits
 from keysentry.service.permissions import needs
 from keysentry.service.routes.dashboard import STATIC, dashboard_router
 from keysentry.service.routes.exposures import exposures_router
@@ -68,7 +68,13 @@ def create_app(settings: Settings, responder: Responder | None = None, backgroun
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(security_headers)
-    app.add_middleware(BodyDeadline, timeout=settings.service.body_timeout.total_seconds())
+    limits = settings.service
+    app.add_middleware(
+        BodyLimits,
+        timeout=limits.body_timeout.total_seconds(),
+        max_body=limits.max_report_bytes,
+        in_flight=limits.max_bodies_bytes,
+    )
     # Every route has its row in the permissions table, or the service does not start.
     app.state.served_routes = {
         (method, route.path)

@@ -23,6 +23,7 @@ from keysentry.respond.operator import ASSIGNEE_PATTERN
 from keysentry.respond.outcome import WORDS, outcome_is, outcome_of
 from keysentry.respond.responder import Responder
 from keysentry.respond.states import OPERATOR_ACTIONS, RESOLUTIONS, OperatorAction, State
+from keysentry.service.api_docs import DOOR
 from keysentry.service.auth import UNAUTHORIZED, permitted
 from keysentry.service.routes.models import ActionDone, BulkDone, ErrorDetail, ExposureDetail, ExposurePage
 from keysentry.store.db import Session
@@ -356,7 +357,7 @@ def _action_routes(router: APIRouter, responder: Responder, action: OperatorActi
             summary=f"{action.label}, for many exposures (each answered on its own)",
             response_model=BulkDone,
             response_model_exclude_unset=True,
-            responses={400: BAD_BODY},
+            responses={400: BAD_BODY, **DOOR},
             include_in_schema=listed,
             name=f"{action.name}_many" + ("" if listed else "_cli"),
         )(many)
@@ -364,7 +365,7 @@ def _action_routes(router: APIRouter, responder: Responder, action: OperatorActi
             f"/{{exposure_id}}/{name}",
             summary=f"{action.label}: {action.summary}",
             response_model=ActionDone,
-            responses={400: BAD_BODY, 404: NOT_FOUND, 409: CONFLICT},
+            responses={400: BAD_BODY, 404: NOT_FOUND, 409: CONFLICT, **DOOR},
             include_in_schema=listed,
             name=f"{action.name}_one" + ("" if listed else "_cli"),
         )(one)

@@ -22,6 +22,7 @@ from keysentry.intake.github_partner import (
 from keysentry.intake.partner_keys import PartnerKeys
 from keysentry.respond.responder import Responder
 from keysentry.service.api_docs import (
+    DOOR,
     ERRORS,
     LIMITED,
     PARTNER_BODY,
@@ -53,6 +54,7 @@ def intake_router(responder: Responder, keys: PartnerKeys) -> APIRouter:
                 "description": "Missing or invalid GitHub signature; nothing recorded.",
             },
             400: {"model": ErrorBody, "description": "The body is not GitHub's format; nothing recorded."},
+            **DOOR,
         },
     )
     async def github_partner(request: Request) -> JSONResponse:
@@ -77,7 +79,7 @@ def intake_router(responder: Responder, keys: PartnerKeys) -> APIRouter:
         status_code=202,
         openapi_extra=REPORT_BODY,
         response_model=ReportAccepted,
-        responses={**UNAUTHORIZED, **ERRORS, **LIMITED},
+        responses={**UNAUTHORIZED, **ERRORS, **LIMITED, **DOOR},
     )
     async def report(
         request: Request, caller: Annotated[Caller, permitted("POST", "/v1/reports", responder.store)]
@@ -96,11 +98,7 @@ def intake_router(responder: Responder, keys: PartnerKeys) -> APIRouter:
                 status_code=429,
                 headers={"Retry-After": retry_after(wait)},
             )
-        body = await request.body()
-        if len(body) > limits.max_report_bytes:
-            return JSONResponse(
-                {"error": f"a report may hold {limits.max_report_bytes} bytes at most"}, status_code=413
-            )
+        body = await request.body()  # (its size and time are bounded at the door: service/limits.py)
         try:
             items = read_report(body)
         except UnreadableReport as exc:
