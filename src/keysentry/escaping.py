@@ -80,15 +80,22 @@ def printable(value: object) -> str:
     return _CONTROL.sub(_visible, str(value))
 
 
-def map_strings(value: Any, change: Callable[[str], str]) -> Any:
-    """``value`` (nested dicts and lists, as JSON holds them) with ``change`` applied to every string."""
+def map_strings(value: Any, change: Callable[[str], str], keys: bool = False) -> Any:
+    """``value`` (nested dicts and lists, as JSON holds them) with ``change`` applied to every string
+    (with ``keys``, to the objects' keys too)."""
     if isinstance(value, str):
         return change(value)
     if isinstance(value, dict):
-        return {k: map_strings(v, change) for k, v in value.items()}
+        return {(change(k) if keys else k): map_strings(v, change, keys) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [map_strings(v, change) for v in value]
+        return [map_strings(v, change, keys) for v in value]
     return value
+
+
+def nul_free(text: str) -> str:
+    """``text`` with each NUL character shown as U+FFFD: PostgreSQL's text cannot hold one, and no
+    path, URL, name or comment has one."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def terminal(value: object, lines: bool = False) -> str:

@@ -81,13 +81,14 @@ class Listing:
 @exits_cleanly
 def list_command(chosen: Listing, as_json: bool, database_url: str | None) -> None:
     from keysentry.app.wiring import build_store
+    from keysentry.detect.rules import SEVERITIES
     from keysentry.respond.outcome import WORDS, outcome_is, outcome_of
     from keysentry.store.queries import ExposureFilter, each_exposure
 
     if chosen.outcome is not None and chosen.outcome not in WORDS:
         raise KeysentryError(f"no outcome {chosen.outcome!r}; one of: {', '.join(WORDS)}")
-    if chosen.severity is not None and chosen.severity not in ("critical", "high", "medium", "low"):
-        raise KeysentryError(f"no severity {chosen.severity!r}; one of: critical, high, medium, low")
+    if chosen.severity is not None and chosen.severity not in SEVERITIES:
+        raise KeysentryError(f"no severity {chosen.severity!r}; one of: {', '.join(SEVERITIES)}")
     f = ExposureFilter(
         state=chosen.states or None,
         account=chosen.account,

@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 
+from keysentry.escaping import map_strings, nul_free
+
 MAX_DEPTH = 64
 # A string (skipped whole, escapes and all) or one bracket: only brackets outside strings count.
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
@@ -45,12 +47,5 @@ def loads(text: str | bytes, limit: int = MAX_DEPTH) -> Any:
 
 def without_nul(value: Any) -> Any:
     """``value`` with every NUL character in its strings (keys too) shown as U+FFFD: JSON can carry
-    ``\\u0000``, PostgreSQL's text cannot, and no path, URL or name has one.  (Bounded: the value
-    nests at most ``MAX_DEPTH`` levels.)"""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, list):
-        return [without_nul(v) for v in value]
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    return value
+    ``\\u0000``, PostgreSQL's text cannot.  (Bounded: the value nests at most ``MAX_DEPTH`` levels.)"""
+    return map_strings(value, nul_free, keys=True)

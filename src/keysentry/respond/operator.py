@@ -12,6 +12,7 @@ from typing import Any
 from keysentry.authority.aws import AwsAuthority
 from keysentry.clock import utcnow
 from keysentry.errors import KeysentryError
+from keysentry.escaping import nul_free
 from keysentry.faults import crash_point
 from keysentry.respond.states import (
     NEW,
@@ -61,7 +62,7 @@ class Operator:
         ``reason`` is the comment; ``resolution`` says why a close (one of ``RESOLUTIONS``);
         ``assignee`` is who an exposure is assigned to ("" or None with ``assign``: nobody)."""
         if reason is not None:  # text to store: PostgreSQL's text holds no NUL
-            reason = reason.replace("\x00", "\ufffd")
+            reason = nul_free(reason)
         rule = operator_action(action)
         if rule is None:
             raise ActionError(f"unknown action {action!r}; one of {sorted(OPERATOR_ACTIONS)}")

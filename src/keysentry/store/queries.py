@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, not_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from keysentry.detect.rules import SEVERITIES
+from keysentry.escaping import nul_free
 from keysentry.store.db import Store
 from keysentry.store.models import MAX_ID, DeliveryAttempt, Exposure, OutboxMessage, Sighting, WatchCursor
 
@@ -68,19 +70,15 @@ def outcome_condition(
     return conditions.get(word, false())
 
 
-def _text(value: str) -> str:
-    """A filter's text as the database can compare it: PostgreSQL's text holds no NUL (none is stored
-    either, so a filter with one matches nothing, as it should)."""
-    return value.replace("\x00", "\ufffd")
-
-
 def _filtered(f: ExposureFilter, load_sightings: bool = True) -> Select[Exposure]:
+    # A filter's text as the database can compare it: none is stored with a NUL either (nul_free), so
+    # a filter with one matches nothing, as it should.
     texts: dict[str, Any] = {
-        name: _text(value)
+        name: nul_free(value)
         for name in ("account", "credential_type", "source", "severity", "search", "assignee")
         if isinstance(value := getattr(f, name), str)
     }
-    f = replace(f, **texts, state=[_text(s) for s in f.state] if f.state else f.state)
+    f = replace(f, **texts, state=[nul_free(s) for s in f.state] if f.state else f.state)
     stmt = select(Exposure)
     if load_sightings:
         stmt = stmt.options(selectinload(Exposure.sightings))
@@ -134,7 +132,10 @@ def count_exposures(session: Session, f: ExposureFilter) -> int:
     return int(session.scalar(select(func.count()).select_from(_filtered(f, False).subquery())) or 0)
 
 
-_SEVERITY_RANK = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Exposure.severity, else_=2)
+# the worst highest; an exposure without a severity sorts as medium
+_SEVERITY_RANK = case(
+    {word: len(SEVERITIES) - n for n, word in enumerate(SEVERITIES)}, value=Exposure.severity, else_=2
+)
 
 
 def sorted_exposures(

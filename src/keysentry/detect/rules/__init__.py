@@ -29,7 +29,7 @@ import json
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -38,6 +38,7 @@ from keysentry.errors import KeysentryError
 
 CHAR_CLASSES = {"upper", "lower", "digit"}
 Severity = Literal["critical", "high", "medium", "low"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)  # the worst first
 # How sure keysentry is that a finding is a real credential (not how bad it would be: that is severity).
 # high: a self-identifying format whose checksum or structure holds, or a verified pair; medium: a typed
 # rule with no structural check; low: generic, malformed, or failing its format's checksum.

@@ -30,6 +30,7 @@ from markupsafe import Markup
 
 from keysentry.clock import utcnow
 from keysentry.config.settings import Settings
+from keysentry.detect.rules import SEVERITIES
 from keysentry.errors import KeysentryError
 from keysentry.escaping import template_environment
 from keysentry.notify.message import context as message_context
@@ -135,7 +136,6 @@ def figures(rows: list[Timing]) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 
 PAGE_SIZE = 50
-SEVERITIES = ("critical", "high", "medium", "low")
 
 
 def listing_filter(request: Request) -> tuple[ExposureFilter, dict[str, Any]]:

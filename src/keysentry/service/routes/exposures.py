@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from keysentry.detect.rules import Severity
 from keysentry.errors import KeysentryError
 from keysentry.escaping import spreadsheet_cell
 from keysentry.respond.operator import ASSIGNEE_PATTERN
@@ -235,7 +236,7 @@ def filters(
         Outcome | None,
         Query(description="Only those with this outcome (contained, not contained …)."),
     ] = None,
-    severity: Annotated[Literal["critical", "high", "medium", "low"] | None, Query()] = None,
+    severity: Annotated[Severity | None, Query()] = None,
     assignee: Annotated[
         str | None, Query(max_length=128, description='Assigned to this person; "none": to nobody.')
     ] = None,
